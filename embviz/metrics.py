@@ -8,7 +8,6 @@ scores reproduce gensim's ``KeyedVectors.evaluate_word_pairs`` and
 from __future__ import annotations
 
 import functools
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -230,7 +229,7 @@ def drift(prev, cur) -> float:
     return float(np.mean(1.0 - cosines))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WordIndex:
     """Case-insensitive lookup of benchmark words, as gensim builds it.
 
@@ -251,6 +250,8 @@ class WordIndex:
     @classmethod
     def from_words(cls, words: Sequence[str], restrict_vocab: int = RESTRICT_VOCAB) -> WordIndex:
         """Index the first ``restrict_vocab`` of ``words`` (row order = vector row order)."""
+        if restrict_vocab < 1:
+            raise ConfigError(f"restrict_vocab must be at least 1, got {restrict_vocab}")
         searched = [str(w).upper() for w in words[:restrict_vocab]]
         rows: dict[str, int] = {}
         for i, word in enumerate(searched):
@@ -299,30 +300,41 @@ def _index_for(vectors: np.ndarray, words: Sequence[str] | WordIndex) -> WordInd
 
 
 def _file_key(path) -> tuple[str, int, int]:
-    """Cache key naming a file's current contents; raises if it cannot be read."""
+    """Cache key naming a file's current contents: resolved path, mtime, size."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"benchmark file {path} does not exist or is not a file")
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+def _read_lines(path: str, binary: bool) -> list[str]:
+    """Lines of a UTF-8 file, split at b"\\n" only when ``binary``, else at universal newlines."""
     try:
-        stat = os.stat(path)
-    except OSError as exc:
-        raise ConfigError(f"cannot read benchmark file {path}: {exc.strerror}") from None
-    return str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size
+        if binary:
+            with open(path, "rb") as fin:
+                return [raw.decode("utf8") for raw in fin]
+        with open(path, encoding="utf8") as fin:
+            return list(fin)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read benchmark file {path} as UTF-8 text: {exc}") from None
 
 
 @functools.lru_cache(maxsize=16)
 def _read_pairs(key: tuple[str, int, int]) -> tuple[tuple[str, str, float], ...]:
     """Valid ``(WORD1, WORD2, score)`` lines of a tab-separated pairs file, as gensim parses them."""
     pairs = []
-    with open(key[0], encoding="utf8") as fin:
-        for line in fin:
-            if line.startswith("#"):
-                continue
-            fields = line.upper().split("\t")
-            if len(fields) != 3:
-                continue
-            try:
-                score = float(fields[2])
-            except ValueError:
-                continue
-            pairs.append((fields[0], fields[1], score))
+    for line in _read_lines(key[0], binary=False):
+        if line.startswith("#"):
+            continue
+        fields = line.upper().split("\t")
+        if len(fields) != 3:
+            continue
+        try:
+            score = float(fields[2])
+        except ValueError:
+            continue
+        pairs.append((fields[0], fields[1], score))
     if not pairs:
         raise ConfigError(f"no word pairs in {key[0]}: expected lines 'word1<TAB>word2<TAB>score'")
     return tuple(pairs)
@@ -333,17 +345,15 @@ def _read_analogies(key: tuple[str, int, int]) -> tuple[tuple[str, str, str, str
     """Valid ``(A, B, C, EXPECTED)`` questions of an analogy file, as gensim parses them."""
     questions = []
     in_section = False
-    with open(key[0], "rb") as fin:
-        for line_no, raw in enumerate(fin):
-            line = raw.decode("utf8")
-            if line.startswith(": "):
-                in_section = True
-                continue
-            if not in_section:
-                raise ConfigError(f"missing ': section' header before line {line_no + 1} of {key[0]}")
-            fields = line.upper().split()
-            if len(fields) == 4:
-                questions.append(tuple(fields))
+    for line_no, line in enumerate(_read_lines(key[0], binary=True), start=1):
+        if line.startswith(": "):
+            in_section = True
+            continue
+        if not in_section:
+            raise ConfigError(f"missing ': section' header before line {line_no} of {key[0]}")
+        fields = line.upper().split()
+        if len(fields) == 4:
+            questions.append(tuple(fields))
     if not questions:
         raise ConfigError(f"no analogy questions in {key[0]}: expected lines 'a b c d'")
     return tuple(questions)

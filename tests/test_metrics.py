@@ -297,8 +297,14 @@ def test_benchmark_input_errors(tmp_path, vocabulary):
     vectors = np.ones((len(vocabulary) - 1, 3))
     with pytest.raises(EmbvizError, match="words for"):
         word_pair_spearman(vectors, vocabulary, gensim_test_file(WORDSIM353))
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="does not exist"):
         word_pair_spearman(np.ones((1, 3)), ["a"], tmp_path / "missing.tsv")
+    binary = tmp_path / "binary.tsv"
+    binary.write_bytes(b"\xff\xfe\x00a\tb\t1\n")
+    with pytest.raises(ConfigError, match="UTF-8"):
+        word_pair_spearman(np.ones((1, 3)), ["a"], binary)
+    with pytest.raises(ConfigError, match="restrict_vocab"):
+        WordIndex.from_words(["a"], restrict_vocab=0)
     headless = tmp_path / "headless.txt"
     headless.write_text("a b c d\n", encoding="utf8")
     with pytest.raises(ConfigError, match="section"):
