@@ -280,10 +280,19 @@ class _FilmScene:
             inset.set_title("train loss", fontsize=small, pad=2)
             inset.tick_params(labelsize=small * 0.8, length=2, pad=1)
             inset.set_xlim(max(0.0, float(curve_steps.min())), float(curve_steps.max()) * 1.05 or 1.0)
-            self.marker = inset.plot([], [], "o", color="tab:red", ms=small * 0.7)[0]
+            self.marker = inset.plot([], [], "o", color="tab:red", ms=small * 0.7, clip_on=False)[0]
+        self.moving = [*self.scatters, *self.texts, self.stats, *([self.marker] if self.marker else [])]
+        for artist in self.moving:
+            artist.set_animated(True)
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
     def draw(self, positions: np.ndarray, step: float, epoch: float, loss: float) -> np.ndarray:
-        """Move the artists to positions [n, 2] and return the drawn frame [height, width, 4] uint8."""
+        """Move the artists to positions [n, 2] and return the drawn frame [height, width, 4] uint8.
+
+        Only the moving artists are drawn, over the static part (axes, legend, loss curve)
+        rendered once in __init__.
+        """
         for group, scatter in zip(self.groups, self.scatters):
             scatter.set_offsets(positions[group.index])
         for i, text in zip(self.label_index, self.texts):
@@ -292,7 +301,9 @@ class _FilmScene:
         if self.marker is not None:
             curve_steps, curve_losses = self.film.loss_curve
             self.marker.set_data([step], [np.interp(step, curve_steps, curve_losses)])
-        self.canvas.draw()
+        self.canvas.restore_region(self.background)
+        for artist in self.moving:
+            self.fig.draw_artist(artist)
         return np.asarray(self.canvas.buffer_rgba())
 
 
