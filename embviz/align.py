@@ -7,9 +7,9 @@ import numpy as np
 from embviz.errors import ConfigError, EmbvizError
 
 
-def _matrix(x, name: str) -> np.ndarray:
-    """Return ``x`` as a float64 array, raising if it is not a non-empty 2-D matrix."""
-    arr = np.asarray(x, dtype=np.float64)
+def _matrix(x, name: str, dtype=np.float64) -> np.ndarray:
+    """Return ``x`` as an array of ``dtype`` (None keeps its own), raising unless non-empty 2-D."""
+    arr = np.asarray(x, dtype=dtype)
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise EmbvizError(f"{name} must be a non-empty 2-D array, got shape {arr.shape}")
     return arr

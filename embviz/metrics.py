@@ -104,7 +104,7 @@ def knn_purity(x, labels: Sequence[str | None], k: int = 10) -> float:
     -------
     float in [0, 1]; nan when no category has 2 members.
     """
-    x = _matrix(x, "x")
+    x = _matrix(x, "x", dtype=None)
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
     rows, codes = _labelled(labels, x.shape[0])
@@ -178,7 +178,7 @@ def neighbour_jaccard(a, b, k: int = 10) -> np.ndarray:
     -------
     ndarray, shape [n], values in [0, 1]
     """
-    a, b = _matrix(a, "a"), _matrix(b, "b")
+    a, b = _matrix(a, "a", dtype=None), _matrix(b, "b", dtype=None)
     if a.shape[0] != b.shape[0]:
         raise EmbvizError(f"a and b differ in row count: {a.shape[0]} vs {b.shape[0]}")
     both = np.sort(np.concatenate([cosine_knn(a, k), cosine_knn(b, k)], axis=1), axis=1)

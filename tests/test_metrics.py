@@ -39,11 +39,12 @@ def _brute_knn(x, k):
     return np.argsort(-sims, axis=1, kind="stable")[:, :k]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("block_elements", [1 << 22, 1000, 1])
-def test_blocked_knn_equals_brute_force(monkeypatch, block_elements):
+def test_blocked_knn_equals_brute_force(monkeypatch, block_elements, dtype):
     monkeypatch.setattr(metrics, "_BLOCK_ELEMENTS", block_elements)
     x = np.random.default_rng(0).normal(size=(300, 12))
-    np.testing.assert_array_equal(cosine_knn(x, 7), _brute_knn(x, 7))
+    np.testing.assert_array_equal(cosine_knn(x.astype(dtype), 7), _brute_knn(x, 7))
 
 
 def test_knn_excludes_self_and_survives_zero_rows():
