@@ -32,8 +32,8 @@ _FILLER_SHARE = 0.5
 _WORDS: dict[str, str] = {
     "noun/animal/pet": "dog dogs, cat cats, rabbit rabbits, puppy puppies, kitten kittens, "
                        "hamster hamsters, parrot parrots",
-    "noun/animal/farm": "cow cows, horse horses, pig pigs, sheep sheep, chicken chickens, "
-                        "goat goats, turkey turkeys",
+    "noun/animal/farm": "cow cows, horse horses, turkey turkeys, pig pigs, sheep sheep, "
+                        "chicken chickens, goat goats",
     "noun/animal/wild": "lion lions, elephant elephants, tiger tigers, bear bears, wolf wolves, "
                         "monkey monkeys, giraffe giraffes, fox foxes",
     "noun/food/fruit": "apple apples, banana bananas, orange oranges, pear pears, grape grapes, "
@@ -49,8 +49,8 @@ _WORDS: dict[str, str] = {
     "noun/person/occupation": "teacher teachers, doctor doctors, farmer farmers, nurse nurses, "
                               "driver drivers, pilot pilots",
     "noun/person/role": "president, minister, king, queen, leader, mayor",
-    "noun/place/country": "france, china, india, japan, italy, spain, egypt, brazil, kenya, turkey",
-    "noun/place/city": "paris, beijing, delhi, tokyo, rome, madrid, cairo, rio, nairobi, istanbul",
+    "noun/place/country": "france, china, turkey, india, japan, italy, spain, egypt, brazil, kenya",
+    "noun/place/city": "paris, beijing, istanbul, delhi, tokyo, rome, madrid, cairo, rio, nairobi",
     "noun/place/building": "school, house, hospital, market, library, church, shop, station, home",
     "noun/place/landscape": "forest, river, garden, farm, zoo, mountain, lake, park",
     "noun/time/day": "monday, tuesday, wednesday, thursday, friday, saturday, sunday",
@@ -59,7 +59,7 @@ _WORDS: dict[str, str] = {
     "noun/time/period": "day days, week weeks, year years, month months",
     "noun/time/part": "morning, evening, night, afternoon, weekend",
     "noun/object/vehicle": "car cars, bus buses, train trains, boat boats, plane planes",
-    "noun/object/wearable": "hat hats, coat coats, shirt shirts, scarf scarves, watch watches, "
+    "noun/object/wearable": "hat hats, watch watches, coat coats, shirt shirts, scarf scarves, "
                             "dress dresses",
     "noun/object/household": "cup cups, table tables, chair chairs, pot pots, lamp lamps, "
                              "bed beds",
