@@ -1,0 +1,3 @@
+from embviz.cli import main
+
+main()

@@ -1,0 +1,181 @@
+"""The ``embviz`` command line: parse options, call one library function, show progress and results.
+
+Every error embviz raises on purpose reaches the user as one ``Error:`` line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from typer.exceptions import TyperException
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from embviz.errors import ConfigError, EmbvizError
+
+app = typer.Typer(
+    help="Watch the token embeddings of a small language model learn, and compare them with Word2Vec.",
+    add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+)
+out = Console()
+err = Console(stderr=True)
+
+AUTO = "auto"
+
+
+@app.callback()
+def _root() -> None:
+    """Watch the token embeddings of a small language model learn, and compare them with Word2Vec."""
+
+
+def _auto(value: str, name: str, kind: type) -> int | float | None:
+    """``auto`` → None (chosen from the corpus); otherwise the number, or a one-line error."""
+    if value == AUTO:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(f"--{name} must be a number or 'auto', got {value!r}") from None
+
+
+@contextlib.contextmanager
+def progress_bar(quiet: bool, *fields: str) -> Iterator[Progress | None]:
+    """A rich progress bar on stderr (``None`` when quiet); ``fields`` are extra task fields shown."""
+    if quiet:
+        yield None
+        return
+    extra = [TextColumn(f"{name} {{task.fields[{name}]}}") for name in fields]
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), *extra,
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False) as bar:
+        yield bar
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+@app.command()
+def train(
+    corpus: str = typer.Argument("synthetic", help="A UTF-8 text file, a .gz file, a folder of *.txt files, "
+                                                   "or a built-in corpus: synthetic, lee, wiki."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Run directory [default: runs/<corpus>-<time>]."),
+    overwrite: bool = typer.Option(False, help="Replace an existing run directory."),
+    resume: Optional[Path] = typer.Option(None, help="Continue the interrupted run in this directory."),
+    tokenizer: str = typer.Option("word", help="word, char or bpe."),
+    lowercase: bool = typer.Option(True, help="Lowercase the text first."),
+    min_count: str = typer.Option(AUTO, help="Drop word/char types rarer than this (auto: from corpus size)."),
+    max_vocab: Optional[int] = typer.Option(None, help="Keep at most this many tokens (word/char)."),
+    vocab_size: int = typer.Option(2000, help="BPE vocabulary size."),
+    categories: Optional[Path] = typer.Option(None, help="TSV of word<TAB>category to label the vocabulary."),
+    synthetic_tokens: Optional[int] = typer.Option(None, help="Size of the synthetic corpus in tokens."),
+    difficulty: Optional[float] = typer.Option(None, help="Synthetic corpus noise, 0 (crisp) to 1."),
+    d_model: str = typer.Option(AUTO, help="Embedding width (auto: from corpus size)."),
+    layers: str = typer.Option(AUTO, help="Transformer blocks (auto)."),
+    heads: str = typer.Option(AUTO, help="Attention heads; must divide --d-model (auto)."),
+    context: int = typer.Option(64, help="Context window in tokens."),
+    dropout: float = typer.Option(0.0, help="Dropout rate."),
+    tie: bool = typer.Option(True, help="Tie the LM head to the token embedding."),
+    epochs: str = typer.Option(AUTO, help="Passes over the training tokens (auto: from a token budget)."),
+    batch_size: int = typer.Option(32, help="Windows per optimiser step (global, over all processes)."),
+    lr: str = typer.Option(AUTO, help="Peak learning rate (auto)."),
+    weight_decay: float = typer.Option(0.01, help="AdamW weight decay."),
+    warmup: str = typer.Option(AUTO, help="Warmup steps (auto)."),
+    patience: Optional[int] = typer.Option(None, help="Stop after this many epochs without a better "
+                                                       "validation loss."),
+    seed: int = typer.Option(0, help="Random seed (same seed + config on CPU = identical snapshots)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    snapshot_every: Optional[int] = typer.Option(None, help="Also snapshot every N steps."),
+    snapshot_schedule: str = typer.Option("epoch", help="epoch, or log: also log-spaced steps (early training "
+                                                        "moves fastest)."),
+    log_snapshots: int = typer.Option(40, help="How many log-spaced snapshots the log schedule takes."),
+    snapshot_dtype: str = typer.Option("float32", help="float32 or float16 (half the disk)."),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the model (slow start, faster steps)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Train a small GPT on CORPUS and save its token embedding at init, every epoch and on schedule."""
+    from embviz import train as training
+
+    bar_fields = ("loss", "tok/s")
+    with progress_bar(quiet, *bar_fields) as bar:
+        task = None
+
+        def report(s: training.TrainStatus) -> None:
+            nonlocal task
+            if bar is None:
+                return
+            if task is None:
+                task = bar.add_task("training", total=s.total_steps, **{"loss": "", "tok/s": ""})
+            bar.update(task, completed=s.step, description=f"epoch {s.epoch}/{s.epochs}",
+                       **{"loss": f"{s.loss:.3f}", "tok/s": f"{s.tokens_per_s:,.0f}"})
+
+        if resume is not None:
+            result = training.resume(resume, progress=report)
+        else:
+            config = training.TrainConfig(
+                corpus=corpus, synthetic_tokens=synthetic_tokens, difficulty=difficulty, tokenizer=tokenizer,
+                lowercase=lowercase, min_count=_auto(min_count, "min-count", int), max_vocab=max_vocab,
+                vocab_size=vocab_size, categories=str(categories) if categories else None,
+                d_model=_auto(d_model, "d-model", int), layers=_auto(layers, "layers", int),
+                heads=_auto(heads, "heads", int), context=context, dropout=dropout, tie=tie,
+                epochs=_auto(epochs, "epochs", int), batch_size=batch_size, lr=_auto(lr, "lr", float),
+                weight_decay=weight_decay, warmup=_auto(warmup, "warmup", int), patience=patience, seed=seed,
+                device=device, snapshot_every=snapshot_every, snapshot_schedule=snapshot_schedule,
+                log_snapshots=log_snapshots, snapshot_dtype=snapshot_dtype, compile=compile)
+            target = out_dir or Path("runs") / f"{Path(corpus).name.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
+            result = training.train(config, target, overwrite=overwrite, progress=report)
+    if not quiet and result.snapshots:
+        _train_summary(result)
+    if result.status == "interrupted":
+        err.print(f"Interrupted at step {result.steps}; continue with: embviz train --resume {result.run_dir}")
+        raise typer.Exit(130)
+
+
+def _train_summary(r) -> None:
+    table = Table(title=f"run {r.run_dir}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    chosen = r.chosen
+    rows = [
+        ("status", r.status + (" (early stop)" if r.stopped_early else "")),
+        ("steps · epochs", f"{r.steps} · {r.epochs_done}"),
+        ("snapshots", str(r.snapshots)),
+        ("model", f"d_model {chosen['d_model']} · layers {chosen['layers']} · heads {chosen['heads']}"),
+        ("schedule", f"lr {chosen['lr']:g} · warmup {chosen['warmup']} · batch {chosen['batch_size']}"),
+        ("train loss · val loss", f"{_fmt(r.final_train_loss)} · {_fmt(r.final_val_loss)}"),
+        ("category purity@10", f"{_fmt(r.purity_init)} → {_fmt(r.purity_final)} (chance {_fmt(r.purity_chance)})"),
+        ("speed", f"{r.tokens_per_s:,.0f} tokens/s · {r.seconds:.1f} s"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    out.print(table)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    err.print(f"Warning: {message}", highlight=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``embviz`` console script and ``python -m embviz``."""
+    warnings.showwarning = _show_warning
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = app(args=args or ["--help"], prog_name="embviz", standalone_mode=False)
+    except TyperException as e:  # a usage error: unknown option, bad value, missing argument
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        err.print(f"Error: {e.format_message()}{hint}", highlight=False, soft_wrap=True)
+        sys.exit(getattr(e, "exit_code", 2))
+    except EmbvizError as e:
+        err.print(f"Error: {e}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("Aborted.")
+        sys.exit(130)
+    sys.exit(code or 0)

@@ -1,0 +1,372 @@
+"""The run directory: the one contract between ``train``, ``animate`` and ``compare-word2vec``.
+
+Layout (names are the module constants below)::
+
+    run.json            config, chosen defaults, versions, corpus hash, status
+    tokenizer.json      enough to rebuild the tokenizer exactly
+    vocab.tsv           id, token, count, category path
+    metrics.csv         step, epoch, loss, lr, tokens_per_s
+    snapshots/index.json + step-XXXXXXXX.npy   [V, d] embedding matrices
+    checkpoint/state.pt latest model + optimizer + scheduler + RNG + data position
+    projections/        cached trajectories
+    word2vec/           the Word2Vec baseline and its report
+
+Every file is written to a temporary name and renamed into place, so a killed process never leaves
+a half-written file that looks whole. Nothing here unpickles: arrays load with
+``allow_pickle=False``, checkpoints with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from embviz.errors import RunError
+
+RUN_JSON = "run.json"
+TOKENIZER_JSON = "tokenizer.json"
+VOCAB_TSV = "vocab.tsv"
+METRICS_CSV = "metrics.csv"
+SNAPSHOTS = "snapshots"
+INDEX_JSON = "index.json"
+CHECKPOINT = "checkpoint"
+CHECKPOINT_FILE = "state.pt"
+PROJECTIONS = "projections"
+WORD2VEC = "word2vec"
+LOCK = ".lock"
+
+STATUSES = ("running", "complete", "interrupted")
+METRICS_FIELDS = ("step", "epoch", "loss", "lr", "tokens_per_s")
+
+
+def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+    """Call ``write(f)`` on a temp file beside ``path``, fsync it, then rename it over ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:
+    atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunError(f"{path} is not valid JSON ({e})") from None
+
+
+def _require(data: Any, key: str, kind: type | tuple[type, ...], where: Path) -> Any:
+    if not isinstance(data, dict) or key not in data:
+        raise RunError(f"{where}: missing key {key!r}")
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise RunError(f"{where}: {key!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One saved embedding matrix ``[V, d]`` and when it was taken."""
+
+    file: str
+    step: int
+    epoch: float
+    tokens_seen: int
+    train_loss: float | None
+    val_loss: float | None
+
+    @classmethod
+    def from_json(cls, data: Any, where: Path) -> "Snapshot":
+        num = (int, float)
+        file = _require(data, "file", str, where)
+        if Path(file).name != file or not file.endswith(".npy"):
+            raise RunError(f"{where}: snapshot file {file!r} must be a plain .npy name inside the run")
+        losses = {}
+        for key in ("train_loss", "val_loss"):
+            value = data.get(key) if isinstance(data, dict) else None
+            if value is not None and not isinstance(value, num):
+                raise RunError(f"{where}: {key!r} has the wrong type ({type(value).__name__})")
+            losses[key] = None if value is None else float(value)
+        return cls(
+            file=file,
+            step=_require(data, "step", int, where),
+            epoch=float(_require(data, "epoch", num, where)),
+            tokens_seen=_require(data, "tokens_seen", int, where),
+            **losses,
+        )
+
+
+class Run:
+    """A run directory on disk. Create with :meth:`create`, open an existing one with :meth:`open`."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, overwrite: bool = False) -> "Run":
+        """Make a new run directory; an existing non-empty directory needs ``overwrite``."""
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise RunError(f"{path} exists and is not a directory")
+        if path.is_dir() and any(path.iterdir()):
+            if not overwrite:
+                raise RunError(f"{path} already exists; pass --overwrite to replace it or --resume to continue it")
+            if not (path / RUN_JSON).exists():
+                raise RunError(f"{path} is not an embviz run; refusing to overwrite it")
+            run = cls(path)
+            run.check_unlocked()
+            run.clear()
+            return run
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunError(f"cannot create run directory {path}: {e.strerror}") from None
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: Path) -> "Run":
+        """Open an existing run, checking that ``run.json`` is readable."""
+        path = Path(path)
+        if not path.is_dir():
+            raise RunError(f"{path} is not a run directory")
+        if not (path / RUN_JSON).is_file():
+            raise RunError(f"{path} is not an embviz run (no {RUN_JSON})")
+        run = cls(path)
+        run.manifest()
+        return run
+
+    def clear(self) -> None:
+        """Remove everything embviz wrote into this run (used by ``--overwrite``)."""
+        import shutil
+
+        for name in (RUN_JSON, TOKENIZER_JSON, VOCAB_TSV, METRICS_CSV):
+            with contextlib.suppress(FileNotFoundError):
+                (self.path / name).unlink()
+        for name in (SNAPSHOTS, CHECKPOINT, PROJECTIONS, WORD2VEC):
+            shutil.rmtree(self.path / name, ignore_errors=True)
+
+    # -- manifest ----------------------------------------------------------------------------
+
+    def manifest(self) -> dict:
+        """``run.json`` as a dict, validated for the keys every reader relies on."""
+        where = self.path / RUN_JSON
+        data = read_json(where)
+        _require(data, "config", dict, where)
+        status = _require(data, "status", str, where)
+        if status not in STATUSES:
+            raise RunError(f"{where}: unknown status {status!r}")
+        return data
+
+    def write_manifest(self, data: dict) -> None:
+        write_json(self.path / RUN_JSON, data)
+
+    def set_status(self, status: str, **extra: Any) -> None:
+        data = self.manifest()
+        data["status"] = status
+        data.update(extra)
+        self.write_manifest(data)
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.path / SNAPSHOTS
+
+    def snapshots(self) -> list[Snapshot]:
+        """Every whole snapshot, in step order (stray temp files are never listed)."""
+        where = self.snapshot_dir / INDEX_JSON
+        if not where.exists():
+            return []
+        data = read_json(where)
+        if not isinstance(data, list):
+            raise RunError(f"{where}: expected a list of snapshots")
+        snaps = [Snapshot.from_json(item, where) for item in data]
+        return sorted(snaps, key=lambda s: s.step)
+
+    def add_snapshot(self, matrix: np.ndarray, snapshot: Snapshot) -> None:
+        """Write ``matrix`` [V, d] as ``snapshot.file`` and then list it in the index."""
+        self.snapshot_dir.mkdir(exist_ok=True)
+        write_npy(self.snapshot_dir / snapshot.file, matrix)
+        kept = [s for s in self.snapshots() if s.step != snapshot.step]
+        self._write_index(kept + [snapshot])
+
+    def truncate_snapshots(self, after_step: int) -> None:
+        """Forget snapshots taken after ``after_step`` (a resumed run takes them again)."""
+        kept = [s for s in self.snapshots() if s.step <= after_step]
+        self._write_index(kept)
+        names = {s.file for s in kept}
+        for path in self.snapshot_dir.glob("step-*.npy"):
+            if path.name not in names:
+                path.unlink()
+
+    def _write_index(self, snaps: list[Snapshot]) -> None:
+        snaps = sorted(snaps, key=lambda s: s.step)
+        write_json(self.snapshot_dir / INDEX_JSON, [asdict(s) for s in snaps])
+
+    def load_snapshot(self, snapshot: Snapshot, rows: np.ndarray | None = None) -> np.ndarray:
+        """The matrix [V, d] (or only ``rows``, [n, d]) as float32, read through a memory map."""
+        path = self.snapshot_dir / snapshot.file
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            raise RunError(f"snapshot {path} is missing") from None
+        except (ValueError, OSError) as e:
+            raise RunError(f"snapshot {path} is corrupt ({e})") from None
+        if array.ndim != 2 or array.dtype.kind != "f":
+            raise RunError(f"snapshot {path} is not a 2-D float matrix")
+        picked = array if rows is None else array[np.asarray(rows)]
+        return np.asarray(picked, dtype=np.float32)
+
+    # -- vocabulary and metrics --------------------------------------------------------------
+
+    def write_vocab(self, tokens: list[str], counts: list[int], categories: list[str | None]) -> None:
+        lines = ["id\ttoken\tcount\tcategory"]
+        for i, (token, count, cat) in enumerate(zip(tokens, counts, categories)):
+            lines.append(f"{i}\t{_escape(token)}\t{count}\t{cat or ''}")
+        write_text(self.path / VOCAB_TSV, "\n".join(lines) + "\n")
+
+    def vocab(self) -> tuple[list[str], list[int], list[str | None]]:
+        """Tokens, counts and category paths, indexed by token id."""
+        where = self.path / VOCAB_TSV
+        try:
+            lines = where.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise RunError(f"{where} is missing") from None
+        except UnicodeDecodeError:
+            raise RunError(f"{where} is not UTF-8") from None
+        tokens, counts, cats = [], [], []
+        for n, line in enumerate(lines[1:], start=2):
+            parts = line.split("\t")
+            if len(parts) != 4 or parts[0] != str(len(tokens)) or not parts[2].isdigit():
+                raise RunError(f"{where}:{n}: malformed line")
+            tokens.append(_unescape(parts[1]))
+            counts.append(int(parts[2]))
+            cats.append(parts[3] or None)
+        return tokens, counts, cats
+
+    def append_metrics(self, rows: list[dict]) -> None:
+        """Append rows to ``metrics.csv`` (rewritten atomically, so it is never half a row)."""
+        existing = self.metrics()
+        self.write_metrics(existing + rows)
+
+    def write_metrics(self, rows: list[dict]) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=METRICS_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: row[k] for k in METRICS_FIELDS} for row in rows)
+        write_text(self.path / METRICS_CSV, buf.getvalue())
+
+    def metrics(self) -> list[dict]:
+        where = self.path / METRICS_CSV
+        if not where.exists():
+            return []
+        with where.open(encoding="utf-8", newline="") as f:
+            try:
+                return [
+                    {"step": int(r["step"]), "epoch": float(r["epoch"]), "loss": float(r["loss"]),
+                     "lr": float(r["lr"]), "tokens_per_s": float(r["tokens_per_s"])}
+                    for r in csv.DictReader(f)
+                ]
+            except (KeyError, TypeError, ValueError):
+                raise RunError(f"{where} is malformed") from None
+
+    # -- checkpoint and lock -----------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT / CHECKPOINT_FILE
+
+    def check_unlocked(self) -> None:
+        """Raise if a live process holds this run's lock."""
+        pid = _read_pid(self.path / LOCK)
+        if pid is not None and pid != os.getpid() and _alive(pid):
+            raise RunError(f"{self.path} is in use by another embviz process (pid {pid})")
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run's lock; a live holder is refused, a dead holder's stale lock is taken over."""
+        path = self.path / LOCK
+        while True:
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                break
+            except FileExistsError:
+                self.check_unlocked()
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _escape(token: str) -> str:
+    return token.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _unescape(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            out.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}.get(text[i + 1], text[i + 1]))
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def snapshot_name(step: int) -> str:
+    return f"step-{step:08d}.npy"

@@ -1,0 +1,144 @@
+"""Tokenizers: ``word`` (regex words + punctuation), ``char`` (one token per character, fine for
+Chinese) and ``bpe`` (Hugging Face ``tokenizers``). Each saves to JSON and is rebuilt from it exactly.
+
+Token id 0 is always ``<unk>``; the other ids are ordered by corpus frequency (most frequent first),
+so the first rows of an embedding matrix are the most common tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from embviz.errors import ConfigError, CorpusError
+
+UNK = "<unk>"
+KINDS = ("word", "char", "bpe")
+WORD_PATTERN = re.compile(r"<unk>|\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
+
+
+@dataclass
+class Tokenizer:
+    """Maps text to token ids ``[N]`` and back; ``tokens[i]`` is the string of id ``i``."""
+
+    kind: str
+    tokens: list[str]
+    lowercase: bool = True
+    bpe_json: str | None = None
+
+    def __post_init__(self) -> None:
+        self.ids = {t: i for i, t in enumerate(self.tokens)}
+        self._bpe = None
+        if self.kind == "bpe":
+            from tokenizers import Tokenizer as HFTokenizer
+
+            self._bpe = HFTokenizer.from_str(self.bpe_json)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def split(self, text: str) -> list[str]:
+        """The token strings of ``text`` (before mapping to ids)."""
+        if self.lowercase:
+            text = text.lower()
+        if self.kind == "word":
+            return WORD_PATTERN.findall(text)
+        if self.kind == "char":
+            return [c for c in text if not c.isspace() or c == " "]
+        return self._bpe.encode(text).tokens
+
+    def encode(self, text: str) -> np.ndarray:
+        """Token ids ``[N]`` (int64); unknown tokens map to ``<unk>`` (id 0)."""
+        if self.kind == "bpe":
+            return np.asarray(self._bpe.encode(text.lower() if self.lowercase else text).ids, dtype=np.int64)
+        ids = self.ids
+        return np.fromiter((ids.get(t, 0) for t in self.split(text)), dtype=np.int64)
+
+    def decode(self, ids: np.ndarray) -> str:
+        """Text for ``ids`` ``[N]``: words joined by spaces, characters joined as they are."""
+        if self.kind == "bpe":
+            return self._bpe.decode([int(i) for i in ids], skip_special_tokens=False)
+        sep = "" if self.kind == "char" else " "
+        return sep.join(self.tokens[int(i)] for i in ids)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind, "lowercase": self.lowercase, "tokens": self.tokens}
+        if self.bpe_json is not None:
+            data["bpe"] = self.bpe_json
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Tokenizer":
+        from embviz.errors import RunError
+
+        try:
+            kind, tokens, lowercase = data["kind"], data["tokens"], data["lowercase"]
+            if kind not in KINDS or not isinstance(lowercase, bool) or not all(isinstance(t, str) for t in tokens):
+                raise TypeError
+            return cls(kind=kind, tokens=list(tokens), lowercase=lowercase, bpe_json=data.get("bpe"))
+        except Exception as e:  # any malformed field, including a BPE model HF cannot parse
+            raise RunError(f"tokenizer.json is invalid ({type(e).__name__})") from None
+
+
+def build_tokenizer(text: str, kind: str = "word", *, lowercase: bool = True, min_count: int = 1,
+                    max_vocab: int | None = None, vocab_size: int = 2000) -> Tokenizer:
+    """Learn a vocabulary from ``text``.
+
+    ``min_count``/``max_vocab`` apply to ``word`` and ``char``; ``vocab_size`` to ``bpe``.
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"unknown tokenizer {kind!r} (choose from {', '.join(KINDS)})")
+    if min_count < 1:
+        raise ConfigError("--min-count must be at least 1")
+    if max_vocab is not None and max_vocab < 2:
+        raise ConfigError("--max-vocab must be at least 2")
+    if kind == "bpe":
+        tok = _build_bpe(text, lowercase, vocab_size)
+    else:
+        probe = Tokenizer(kind=kind, tokens=[UNK], lowercase=lowercase)
+        counts = Counter(probe.split(text))
+        counts.pop(UNK, None)
+        kept = [t for t, c in sorted(counts.items(), key=lambda tc: (-tc[1], tc[0])) if c >= min_count]
+        if max_vocab is not None:
+            kept = kept[: max_vocab - 1]
+        tok = Tokenizer(kind=kind, tokens=[UNK] + kept, lowercase=lowercase)
+    if len(tok) - 1 < 2:
+        raise CorpusError(f"the corpus gives a vocabulary of {len(tok) - 1} token(s); at least 2 are needed "
+                          "(lower --min-count or give more text)")
+    return tok
+
+
+def _build_bpe(text: str, lowercase: bool, vocab_size: int) -> Tokenizer:
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
+
+    if not 2 < vocab_size <= 1_000_000:
+        raise ConfigError("--vocab-size must be between 3 and 1,000,000")
+    hf = HFTokenizer(models.BPE(unk_token=UNK))
+    if lowercase:
+        hf.normalizer = normalizers.Lowercase()
+    hf.pre_tokenizer = pre_tokenizers.Metaspace()
+    hf.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[UNK], show_progress=False)
+    hf.train_from_iterator(text.splitlines(), trainer=trainer)
+    # Renumber by frequency so ids follow the same convention as the other tokenizers.
+    counts = Counter(hf.encode(text).ids)
+    vocab = hf.get_vocab()
+    by_id = sorted(vocab, key=lambda t: vocab[t])
+    order = [UNK] + sorted((t for t in by_id if t != UNK), key=lambda t: (-counts[vocab[t]], vocab[t]))
+    model_json = _renumbered_bpe(hf, {t: i for i, t in enumerate(order)})
+    return Tokenizer(kind="bpe", tokens=order, lowercase=False, bpe_json=model_json)
+
+
+def _renumbered_bpe(hf: Any, new_ids: dict[str, int]) -> str:
+    import json
+
+    data = json.loads(hf.to_str())
+    data["model"]["vocab"] = new_ids
+    for added in data.get("added_tokens", []):
+        added["id"] = new_ids[added["content"]]
+    return json.dumps(data, ensure_ascii=False)

@@ -1,0 +1,572 @@
+"""Training TinyGPT while filming its token embedding: snapshots, checkpoints, resume, DDP.
+
+``train(config, out)`` starts a run, ``resume(run_dir)`` continues one. Both return a
+:class:`TrainResult`. Under ``torchrun`` the same calls use DistributedDataParallel (``gloo`` on
+CPU, ``nccl`` on CUDA); every rank trains on its share of each global batch and only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import platform
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from embviz import defaults
+from embviz.corpus import Corpus, load_corpus
+from embviz.errors import ConfigError, CorpusError, RunError
+from embviz.lexicon import Lexicon
+from embviz.model import ModelConfig, TinyGPT
+from embviz.run import TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
+from embviz.tokenizer import KINDS, Tokenizer, build_tokenizer
+
+SCHEDULES = ("epoch", "log")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("float32", "float16")
+PURITY_LEVEL = 1
+"""Lexicon level used for the purity in the summary (1 = semantic field, e.g. ``noun/animal``)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs; ``None`` means chosen from the corpus (see :mod:`embviz.defaults`)."""
+
+    corpus: str = "synthetic"
+    synthetic_tokens: int | None = None
+    difficulty: float | None = None
+    tokenizer: str = "word"
+    lowercase: bool = True
+    min_count: int | None = None
+    max_vocab: int | None = None
+    vocab_size: int = 2000
+    categories: str | None = None
+    d_model: int | None = None
+    layers: int | None = None
+    heads: int | None = None
+    context: int = 64
+    dropout: float = 0.0
+    tie: bool = True
+    epochs: int | None = None
+    batch_size: int = 32
+    lr: float | None = None
+    weight_decay: float = 0.01
+    warmup: int | None = None
+    patience: int | None = None
+    val_fraction: float = 0.05
+    seed: int = 0
+    device: str = "auto"
+    snapshot_every: int | None = None
+    snapshot_schedule: str = "epoch"
+    log_snapshots: int = 40
+    snapshot_dtype: str = "float32"
+    compile: bool = False
+
+    def validate(self) -> None:
+        def positive(name: str, value: int | float | None, high: float) -> None:
+            if value is not None and not 0 < value <= high:
+                raise ConfigError(f"--{name.replace('_', '-')} must be in (0, {high:g}], got {value}")
+
+        for name, high in [("epochs", 100_000), ("batch_size", 1_000_000), ("lr", 10.0),
+                           ("snapshot_every", 1e9), ("log_snapshots", 10_000), ("patience", 100_000),
+                           ("synthetic_tokens", 50_000_000)]:
+            positive(name, getattr(self, name), high)
+        if not 2 <= self.context <= 65536:
+            raise ConfigError(f"--context must be between 2 and 65536, got {self.context}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.weight_decay <= 10:
+            raise ConfigError("--weight-decay must be in [0, 10]")
+        if self.warmup is not None and self.warmup < 0:
+            raise ConfigError("--warmup must be 0 or more")
+        if not 0 < self.val_fraction < 0.5:
+            raise ConfigError("--val-fraction must be in (0, 0.5)")
+        if self.tokenizer not in KINDS:
+            raise ConfigError(f"unknown tokenizer {self.tokenizer!r} (choose from {', '.join(KINDS)})")
+        for name, allowed in [("snapshot_schedule", SCHEDULES), ("device", DEVICES), ("snapshot_dtype", DTYPES)]:
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}")
+        if self.seed < 0:
+            raise ConfigError("--seed must be 0 or more")
+
+
+@dataclass
+class TrainStatus:
+    """What a progress callback is told after every step."""
+
+    step: int
+    total_steps: int
+    epoch: int
+    epochs: int
+    loss: float
+    tokens_per_s: float
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    status: str
+    steps: int
+    epochs_done: int
+    snapshots: int
+    final_train_loss: float | None
+    final_val_loss: float | None
+    best_step: int | None
+    stopped_early: bool
+    purity_init: float | None
+    purity_final: float | None
+    purity_chance: float | None
+    tokens_per_s: float
+    seconds: float
+    chosen: dict = field(default_factory=dict)
+
+
+Progress = Callable[[TrainStatus], None]
+
+
+# -- public entry points --------------------------------------------------------------------------
+
+
+def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
+          progress: Progress | None = None) -> TrainResult:
+    """Train a new run into ``out`` (refused if it exists, unless ``overwrite``)."""
+    config.validate()
+    dist = _Distributed.start(config.device)
+    try:
+        corpus = load_corpus(config.corpus, synthetic_tokens=config.synthetic_tokens, seed=config.seed,
+                             difficulty=config.difficulty)
+        lexicon = Lexicon.from_tsv(Path(config.categories)) if config.categories else Lexicon.builtin()
+        min_count = config.min_count or defaults.min_count_for(len(corpus.text.split()))
+        tokenizer = build_tokenizer(corpus.text, config.tokenizer, lowercase=config.lowercase,
+                                    min_count=min_count, max_vocab=config.max_vocab,
+                                    vocab_size=config.vocab_size)
+        session = _Session.prepare(config, corpus, tokenizer, dist)
+        run = Run.create(Path(out), overwrite=overwrite) if dist.is_writer else Run(Path(out))
+        dist.barrier()
+        with run.lock() if dist.is_writer else contextlib.nullcontext():
+            if dist.is_writer:
+                session.write_new_run(run, corpus, lexicon, min_count)
+            dist.barrier()
+            return session.loop(run, lexicon, progress, start=None)
+    finally:
+        dist.stop()
+
+
+def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainResult:
+    """Continue an interrupted run from its last checkpoint; the result equals an unbroken run."""
+    run = Run.open(Path(run_dir))
+    manifest = run.manifest()
+    if manifest["status"] == "complete":
+        raise RunError(f"{run.path} is already complete; nothing to resume")
+    try:
+        config = TrainConfig(**manifest["config"])
+    except TypeError:
+        raise RunError(f"{run.path / 'run.json'}: config is not one this version understands") from None
+    config.validate()
+    if not run.checkpoint_path.is_file():
+        raise RunError(f"{run.path} has no checkpoint to resume from")
+    dist = _Distributed.start(config.device)
+    try:
+        corpus = load_corpus(config.corpus, synthetic_tokens=config.synthetic_tokens, seed=config.seed,
+                             difficulty=config.difficulty)
+        if corpus.sha256 != manifest.get("corpus", {}).get("sha256"):
+            raise CorpusError(f"corpus {config.corpus} has changed since the run started; cannot resume")
+        tokenizer = Tokenizer.from_json(read_json(run.path / TOKENIZER_JSON))
+        lexicon = Lexicon.from_tsv(Path(config.categories)) if config.categories else Lexicon.builtin()
+        session = _Session.prepare(config, corpus, tokenizer, dist)
+        with run.lock() if dist.is_writer else contextlib.nullcontext():
+            start = torch.load(run.checkpoint_path, map_location="cpu", weights_only=True)
+            if dist.is_writer:
+                run.truncate_snapshots(after_step=start["step"])
+                run.write_metrics([r for r in run.metrics() if r["step"] <= start["step"]])
+                run.set_status("running")
+            dist.barrier()
+            return session.loop(run, lexicon, progress, start=start)
+    finally:
+        dist.stop()
+
+
+# -- the session: data, model, optimiser, loop -----------------------------------------------------
+
+
+@dataclass
+class _Session:
+    config: TrainConfig
+    chosen: defaults.Chosen
+    model_cfg: ModelConfig
+    train_ids: torch.Tensor
+    val_ids: torch.Tensor
+    windows: int
+    steps_per_epoch: int
+    tokenizer: Tokenizer
+    dist: "_Distributed"
+
+    @classmethod
+    def prepare(cls, config: TrainConfig, corpus: Corpus, tokenizer: Tokenizer, dist: "_Distributed") -> "_Session":
+        ids = torch.from_numpy(tokenizer.encode(corpus.text))
+        n_val = max(config.context + 1, int(len(ids) * config.val_fraction))
+        train_ids, val_ids = ids[:-n_val], ids[-n_val:]
+        if len(train_ids) < config.context + 1:
+            raise CorpusError(f"the corpus has {len(ids)} tokens: too short for a context of {config.context} "
+                              "plus a validation split (give more text or a smaller --context)")
+        chosen = defaults.choose(
+            n_train_tokens=len(train_ids), context=config.context, d_model=config.d_model, layers=config.layers,
+            heads=config.heads, epochs=config.epochs, lr=config.lr, warmup=config.warmup,
+            batch_size=config.batch_size)
+        if chosen.batch_size % dist.world:
+            raise ConfigError(f"--batch-size {chosen.batch_size} must divide evenly over {dist.world} processes")
+        model_cfg = ModelConfig(vocab_size=len(tokenizer), d_model=chosen.d_model, layers=chosen.layers,
+                                heads=chosen.heads, context=config.context, dropout=config.dropout, tie=config.tie)
+        windows = (len(train_ids) - 1) // config.context
+        return cls(config, chosen, model_cfg, train_ids, val_ids, windows, windows // chosen.batch_size, tokenizer,
+                   dist)
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.chosen.epochs
+
+    def lr_at(self, step: int) -> float:
+        """Linear warmup to ``lr`` then cosine decay to a tenth of it, as a function of the step."""
+        peak, warm, total = self.chosen.lr, self.chosen.warmup, self.total_steps
+        if step < warm:
+            return peak * (step + 1) / warm
+        progress = min(1.0, (step - warm) / max(1, total - warm))
+        return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def snapshot_steps(self) -> set[int]:
+        """Steps after which the embedding is saved: 0, every epoch end, and the optional schedules."""
+        total, per_epoch = self.total_steps, self.steps_per_epoch
+        steps = {0} | {e * per_epoch for e in range(1, self.chosen.epochs + 1)}
+        if self.config.snapshot_every:
+            steps |= set(range(self.config.snapshot_every, total + 1, self.config.snapshot_every))
+        if self.config.snapshot_schedule == "log":
+            steps |= {int(s) for s in np.unique(np.round(np.geomspace(1, total, self.config.log_snapshots)))}
+        return steps
+
+    def batch_windows(self, epoch: int, batch: int) -> torch.Tensor:
+        """This rank's window starts for one global batch; the order depends only on seed and epoch."""
+        order = np.random.default_rng([self.config.seed, epoch]).permutation(self.windows)
+        size = self.chosen.batch_size
+        starts = order[batch * size:(batch + 1) * size] * self.config.context
+        share = size // self.dist.world
+        return torch.from_numpy(starts[self.dist.rank * share:(self.dist.rank + 1) * share])
+
+    def write_new_run(self, run: Run, corpus: Corpus, lexicon: Lexicon, min_count: int) -> None:
+        write_json(run.path / TOKENIZER_JSON, self.tokenizer.to_json())
+        counts = np.bincount(np.concatenate([self.train_ids.numpy(), self.val_ids.numpy()]),
+                             minlength=self.model_cfg.vocab_size)
+        run.write_vocab(self.tokenizer.tokens, counts.tolist(), _categories(self.tokenizer, lexicon))
+        run.write_manifest({
+            "status": "running",
+            "config": asdict(self.config),
+            "chosen": {**asdict(self.chosen), "min_count": min_count},
+            "model": self.model_cfg.to_json(),
+            "snapshot_matrix": "token embedding (tied with the LM head)" if self.config.tie else "token embedding (input only; the LM head is separate)",
+            "corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256,
+                       "tokens": len(self.train_ids) + len(self.val_ids),
+                       "train_tokens": len(self.train_ids), "val_tokens": len(self.val_ids)},
+            "steps_per_epoch": self.steps_per_epoch,
+            "total_steps": self.total_steps,
+            "world_size": self.dist.world,
+            "versions": _versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        })
+
+    def loop(self, run: Run, lexicon: Lexicon, progress: Progress | None, start: dict | None) -> TrainResult:
+        cfg, dist = self.config, self.dist
+        torch.manual_seed(cfg.seed)
+        model = TinyGPT(self.model_cfg).to(dist.device)
+        decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+        no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                       {"params": no_decay, "weight_decay": 0.0}], lr=self.chosen.lr,
+                                      betas=(0.9, 0.95))
+        step, epoch, batch = 0, 0, 0
+        pending_rows: list[dict] = []
+        losses_since_snapshot: list[float] = []
+        if start is not None:
+            model.load_state_dict(start["model"])
+            optimizer.load_state_dict(start["optimizer"])
+            torch.set_rng_state(start["rng"])
+            step, epoch, batch = start["step"], start["epoch"], start["batch"]
+            losses_since_snapshot.extend(start["losses_since_snapshot"])
+        wrapped = dist.wrap(model)
+        forward = torch.compile(wrapped) if cfg.compile else wrapped
+        labels = [_at_level(c, PURITY_LEVEL) for c in (run.vocab()[2] if dist.is_writer else [])]
+        snap_steps = self.snapshot_steps()
+        tokens_per_step = self.chosen.batch_size * cfg.context
+        best = (start or {}).get("best", {"step": None, "val": math.inf, "since": 0})
+        t_start, tokens_timed, time_timed = time.perf_counter(), 0, 0.0
+        stop = _StopFlag()
+        stopped_early = False
+
+        def save_snapshot(at_step: int, epoch_float: float, val_loss: float | None) -> None:
+            train_loss = float(np.mean(losses_since_snapshot)) if losses_since_snapshot else None
+            losses_since_snapshot.clear()
+            if not dist.is_writer:
+                return
+            matrix = model.embedding().detach().float().cpu().numpy().astype(cfg.snapshot_dtype)
+            run.add_snapshot(matrix, Snapshot(file=snapshot_name(at_step), step=at_step, epoch=round(epoch_float, 6),
+                                              tokens_seen=at_step * tokens_per_step,
+                                              train_loss=train_loss, val_loss=val_loss))
+
+        def save_checkpoint() -> None:
+            if dist.is_writer:
+                run.append_metrics(pending_rows)
+                pending_rows.clear()
+                state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "rng": torch.get_rng_state(), "step": step, "epoch": epoch, "batch": batch, "best": best,
+                         "losses_since_snapshot": list(losses_since_snapshot)}
+                _save_checkpoint(run, state)
+
+        if start is None:
+            save_snapshot(0, 0.0, self.evaluate(model))
+            save_checkpoint()
+        with stop.catch_signals():
+            while epoch < self.chosen.epochs and not stop.requested(dist):
+                model.train()
+                while batch < self.steps_per_epoch:
+                    t0 = time.perf_counter()
+                    loss = self.step(forward, optimizer, epoch, batch, step)
+                    dt = time.perf_counter() - t0
+                    step, batch = step + 1, batch + 1
+                    tokens_timed += tokens_per_step
+                    time_timed += dt
+                    losses_since_snapshot.append(loss)
+                    tps = tokens_per_step / dt if dt > 0 else 0.0
+                    pending_rows.append({"step": step, "epoch": round(epoch + batch / self.steps_per_epoch, 6),
+                                         "loss": round(loss, 6), "lr": self.lr_at(step - 1),
+                                         "tokens_per_s": round(tps, 1)})
+                    if progress and dist.is_writer:
+                        progress(TrainStatus(step, self.total_steps, epoch + 1, self.chosen.epochs, loss,
+                                             tokens_timed / time_timed))
+                    epoch_float = epoch + batch / self.steps_per_epoch
+                    if batch == self.steps_per_epoch:
+                        break
+                    if step in snap_steps:
+                        save_snapshot(step, epoch_float, None)
+                    if stop.requested(dist):
+                        break
+                if batch == self.steps_per_epoch:
+                    val = self.evaluate(model)
+                    epoch, batch = epoch + 1, 0
+                    if val < best["val"]:
+                        best = {"step": step, "val": val, "since": 0}
+                    else:
+                        best = {**best, "since": best["since"] + 1}
+                    save_snapshot(step, float(epoch), val)
+                    save_checkpoint()
+                    if cfg.patience and best["since"] >= cfg.patience:
+                        stopped_early = True
+                        break
+                else:  # stopped mid-epoch by a signal
+                    if step not in snap_steps:
+                        save_snapshot(step, epoch + batch / self.steps_per_epoch, None)
+                    save_checkpoint()
+        status = "complete" if epoch >= self.chosen.epochs or stopped_early else "interrupted"
+        result = self.result(run, labels, status, step, epoch, best, stopped_early, tokens_timed, time_timed,
+                             time.perf_counter() - t_start)
+        if dist.is_writer:
+            run.set_status(status, result=_jsonable(result))
+        return result
+
+    def step(self, forward: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int, batch: int,
+             step: int) -> float:
+        """One optimiser step on one global batch; returns the mean loss of this rank's share."""
+        starts = self.batch_windows(epoch, batch)
+        offsets = torch.arange(self.config.context + 1)
+        chunk = self.train_ids[starts[:, None] + offsets].to(self.dist.device, non_blocking=True)
+        for group in optimizer.param_groups:
+            group["lr"] = self.lr_at(step)
+        with self.dist.autocast():
+            logits = forward(chunk[:, :-1])
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), chunk[:, 1:].reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def evaluate(self, model: TinyGPT, max_windows: int = 256) -> float:
+        """Mean validation cross-entropy over up to ``max_windows`` contiguous windows."""
+        model.eval()
+        ctx = self.config.context
+        n = min(max_windows, max(1, (len(self.val_ids) - 1) // ctx))
+        starts = torch.arange(n) * ctx
+        chunk = self.val_ids[starts[:, None] + torch.arange(ctx + 1)].to(self.dist.device)
+        total = 0.0
+        for part in chunk.split(64):
+            with self.dist.autocast():
+                logits = model(part[:, :-1])
+            total += float(F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), part[:, 1:].reshape(-1),
+                                           reduction="sum"))
+        model.train()
+        return total / (n * ctx)
+
+    def result(self, run: Run, labels: list[str | None], status: str, step: int, epoch: int, best: dict,
+               stopped_early: bool, tokens: int, seconds_training: float, seconds: float) -> TrainResult:
+        snaps = run.snapshots() if self.dist.is_writer else []
+        purity_init = purity_final = chance = None
+        if len(snaps) >= 2 and self.dist.is_writer:
+            from embviz.metrics import knn_purity, purity_chance
+
+            rows = np.array([i for i, lab in enumerate(labels) if lab is not None])
+            if len(rows) >= 3:
+                cats = [labels[i] for i in rows]
+                purity_init = knn_purity(run.load_snapshot(snaps[0], rows), cats)
+                purity_final = knn_purity(run.load_snapshot(snaps[-1], rows), cats)
+                chance = purity_chance(cats)
+        final = snaps[-1] if snaps else None
+        last_val = next((s.val_loss for s in reversed(snaps) if s.val_loss is not None), None)
+        return TrainResult(
+            run_dir=run.path, status=status, steps=step, epochs_done=epoch, snapshots=len(snaps),
+            final_train_loss=final.train_loss if final else None, final_val_loss=last_val,
+            best_step=best["step"], stopped_early=stopped_early, purity_init=purity_init, purity_final=purity_final, purity_chance=chance,
+            tokens_per_s=tokens / seconds_training if seconds_training else 0.0, seconds=seconds,
+            chosen=asdict(self.chosen))
+
+
+def _categories(tokenizer: Tokenizer, lexicon: Lexicon) -> list[str | None]:
+    """The lexicon path of every token (a BPE word-start marker is ignored for the look-up)."""
+    return [lexicon.path(t.lstrip("▁")) if t.strip("▁") else None for t in tokenizer.tokens]
+
+
+def _at_level(path: str | None, level: int) -> str | None:
+    """``noun/animal/pet`` at level 1 is ``noun/animal``."""
+    return "/".join(path.split("/")[: level + 1]) if path else None
+
+
+def _save_checkpoint(run: Run, state: dict) -> None:
+    from embviz.run import atomic_write
+
+    run.checkpoint_path.parent.mkdir(exist_ok=True)
+    atomic_write(run.checkpoint_path, lambda f: torch.save(state, f))
+
+
+def _versions() -> dict:
+    import embviz
+
+    return {"embviz": embviz.__version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def _jsonable(result: TrainResult) -> dict:
+    data = asdict(result)
+    data["run_dir"] = str(result.run_dir)
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in data.items()}
+
+
+# -- signals and distribution ---------------------------------------------------------------------
+
+
+class _StopFlag:
+    """Set by SIGINT/SIGTERM; the loop finishes its step, saves, and stops."""
+
+    def __init__(self) -> None:
+        self.was_requested = False
+
+    @contextlib.contextmanager
+    def catch_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: object) -> None:
+            self.was_requested = True
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+    def requested(self, dist: "_Distributed") -> bool:
+        """Whether any rank was asked to stop (all ranks agree, so none is left waiting)."""
+        self.was_requested = dist.any(self.was_requested)
+        return self.was_requested
+
+
+@dataclass
+class _Distributed:
+    """One process, or one rank of a ``torchrun`` job."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    @classmethod
+    def start(cls, device: str) -> "_Distributed":
+        dev = _pick_device(device)
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world == 1:
+            return cls(0, 1, dev)
+        import torch.distributed as tdist
+
+        if dev.type == "cuda":
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            torch.cuda.set_device(local)
+            dev = torch.device("cuda", local)
+        tdist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+        return cls(tdist.get_rank(), tdist.get_world_size(), dev)
+
+    @property
+    def is_writer(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: TinyGPT) -> torch.nn.Module:
+        if self.world == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def any(self, flag: bool) -> bool:
+        if self.world == 1:
+            return flag
+        import torch.distributed as tdist
+
+        t = torch.tensor([int(flag)], device=self.device)
+        tdist.all_reduce(t, op=tdist.ReduceOp.MAX)
+        return bool(t.item())
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as tdist
+
+            tdist.barrier()
+
+    def stop(self) -> None:
+        if self.world > 1:
+            import torch.distributed as tdist
+
+            if tdist.is_initialized():
+                tdist.destroy_process_group()
+
+
+def _pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is available")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("--device mps was asked for but MPS is not available")
+    return torch.device(name)

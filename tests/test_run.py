@@ -1,0 +1,120 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from embviz.errors import RunError
+from embviz.run import LOCK, Run, Snapshot, snapshot_name, write_npy
+
+
+def snap(step):
+    return Snapshot(file=snapshot_name(step), step=step, epoch=step / 10, tokens_seen=step * 100,
+                    train_loss=None, val_loss=1.0)
+
+
+def new_run(tmp_path):
+    run = Run.create(tmp_path / "run")
+    run.write_manifest({"status": "running", "config": {}})
+    return run
+
+
+def test_snapshots_round_trip_and_rows_are_gathered(tmp_path):
+    run = new_run(tmp_path)
+    m = np.arange(20, dtype=np.float32).reshape(5, 4)
+    run.add_snapshot(m, snap(0))
+    run.add_snapshot(m * 2, snap(10))
+    assert [s.step for s in run.snapshots()] == [0, 10]
+    np.testing.assert_array_equal(run.load_snapshot(run.snapshots()[1], rows=np.array([1, 3])), (m * 2)[[1, 3]])
+
+
+def test_truncate_forgets_later_snapshots_and_their_files(tmp_path):
+    run = new_run(tmp_path)
+    for step in (0, 5, 10):
+        run.add_snapshot(np.zeros((2, 2), np.float32), snap(step))
+    run.truncate_snapshots(after_step=5)
+    assert [s.step for s in run.snapshots()] == [0, 5]
+    assert not (run.snapshot_dir / snapshot_name(10)).exists()
+
+
+def test_index_paths_cannot_escape_the_run(tmp_path):
+    run = new_run(tmp_path)
+    run.add_snapshot(np.zeros((2, 2), np.float32), snap(0))
+    index = run.snapshot_dir / "index.json"
+    data = json.loads(index.read_text())
+    data[0]["file"] = "../../etc/passwd"
+    index.write_text(json.dumps(data))
+    with pytest.raises(RunError, match="plain .npy name"):
+        run.snapshots()
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"file": "step-00000000.npy", "epoch": 0, "tokens_seen": 0}, "missing key 'step'"),
+    ({"file": "step-00000000.npy", "step": "0", "epoch": 0, "tokens_seen": 0}, "wrong type"),
+    ({"file": "step-00000000.npy", "step": 0, "epoch": 0, "tokens_seen": 0, "val_loss": "x"}, "wrong type"),
+])
+def test_a_tampered_index_is_a_clear_error(tmp_path, entry, message):
+    run = new_run(tmp_path)
+    run.snapshot_dir.mkdir()
+    (run.snapshot_dir / "index.json").write_text(json.dumps([entry]))
+    with pytest.raises(RunError, match=message):
+        run.snapshots()
+
+
+def test_pickled_or_corrupt_snapshots_are_refused(tmp_path):
+    run = new_run(tmp_path)
+    run.add_snapshot(np.zeros((2, 2), np.float32), snap(0))
+    path = run.snapshot_dir / snapshot_name(0)
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(RunError, match="corrupt"):
+        run.load_snapshot(run.snapshots()[0])
+    path.write_bytes(b"garbage")
+    with pytest.raises(RunError, match="corrupt"):
+        run.load_snapshot(run.snapshots()[0])
+
+
+def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "a.npy"
+    write_npy(path, np.ones(3))
+    monkeypatch.setattr(np, "save", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        write_npy(path, np.zeros(3))
+    np.testing.assert_array_equal(np.load(path), np.ones(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy"]
+
+
+def test_existing_runs_are_not_overwritten_without_permission(tmp_path):
+    run = new_run(tmp_path)
+    with pytest.raises(RunError, match="--overwrite"):
+        Run.create(run.path)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "precious.txt").write_text("keep")
+    with pytest.raises(RunError, match="not an embviz run"):
+        Run.create(other, overwrite=True)
+    assert (other / "precious.txt").read_text() == "keep"
+
+
+def test_lock_refuses_a_live_holder_and_takes_over_a_dead_ones(tmp_path):
+    run = new_run(tmp_path)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (run.path / LOCK).write_text(str(sleeper.pid))
+        with pytest.raises(RunError, match="in use"):
+            with run.lock():
+                pass
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    with run.lock():
+        assert (run.path / LOCK).read_text() == str(os.getpid())
+    assert not (run.path / LOCK).exists()
+
+
+def test_vocab_tsv_round_trips_awkward_tokens(tmp_path):
+    run = new_run(tmp_path)
+    tokens = ["<unk>", "tab\there", "new\nline", "back\\slash", "北京"]
+    run.write_vocab(tokens, [0, 1, 2, 3, 4], [None, "a/b/c", None, None, "noun/place/city"])
+    assert run.vocab() == (tokens, [0, 1, 2, 3, 4], [None, "a/b/c", None, None, "noun/place/city"])

@@ -1,0 +1,148 @@
+import dataclasses
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from embviz.errors import ConfigError, CorpusError, RunError
+from embviz.run import Run
+from embviz.train import TrainConfig, resume, train
+
+
+def final_matrix(run_dir):
+    run = Run.open(run_dir)
+    return run.load_snapshot(run.snapshots()[-1])
+
+
+def test_a_run_directory_holds_everything_the_contract_names(tmp_path, tiny_config):
+    result = train(tiny_config, tmp_path / "run")
+    run = Run.open(tmp_path / "run")
+    manifest = run.manifest()
+    assert manifest["status"] == "complete" == result.status
+    assert manifest["chosen"]["epochs"] == 2 and manifest["model"]["d_model"] == 16
+    assert len(manifest["corpus"]["sha256"]) == 64
+    snaps = run.snapshots()
+    per_epoch = manifest["steps_per_epoch"]
+    assert [s.step for s in snaps] == [0, per_epoch, 2 * per_epoch]
+    assert [s.epoch for s in snaps] == [0.0, 1.0, 2.0]
+    assert all(s.val_loss is not None for s in snaps)
+    assert snaps[0].train_loss is None and snaps[-1].train_loss is not None
+    tokens, counts, cats = run.vocab()
+    assert run.load_snapshot(snaps[0]).shape == (len(tokens), 16)
+    assert cats[tokens.index("cat")] is not None and cats[tokens.index("cat")].count("/") >= 2
+    metrics = run.metrics()
+    assert [r["step"] for r in metrics] == list(range(1, 2 * per_epoch + 1))
+    assert metrics[-1]["loss"] < metrics[0]["loss"]
+    assert run.checkpoint_path.is_file()
+    assert not list(run.path.rglob("*.tmp"))
+
+
+def test_training_learns_the_tiny_grammar(tmp_path, tiny_config):
+    result = train(dataclasses.replace(tiny_config, epochs=6), tmp_path / "run")
+    vocab = len(Run.open(tmp_path / "run").vocab()[0])
+    assert result.final_val_loss < np.log(vocab) - 1.0  # far below guessing uniformly
+    assert result.purity_final > result.purity_init
+
+
+def test_the_same_seed_gives_identical_snapshots(tmp_path, tiny_config):
+    train(tiny_config, tmp_path / "a")
+    train(tiny_config, tmp_path / "b")
+    np.testing.assert_array_equal(final_matrix(tmp_path / "a"), final_matrix(tmp_path / "b"))
+    train(dataclasses.replace(tiny_config, seed=1), tmp_path / "c")
+    assert not np.array_equal(final_matrix(tmp_path / "a"), final_matrix(tmp_path / "c"))
+
+
+def snapshot_steps(tmp_path, config):
+    train(config, tmp_path / "run")
+    run = Run.open(tmp_path / "run")
+    return [s.step for s in run.snapshots()], run.manifest()["steps_per_epoch"]
+
+
+def test_snapshot_every_n_steps_adds_to_the_epoch_snapshots(tmp_path, tiny_config):
+    steps, per_epoch = snapshot_steps(tmp_path, dataclasses.replace(tiny_config, snapshot_every=5))
+    assert steps == sorted({0, per_epoch, 2 * per_epoch} | set(range(5, 2 * per_epoch + 1, 5)))
+
+
+def test_log_schedule_is_dense_early_and_sparse_late(tmp_path, tiny_config):
+    config = dataclasses.replace(tiny_config, snapshot_schedule="log", log_snapshots=8)
+    steps, per_epoch = snapshot_steps(tmp_path, config)
+    total = 2 * per_epoch
+    log_steps = set(np.unique(np.round(np.geomspace(1, total, 8))).astype(int).tolist())
+    assert steps == sorted(log_steps | {0, per_epoch, total})
+    assert sum(s <= total // 10 for s in steps) > sum(s > total // 2 for s in steps)
+
+
+def test_float16_snapshots_halve_the_disk(tmp_path, tiny_config):
+    train(dataclasses.replace(tiny_config, snapshot_dtype="float16"), tmp_path / "run")
+    run = Run.open(tmp_path / "run")
+    raw = np.load(run.snapshot_dir / run.snapshots()[-1].file, allow_pickle=False)
+    assert raw.dtype == np.float16
+    assert run.load_snapshot(run.snapshots()[-1]).dtype == np.float32
+
+
+def test_an_interrupted_run_resumes_to_the_same_final_snapshot(tmp_path, tiny_config):
+    config = dataclasses.replace(tiny_config, epochs=3)
+    train(config, tmp_path / "whole")
+
+    def interrupt(status):
+        if status.step == 7:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    result = train(config, tmp_path / "broken", progress=interrupt)
+    assert result.status == "interrupted"
+    run = Run.open(tmp_path / "broken")
+    assert run.manifest()["status"] == "interrupted"
+    assert run.snapshots()[-1].step == 7
+    assert resume(tmp_path / "broken").status == "complete"
+    np.testing.assert_array_equal(final_matrix(tmp_path / "whole"), final_matrix(tmp_path / "broken"))
+    whole, broken = Run.open(tmp_path / "whole"), Run.open(tmp_path / "broken")
+    assert [s.step for s in whole.snapshots()] == [s.step for s in broken.snapshots() if s.step != 7]
+    assert [r["step"] for r in whole.metrics()] == [r["step"] for r in broken.metrics()]
+
+
+def test_resume_refuses_a_complete_run_and_a_non_run(tmp_path, tiny_config):
+    train(tiny_config, tmp_path / "run")
+    with pytest.raises(RunError, match="already complete"):
+        resume(tmp_path / "run")
+    with pytest.raises(RunError, match="not a run"):
+        resume(tmp_path / "nothing")
+
+
+def test_an_existing_run_is_kept_unless_overwrite(tmp_path, tiny_config):
+    train(tiny_config, tmp_path / "run")
+    before = final_matrix(tmp_path / "run")
+    with pytest.raises(RunError, match="--overwrite"):
+        train(dataclasses.replace(tiny_config, seed=3), tmp_path / "run")
+    np.testing.assert_array_equal(final_matrix(tmp_path / "run"), before)
+    train(dataclasses.replace(tiny_config, seed=3), tmp_path / "run", overwrite=True)
+    assert not np.array_equal(final_matrix(tmp_path / "run"), before)
+
+
+def test_untied_runs_record_which_matrix_is_filmed(tmp_path, tiny_config):
+    train(dataclasses.replace(tiny_config, tie=False), tmp_path / "run")
+    assert "input only" in Run.open(tmp_path / "run").manifest()["snapshot_matrix"]
+
+
+@pytest.mark.parametrize("options, error, message", [
+    ({"epochs": 0}, ConfigError, "epochs"),
+    ({"lr": -1.0}, ConfigError, "lr"),
+    ({"batch_size": 10**9}, ConfigError, "batch-size"),
+    ({"heads": 3}, ConfigError, "must divide"),
+    ({"tokenizer": "nope"}, ConfigError, "unknown tokenizer"),
+    ({"context": 100_000}, ConfigError, "context"),
+    ({"device": "tpu"}, ConfigError, "device"),
+])
+def test_bad_options_fail_before_anything_is_written(tmp_path, tiny_config, options, error, message):
+    with pytest.raises(error, match=message):
+        train(dataclasses.replace(tiny_config, **options), tmp_path / "run")
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
+def test_a_corpus_shorter_than_a_context_window_is_refused(tmp_path, tiny_config):
+    short = tmp_path / "short.txt"
+    short.write_text("a b c a b c d\n")
+    with pytest.raises(CorpusError, match="too short"):
+        train(dataclasses.replace(tiny_config, corpus=str(short)), tmp_path / "run")
