@@ -98,7 +98,8 @@ def test_ambiguous_words_occur_in_both_roles(text, lexicon):
 
 
 def _similarities(text):
-    """Mean cosine of ±2-word context counts: within sub-field, within field only, across fields."""
+    """Mean cosine of ±2-word context counts: within sub-field, within field only, across fields,
+    across fields of one part of speech, across parts of speech."""
     tokens = _tokens(text)
     vocabulary = synthetic.vocabulary()
     index = {w: i for i, w in enumerate(sorted(set(tokens)))}
@@ -115,22 +116,31 @@ def _similarities(text):
     cosine = vectors @ vectors.T
     paths = np.array([vocabulary[w][0] for w in words])
     fields = np.array([p.rsplit("/", 1)[0] for p in paths])
+    pos = np.array([p.split("/")[0] for p in paths])
     same_sub = paths[:, None] == paths[None, :]
     same_field = fields[:, None] == fields[None, :]
+    same_pos = pos[:, None] == pos[None, :]
     off_diagonal = ~np.eye(len(words), dtype=bool)
     return (cosine[same_sub & off_diagonal].mean(), cosine[same_field & ~same_sub].mean(),
-            cosine[~same_field].mean())
+            cosine[~same_field].mean(), cosine[same_pos & ~same_field].mean(), cosine[~same_pos].mean())
 
 
 def test_nested_distributional_signal(text):
-    within_sub, within_field, across = _similarities(text)
+    within_sub, within_field, across, same_pos, across_pos = _similarities(text)
     assert within_sub > within_field + 0.02
     assert within_field > across + 0.05
+    assert within_field > same_pos > across_pos
+
+
+def test_part_of_speech_is_the_strongest_level(text):
+    within_sub, within_field, _, same_pos, across_pos = _similarities(text)
+    assert same_pos - across_pos > within_field - same_pos
+    assert same_pos - across_pos > within_sub - within_field
 
 
 def test_difficulty_weakens_the_signal():
     gaps = []
     for difficulty in (0.0, 0.3, 1.0):
-        within_sub, _, across = _similarities(synthetic.generate(50_000, seed=1, difficulty=difficulty))
+        within_sub, _, across, _, _ = _similarities(synthetic.generate(50_000, seed=1, difficulty=difficulty))
         gaps.append(within_sub - across)
     assert gaps[0] > gaps[1] > gaps[2]
