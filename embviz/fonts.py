@@ -63,7 +63,8 @@ def _add_font(path: Path) -> str:
     """Register the font file with matplotlib and return its family name."""
     try:
         family = ft2font.FT2Font(str(path)).family_name
-        font_manager.fontManager.addfont(str(path))
+        if all(entry.fname != str(path) for entry in font_manager.fontManager.ttflist):
+            font_manager.fontManager.addfont(str(path))
     except (OSError, RuntimeError, ValueError) as err:
         raise FontError(f"{path} is not a readable font file ({err})") from None
     return family

@@ -1,0 +1,294 @@
+"""Films, grids and curves read back from disk: frame counts, sizes, colours, atomic writes, CJK glyphs."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import imageio.v3 as iio
+import matplotlib
+import numpy as np
+import pytest
+from PIL import Image
+
+from embviz import fonts, render
+from embviz.errors import ConfigError, EmbvizError
+from embviz.fonts import FontError, configure_fonts, find_cjk_font, font_families
+from embviz.render import (
+    OTHER_COLOR,
+    PALETTE,
+    FfmpegUnavailable,
+    Film,
+    RenderError,
+    category_colors,
+    choose_label_words,
+    curves_figure,
+    default_grid_snapshots,
+    frame_count,
+    grid_figure,
+    render_curves,
+    render_film,
+    render_grid,
+)
+
+SIZE = (320, 240)
+CATS = ["animals", "colours", "numbers", "days"]
+
+
+def make_film(t: int = 3, n: int = 40, seed: int = 0, words: list[str] | None = None) -> Film:
+    """Points moving from a random cloud to four clusters; every fifth word uncategorised."""
+    rng = np.random.default_rng(seed)
+    labels = [None if i % 5 == 4 else CATS[i % 4] for i in range(n)]
+    centres = {c: np.array(v) * 4.0 for c, v in zip(CATS, [(1, 1), (-1, 1), (-1, -1), (1, -1)])}
+    final = np.array([centres[lab] if lab else (0.0, 0.0) for lab in labels]) + rng.normal(size=(n, 2)) * 0.3
+    start = rng.normal(size=(n, 2)) * 3
+    positions = start + (final - start) * np.linspace(0, 1, t)[:, None, None]
+    steps = np.linspace(0, 1000, t).round()
+    losses = np.linspace(6, 3, t)
+    losses[0] = np.nan
+    curve = np.arange(0, 1001, 50.0)
+    return Film(positions, words or [f"w{i}" for i in range(n)], labels, steps, steps / 500, losses,
+                (curve, 6 - 3 * curve / 1000), "test run")
+
+
+def gif_frames(path: Path) -> list[np.ndarray]:
+    with Image.open(path) as im:
+        frames = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            frames.append(np.asarray(im.convert("RGB")))
+        return frames
+
+
+def test_frame_count_formula():
+    # (T - 1) * round(fps * sps) + 1 + round(fps * HOLD_SECONDS)
+    assert frame_count(3, 10, 0.5) == 2 * 5 + 1 + 10
+    assert frame_count(1, 30, 0.5) == 1 + 30
+    assert frame_count(4, 10, 0.01) == 3 * 1 + 1 + 10
+    assert frame_count(3, 30, 0.5, "gif") == 2 * 10 + 1 + 20  # gifs are capped at 20 fps
+
+
+def test_mp4_frames_and_size(tmp_path):
+    film = make_film()
+    calls = []
+    result = render_film(film, tmp_path / "film.mp4", fps=10, seconds_per_snapshot=0.5, size=SIZE,
+                         progress=lambda done, total: calls.append((done, total)))
+    frames = iio.imread(result.path)
+    assert result.n_frames == frame_count(3, 10, 0.5) == len(frames) == 21
+    assert frames.shape[1:3] == (SIZE[1], SIZE[0]) == (result.height, result.width)
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 2
+    assert calls[-1] == (21, 21) and len(calls) == 21
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4"]
+
+
+def test_mp4_odd_size_rounds_down_to_even(tmp_path):
+    result = render_film(make_film(t=2), tmp_path / "odd.mp4", fps=4, size=(321, 241))
+    assert (result.width, result.height) == (320, 240)
+    assert iio.imread(result.path, index=0).shape[:2] == (240, 320)
+
+
+def test_gif_frames_loop_and_category_colours(tmp_path):
+    film = make_film()
+    result = render_film(film, tmp_path / "film.gif", fps=30, seconds_per_snapshot=0.5, size=SIZE)
+    frames = gif_frames(result.path)
+    assert len(frames) == result.n_frames == frame_count(3, 30, 0.5, "gif")
+    assert frames[0].shape == (SIZE[1], SIZE[0], 3)
+    assert not np.array_equal(frames[0], frames[-1])
+    with Image.open(result.path) as im:
+        assert im.info["loop"] == 0
+    final = frames[-1].reshape(-1, 3).astype(int)
+    for name, rgba in category_colors(film.labels).items():
+        target = np.round(np.array(rgba[:3]) * 255)
+        close = (np.abs(final - target).max(axis=1) <= 8).sum()
+        assert close >= 100, f"colour of {name} missing from the final frame"
+
+
+def test_gif_is_scaled_down_to_max_width(tmp_path):
+    result = render_film(make_film(t=2), tmp_path / "wide.gif", fps=4, size=(1280, 720))
+    assert (result.width, result.height) == (render.GIF_MAX_WIDTH, 360)
+    with Image.open(result.path) as im:
+        assert im.size == (640, 360)
+
+
+def test_static_film_has_identical_frames(tmp_path):
+    film = make_film(t=3)
+    still = Film(np.repeat(film.positions[-1:], 3, axis=0), film.words, film.labels, np.zeros(3), np.zeros(3),
+                 np.full(3, 2.0), film.loss_curve, "still")
+    frames = gif_frames(render_film(still, tmp_path / "still.gif", fps=4, size=SIZE).path)
+    assert all(np.array_equal(frames[0], f) for f in frames[1:])
+
+
+def test_outlier_does_not_shrink_the_map(tmp_path):
+    film = make_film(t=2, n=200)
+    film.positions[-1, 0] = (1e4, 1e4)  # one far point at the end
+    final = gif_frames(render_film(film, tmp_path / "outlier.gif", fps=4, size=SIZE).path)[-1]
+    coloured = np.argwhere(final.max(axis=2).astype(int) - final.min(axis=2) > 60)
+    main = coloured[coloured[:, 1] < SIZE[0] * 0.74]  # left of the legend column
+    width = main[:, 1].max() - main[:, 1].min()
+    assert width > 0.4 * SIZE[0], "the clusters collapsed into a corner"
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("fmt, writer", [("mp4", "_Mp4Writer"), ("gif", "_GifWriter")])
+def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch, fmt, writer):
+    out = tmp_path / f"film.{fmt}"
+    out.write_bytes(b"old film")
+    cls = getattr(render, writer)
+    real_write = cls.write
+    written = []
+
+    def failing_write(self, frame):
+        if len(written) == 3:
+            raise Boom
+        written.append(1)
+        real_write(self, frame)
+
+    monkeypatch.setattr(cls, "write", failing_write)
+    with pytest.raises(Boom):
+        render_film(make_film(), out, fps=10, size=SIZE)
+    assert out.read_bytes() == b"old film"
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_unwritable_destination_raises(tmp_path):
+    with pytest.raises(EmbvizError, match="cannot write"):
+        render_film(make_film(), tmp_path / "missing" / "film.mp4", size=SIZE)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(EmbvizError, match="cannot write"):
+        render_film(make_film(), blocker / "film.gif", size=SIZE)
+    with pytest.raises(EmbvizError, match="cannot write"):
+        render_grid(make_film(), tmp_path / "missing" / "grid.png")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_directory_raises(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        with pytest.raises(EmbvizError, match="cannot write"):
+            render_film(make_film(), locked / "film.mp4", size=SIZE)
+    finally:
+        locked.chmod(0o755)
+
+
+def test_missing_ffmpeg_raises_specific_error(tmp_path, monkeypatch):
+    def no_ffmpeg():
+        raise RuntimeError("no ffmpeg exe could be found")
+
+    monkeypatch.setattr(render.imageio_ffmpeg, "get_ffmpeg_exe", no_ffmpeg)
+    with pytest.raises(FfmpegUnavailable) as info:
+        render_film(make_film(), tmp_path / "film.mp4", size=SIZE)
+    assert isinstance(info.value, EmbvizError)
+    assert list(tmp_path.iterdir()) == []
+    # The documented fallback: the same film as a gif.
+    assert render_film(make_film(t=2), tmp_path / "film.gif", fps=4, size=SIZE).path.exists()
+
+
+def test_bad_options_and_films_raise():
+    film = make_film()
+    with pytest.raises(ConfigError):
+        render_film(film, Path("film.avi"), size=SIZE)
+    with pytest.raises(ConfigError):
+        render_film(film, Path("film.gif"), fmt="mp4", size=SIZE)
+    with pytest.raises(ConfigError):
+        render_film(film, Path("film.mp4"), fps=0, size=SIZE)
+    with pytest.raises(RenderError):
+        Film(film.positions[:, :, :1], film.words, film.labels, film.steps, film.epochs, film.losses)
+    with pytest.raises(RenderError):
+        Film(film.positions, film.words[:-1], film.labels, film.steps, film.epochs, film.losses)
+    with pytest.raises(RenderError):
+        Film(film.positions, film.words, film.labels, film.steps[:-1], film.epochs, film.losses)
+
+
+def test_category_colors_order_by_size_then_name():
+    labels = ["b"] * 3 + ["a"] * 3 + ["c"] * 5 + [None] * 4
+    colors = category_colors(labels)
+    assert list(colors) == ["c", "a", "b"]
+    assert [colors[c] for c in ["c", "a", "b"]] == list(PALETTE[:3])
+    many = [f"cat{i:02d}" for i in range(25)]
+    colors = category_colors(many)
+    assert len(set(colors.values())) == len(PALETTE) + 1
+    assert colors["cat24"] == OTHER_COLOR
+
+
+def test_label_choice_spreads_over_categories_and_keeps_requested_words():
+    words = [f"w{i}" for i in range(12)]
+    labels = ["a", "a", "a", "a", "b", "b", "c", None, None, "a", "b", "c"]
+    assert choose_label_words(words, labels, 3) == [0, 4, 6]
+    assert choose_label_words(words, labels, 3, ["w8"]) == [0, 4, 6, 8]
+    assert len(choose_label_words(words, labels, 11)) == 11
+    with pytest.warns(UserWarning, match="nope"):
+        choose_label_words(words, labels, 1, ["nope"])
+
+
+def test_grid_has_one_panel_per_snapshot(tmp_path):
+    film = make_film(t=10)
+    assert default_grid_snapshots(10) == [0, 1, 2, 3, 5, 9]
+    assert len(grid_figure(film).axes) == 6
+    assert len(grid_figure(film, [0, 9]).axes) == 2
+    out = render_grid(film, tmp_path / "grid.png", snapshots=[0, 4, 9], dpi=50)
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.width > im.height
+    with pytest.raises(ConfigError):
+        grid_figure(film, [10])
+
+
+def test_curves_png(tmp_path):
+    steps = np.array([0, 10, 100, 1000])
+    table = {"purity": np.array([0.25, 0.3, 0.6, 0.9]), "cka": np.array([0.1, 0.4, np.nan, 0.95])}
+    assert len(curves_figure(table, steps).axes) == 2
+    out = render_curves(table, steps, tmp_path / "curves.png", chance={"purity": 0.25}, title="run")
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.width > 200
+    with pytest.raises(ConfigError):
+        render_curves({"purity": np.ones(3)}, steps, tmp_path / "bad.png")
+
+
+CJK_WORDS = ["中国", "北京", "上海", "日本"]
+
+
+def glyph_warnings(record) -> list[str]:
+    return [str(w.message) for w in record if "missing" in str(w.message) or "Glyph" in str(w.message)]
+
+
+@pytest.mark.skipif(find_cjk_font() is None, reason="no CJK font installed (apt-get install fonts-wqy-microhei)")
+def test_cjk_labels_draw_without_missing_glyphs(tmp_path):
+    words = CJK_WORDS + [f"w{i}" for i in range(36)]
+    film = make_film(words=words)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        render_film(film, tmp_path / "cjk.gif", fps=4, size=SIZE, label_words=CJK_WORDS)
+        render_grid(film, tmp_path / "cjk.png", dpi=50)
+    assert glyph_warnings(record) == []
+    with matplotlib.rc_context():
+        assert configure_fonts(CJK_WORDS) == []
+        assert matplotlib.rcParams["font.family"][0] == "DejaVu Sans"
+        assert len(matplotlib.rcParams["font.family"]) == 2
+
+
+def test_without_cjk_font_one_warning_explains_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(fonts, "find_cjk_font", lambda: None)
+    families, problems = font_families(CJK_WORDS)
+    assert families == ["DejaVu Sans"]
+    assert len(problems) == 1 and "--font PATH" in problems[0] and "fonts-wqy-microhei" in problems[0]
+    assert font_families(["plain", "ascii", "café"]) == (["DejaVu Sans"], [])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        render_film(make_film(words=CJK_WORDS + [f"w{i}" for i in range(36)]), tmp_path / "boxes.gif", fps=4,
+                    size=SIZE, label_words=CJK_WORDS)
+    assert any("fonts-wqy-microhei" in m for m in glyph_warnings(record))
+
+
+def test_bad_font_path_raises(tmp_path):
+    with pytest.raises(FontError, match="does not exist"):
+        font_families(["x"], tmp_path / "nope.ttf")
+    fake = tmp_path / "fake.ttf"
+    fake.write_text("not a font")
+    with pytest.raises(EmbvizError, match="not a readable font"):
+        font_families(["x"], fake)
