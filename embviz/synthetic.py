@@ -126,8 +126,8 @@ _CITY_COUNTRY = dict(zip(_WORDS["noun/place/city"].split(", "), _WORDS["noun/pla
 
 # Frames, with weights. ``<a|b:form>`` is a slot drawing from category a or b (a pos, field or
 # sub-field; ``:v`` makes a tensed verb phrase); ``{x|y}`` picks a literal word; ``$name`` is a
-# phrase built by the generator (subject, count, time adjunct, clause, arithmetic, city in country). ``a`` agrees
-# with the next word (``an orange``).
+# phrase built by the generator (subject, count, time adjunct, clause, arithmetic, city in
+# country). ``a`` agrees with the next word (``an orange``).
 _FRAMES: tuple[tuple[float, str], ...] = (
     # animals
     (3, "$subj <verb/care/tend:v> the <noun/animal/pet> at home $time ."),
@@ -247,13 +247,21 @@ def _parse_lexemes(spec: str) -> list[tuple[str, ...]]:
 _LEXEMES = {path: _parse_lexemes(spec) for path, spec in _WORDS.items()}
 _ZIPF = {path: _cumulative([1 / (rank + 1) ** _ZIPF_EXPONENT for rank in range(len(items))])
          for path, items in _LEXEMES.items()}
-_CHILDREN: dict[str, list[str]] = {}
-for _leaf in _LEXEMES:
-    _parts = _leaf.split("/")
-    for _depth in (1, 2):
-        _CHILDREN.setdefault("/".join(_parts[:_depth]), [])
-        if "/".join(_parts[: _depth + 1]) not in _CHILDREN["/".join(_parts[:_depth])]:
-            _CHILDREN["/".join(_parts[:_depth])].append("/".join(_parts[: _depth + 1]))
+
+
+def _children() -> dict[str, list[str]]:
+    """Each pos and field → its fields or sub-fields, in table order."""
+    children: dict[str, list[str]] = {}
+    for leaf in _LEXEMES:
+        parts = leaf.split("/")
+        for depth in (1, 2):
+            kids = children.setdefault("/".join(parts[:depth]), [])
+            if "/".join(parts[: depth + 1]) not in kids:
+                kids.append("/".join(parts[: depth + 1]))
+    return children
+
+
+_CHILDREN = _children()
 
 
 def vocabulary() -> dict[str, tuple[str, ...]]:
