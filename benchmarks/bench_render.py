@@ -32,6 +32,7 @@ from embviz.render import (  # noqa: E402
     choose_label_words,
     frame_count,
     frames_per_snapshot,
+    render_film,
 )
 
 FPS = 30
@@ -104,8 +105,6 @@ def main() -> None:
     total = frame_count(len(film.positions), FPS, SECONDS_PER_SNAPSHOT)
     moving = list(_frames(film, k))
     states = moving + [moving[-1]] * (total - len(moving))
-    from embviz.render import render_film
-
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         result = render_film(film, Path(tmp) / "ours.mp4", fps=FPS, seconds_per_snapshot=SECONDS_PER_SNAPSHOT,

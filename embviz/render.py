@@ -1,8 +1,9 @@
 """Draw a trajectory of aligned 2-D layouts: a film (mp4/gif), small multiples and metric curves.
 
-Every figure is drawn on a matplotlib Agg canvas without pyplot. The film moves the artists of
-one figure (``set_offsets``, ``set_position``, ``set_data``) and streams each drawn frame to the
-writer, so no more than one frame is held in memory.
+Every figure is drawn on a matplotlib Agg canvas without pyplot. The film renders its static
+part (axes, legend, loss curve) once, then for each frame moves the points, labels, counters and
+loss marker (``set_offsets``, ``set_position``, ``set_data``), draws only those over the cached
+background and streams the frame to the writer, so no more than one frame is held in memory.
 """
 
 from __future__ import annotations
@@ -263,7 +264,7 @@ class _FilmScene:
                     clip_on=True, parse_math=False, zorder=3)
             for i in label_index
         ]
-        self.fig.text(0.02, 0.955, film.title, fontsize=unit / 40, weight="bold", va="center",
+        self.fig.text(0.02, 0.955, film.title, fontsize=unit / 38, va="center",
                       parse_math=False)
         self.stats = self.fig.text(0.74, 0.955, "", fontsize=unit / 48, ha="right", va="center",
                                    parse_math=False, family="DejaVu Sans Mono")
