@@ -100,7 +100,7 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Train a small GPT on CORPUS and save its token embedding at init, every epoch and on schedule."""
-    from embviz import train as training
+    from embviz import training
 
     bar_fields = ("loss", "tok/s")
     with progress_bar(quiet, *bar_fields) as bar:

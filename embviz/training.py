@@ -261,10 +261,6 @@ class _Session:
         return torch.from_numpy(starts[self.dist.rank * share:(self.dist.rank + 1) * share])
 
     def write_new_run(self, run: Run, corpus: Corpus, lexicon: Lexicon, min_count: int) -> None:
-        write_json(run.path / TOKENIZER_JSON, self.tokenizer.to_json())
-        counts = np.bincount(np.concatenate([self.train_ids.numpy(), self.val_ids.numpy()]),
-                             minlength=self.model_cfg.vocab_size)
-        run.write_vocab(self.tokenizer.tokens, counts.tolist(), _categories(self.tokenizer, lexicon))
         run.write_manifest({
             "status": "running",
             "config": asdict(self.config),
@@ -280,6 +276,10 @@ class _Session:
             "versions": _versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         })
+        write_json(run.path / TOKENIZER_JSON, self.tokenizer.to_json())
+        counts = np.bincount(np.concatenate([self.train_ids.numpy(), self.val_ids.numpy()]),
+                             minlength=self.model_cfg.vocab_size)
+        run.write_vocab(self.tokenizer.tokens, counts.tolist(), _categories(self.tokenizer, lexicon))
 
     def loop(self, run: Run, lexicon: Lexicon, progress: Progress | None, start: dict | None) -> TrainResult:
         cfg, dist = self.config, self.dist

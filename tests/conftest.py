@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from embviz.train import TrainConfig
+from embviz.training import TrainConfig
 
 ANIMALS = ["cat", "dog", "horse", "cow", "lion", "tiger"]
 FOODS = ["bread", "apple", "rice", "soup", "cheese", "pear"]

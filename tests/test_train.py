@@ -9,7 +9,7 @@ import torch
 
 from embviz.errors import ConfigError, CorpusError, RunError
 from embviz.run import Run
-from embviz.train import TrainConfig, resume, train
+from embviz.training import TrainConfig, resume, train
 
 
 def final_matrix(run_dir):
