@@ -138,7 +138,7 @@ def train(
 
 
 def _train_summary(r) -> None:
-    table = Table(title=f"run {r.run_dir}", show_header=False)
+    table = Table(title="training", show_header=False)
     table.add_column(style="bold")
     table.add_column()
     chosen = r.chosen
@@ -155,6 +155,7 @@ def _train_summary(r) -> None:
     for key, value in rows:
         table.add_row(key, value)
     out.print(table)
+    out.print(f"Run directory: {r.run_dir}", soft_wrap=True, highlight=False)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

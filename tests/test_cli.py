@@ -1,0 +1,64 @@
+"""The command line: every command has help, errors are one line, the train summary is shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from embviz.cli import app, main
+
+
+def command_names() -> list[str]:
+    import typer.main
+
+    return sorted(typer.main.get_command(app).commands)
+
+
+def run_cli(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def test_every_command_has_help(capsys):
+    names = command_names()
+    assert "train" in names
+    for name in names:
+        code, out, err = run_cli([name, "--help"], capsys)
+        assert code == 0, name
+        assert "Usage" in out and "--quiet" in out, name
+
+
+def test_no_arguments_shows_help(capsys):
+    code, out, _ = run_cli([], capsys)
+    assert code == 0 and "train" in out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["train", "--epochs", "many"], "--epochs must be a number or 'auto'"),
+    (["train", "--bogus"], "No such option: --bogus"),
+    (["trian"], "No such command 'trian'"),
+    (["train", "no-such-corpus.txt"], "does not exist"),
+])
+def test_errors_are_one_line_without_traceback(capsys, args, needle):
+    code, _, err = run_cli(args, capsys)
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0]
+    assert "Traceback" not in err
+
+
+def test_train_prints_a_summary_with_purity(tmp_path, corpus_file, capsys):
+    args = ["train", str(corpus_file), "--out", str(tmp_path / "run"), "--d-model", "16", "--layers", "1",
+            "--heads", "2", "--context", "8", "--batch-size", "8", "--epochs", "1", "--device", "cpu"]
+    code, out, _ = run_cli(args, capsys)
+    assert code == 0
+    assert "complete" in out and "category purity@10" in out
+    assert f"Run directory: {tmp_path / 'run'}" in out
+
+
+def test_quiet_train_prints_nothing(tmp_path, corpus_file, capsys):
+    args = ["train", str(corpus_file), "--out", str(tmp_path / "run"), "--d-model", "16", "--layers", "1",
+            "--heads", "2", "--context", "8", "--batch-size", "8", "--epochs", "1", "--quiet"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0 and out == "" and err == ""
