@@ -158,6 +158,87 @@ def _train_summary(r) -> None:
     out.print(f"Run directory: {r.run_dir}", soft_wrap=True, highlight=False)
 
 
+@app.command("compare-word2vec")
+def compare_word2vec(
+    run_dir: Path = typer.Argument(..., help="A complete run directory (from embviz train)."),
+    sg: bool = typer.Option(True, "--sg/--cbow", help="Skip-gram (default) or CBOW."),
+    vector_size: str = typer.Option(AUTO, help="Word2Vec dimensions (auto: the run's d_model)."),
+    window: int = typer.Option(5, help="Word2Vec context window (tokens each side)."),
+    negative: int = typer.Option(5, help="Negative samples per positive one."),
+    epochs: str = typer.Option(AUTO, help="Word2Vec passes over the corpus (auto: the run's epochs)."),
+    seed: str = typer.Option(AUTO, help="Word2Vec seed (auto: the run's seed)."),
+    workers: str = typer.Option(AUTO, help="Word2Vec threads (auto: all cores; 1 = deterministic)."),
+    k: int = typer.Option(10, help="Neighbours for Jaccard@k and purity@k."),
+    words: Optional[str] = typer.Option(None, help="Comma-separated words: show their nearest neighbours in both spaces."),
+    neighbours: int = typer.Option(8, help="Neighbours listed per --words entry."),
+    probe: bool = typer.Option(False, "--probe", help="Retrain the run's model with the Word2Vec vectors as a "
+                                                      "frozen embedding and compare validation losses."),
+    probe_finetune: bool = typer.Option(False, "--probe-finetune", help="Also (or, alone, only) a Word2Vec-"
+                                                                        "initialised embedding that keeps training."),
+    retrain: bool = typer.Option(False, "--retrain", help="Train Word2Vec again even if an equal baseline is stored."),
+    json_out: bool = typer.Option(False, "--json", help="Print report.json to stdout (and nothing else)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+) -> None:
+    """Train gensim Word2Vec on the run's own tokens and compare it with the run's token embedding."""
+    import json
+
+    from embviz.compare import CompareOptions, compare
+    from embviz.word2vec import Word2VecOptions
+
+    options = CompareOptions(
+        word2vec=Word2VecOptions(sg=sg, vector_size=_auto(vector_size, "vector-size", int), window=window,
+                                 negative=negative, epochs=_auto(epochs, "epochs", int),
+                                 seed=_auto(seed, "seed", int), workers=_auto(workers, "workers", int)),
+        k=k, words=tuple(w.strip() for w in (words or "").split(",") if w.strip()), neighbours=neighbours,
+        probe=probe, probe_finetune=probe_finetune, retrain=retrain)
+    with progress_bar(quiet or json_out) as bar:
+        tasks: dict = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if bar is None:
+                return
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        result = compare(run_dir, options, progress=report)
+    if json_out:
+        sys.stdout.write(json.dumps(result.data, indent=2, ensure_ascii=False) + "\n")
+        return
+    if not quiet:
+        _compare_summary(result.data)
+
+
+def _compare_summary(d: dict) -> None:
+    sim, pur, bench = d["similarity"], d["purity"], d["benchmarks"]
+    table = Table(title=f"LM vs Word2Vec · {d['shared']['n_tokens']:,} shared tokens ({d['tokenizer']})")
+    for name in ("measure", "language model", "Word2Vec"):
+        table.add_column(name)
+    table.add_row("linear CKA", _fmt(sim["linear_cka"]), "")
+    table.add_row("Procrustes disparity", _fmt(sim["procrustes_disparity"]), "")
+    table.add_row(f"mean Jaccard@{sim['jaccard']['k']} (median)",
+                  f"{_fmt(sim['jaccard']['mean'])} ({_fmt(sim['jaccard']['quantiles']['0.5'])})", "")
+    table.add_row(f"category purity@{pur['k']} (chance {_fmt(pur['chance'])})", _fmt(pur["lm"]), _fmt(pur["word2vec"]))
+    for key, title in (("wordsim353", "WordSim-353 ρ"), ("simlex999", "SimLex-999 ρ")):
+        table.add_row(f"{title} (coverage {bench[key]['lm']['coverage']:.1%})", _fmt(bench[key]["lm"]["spearman"]),
+                      _fmt(bench[key]["word2vec"]["spearman"]))
+    an = bench["analogies"]
+    table.add_row(f"analogy accuracy (coverage {an['lm']['coverage']:.1%})", _fmt(an["lm"]["accuracy"]),
+                  _fmt(an["word2vec"]["accuracy"]))
+    out.print(table)
+    for entry in d["neighbours"]:
+        nb = Table(title=f"nearest neighbours of {entry['word']}")
+        for name in ("#", "language model", "cos", "Word2Vec", "cos"):
+            nb.add_column(name)
+        for i, (a, b) in enumerate(zip(entry["lm"], entry["word2vec"]), start=1):
+            nb.add_row(str(i), a["word"], f"{a['cosine']:.3f}", b["word"], f"{b['cosine']:.3f}")
+        out.print(nb)
+    if d.get("probe"):
+        out.print(d["probe"]["verdict"], highlight=False, soft_wrap=True)
+    for name, path in d["files"].items():
+        out.print(f"{name}: {path}", highlight=False, soft_wrap=True)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     err.print(f"Warning: {message}", highlight=False)
 

@@ -100,10 +100,9 @@ class Word2VecOptions:
         return resolved
 
     def cache_key(self) -> dict:
-        """What makes two baselines the same (workers only changes the thread schedule)."""
-        data = asdict(self)
-        data.pop("workers")
-        return data
+        """What makes two baselines the same (workers too: with more than one thread gensim's result
+        depends on the thread schedule)."""
+        return asdict(self)
 
 
 def available_cores() -> int:
