@@ -191,15 +191,18 @@ def compare_word2vec(
                                  seed=_auto(seed, "seed", int), workers=_auto(workers, "workers", int)),
         k=k, words=tuple(w.strip() for w in (words or "").split(",") if w.strip()), neighbours=neighbours,
         probe=probe, probe_finetune=probe_finetune, retrain=retrain)
-    with progress_bar(quiet or json_out) as bar:
+    with contextlib.ExitStack() as stack:
         tasks: dict = {}
+        bars: list = []
 
         def report(stage: str, done: int, total: int) -> None:
-            if bar is None:
+            if quiet or json_out:
                 return
+            if not bars:  # started on the first report, so bad input prints only its Error: line
+                bars.append(stack.enter_context(progress_bar(False)))
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
+                tasks[stage] = bars[0].add_task(stage, total=total)
+            bars[0].update(tasks[stage], completed=done, total=total)
 
         result = compare(run_dir, options, progress=report)
     if json_out:

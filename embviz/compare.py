@@ -138,7 +138,7 @@ def padded_disparity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _find_words(words: tuple[str, ...], tokens: list[str], rows: np.ndarray, kind: str,
-                lowercase: bool) -> list[tuple[str, int]]:
+                lowercase: bool, warn: bool = False) -> list[tuple[str, int]]:
     """(asked word, shared-row position) for each ``--words`` entry found; warns about the rest."""
     where = {tokens[r]: pos for pos, r in enumerate(rows)}
     found, unknown = [], []
@@ -148,7 +148,7 @@ def _find_words(words: tuple[str, ...], tokens: list[str], rows: np.ndarray, kin
         (found.append((word, pos)) if pos is not None else unknown.append(word))
     if words and not found:
         raise ConfigError(f"none of the --words are in the run's vocabulary: {', '.join(words)}")
-    if unknown:
+    if unknown and warn:
         warnings.warn(f"not in the run's vocabulary (or never in the corpus), skipped: {', '.join(unknown)}",
                       stacklevel=3)
     return found
@@ -221,7 +221,7 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
         raise RunError(f"{run.path}: the final snapshot has {lm_full.shape[0]} rows for {len(tokens)} tokens")
     # --words against the vocabulary before any training, so a typo fails fast.
     candidate_rows = np.array([i for i, t in enumerate(tokens) if t != UNK], dtype=np.int64)
-    _find_words(options.words, tokens, candidate_rows, tokenizer.kind, tokenizer.lowercase)
+    _find_words(options.words, tokens, candidate_rows, tokenizer.kind, tokenizer.lowercase, warn=True)
     lap("open")
 
     baseline, resolved = baseline_for_run(run, manifest, options.word2vec, retrain=options.retrain,
@@ -298,7 +298,7 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
                "d_model": int(lm_full.shape[1]), "matrix": manifest.get("snapshot_matrix")},
         "word2vec": baseline.info(),
         "shared": {"n_tokens": int(rows.size), "n_vocab": len(tokens),
-                   "excluded": [UNK] + baseline.missing[:50], "n_excluded": len(tokens) - int(rows.size),
+                   "excluded": ([UNK] + [t for t in baseline.missing if t != UNK])[:50], "n_excluded": len(tokens) - int(rows.size),
                    "rule": "all run tokens except <unk> and tokens with no Word2Vec vector (never in a corpus line)"},
         "similarity": {
             "linear_cka": cka, "procrustes_disparity": disparity,

@@ -40,6 +40,8 @@ class ProbeArm:
     val_loss: list[float]
     seconds: float
     source: str
+    embedding: np.ndarray | None = None
+    """[V, d] the trained model's final token embedding (None for the run's own arm)."""
 
 
 def train_arm(run: Run, manifest: dict, text: str, tokenizer, init: np.ndarray | None, *, freeze: bool,
@@ -87,7 +89,8 @@ def train_arm(run: Run, manifest: dict, text: str, tokenizer, init: np.ndarray |
             if progress:
                 progress(name, step, total)
         losses.append(session.evaluate(model))
-    return ProbeArm(name=name, val_loss=losses, seconds=time.perf_counter() - t0, source="trained by the probe")
+    return ProbeArm(name=name, val_loss=losses, seconds=time.perf_counter() - t0, source="trained by the probe",
+                    embedding=model.tok.weight.detach().float().cpu().numpy())
 
 
 def scratch_arm(run: Run) -> ProbeArm:
