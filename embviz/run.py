@@ -308,31 +308,76 @@ class Run:
     def checkpoint_path(self) -> Path:
         return self.path / CHECKPOINT / CHECKPOINT_FILE
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK
+
     def check_unlocked(self) -> None:
-        """Raise if a live process holds this run's lock."""
-        pid = _read_pid(self.path / LOCK)
+        """Raise if a live process other than this one holds this run's lock."""
+        pid = _read_pid(self.lock_path)
         if pid is not None and pid != os.getpid() and _alive(pid):
-            raise RunError(f"{self.path} is in use by another embviz process (pid {pid})")
+            raise RunError(f"{self.path} is in use by another embviz process (pid {pid}); wait for it to finish, "
+                           f"or delete {self.lock_path} if no such process is running")
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the run's lock; a live holder is refused, a dead holder's stale lock is taken over."""
-        path = self.path / LOCK
-        while True:
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-                break
-            except FileExistsError:
-                self.check_unlocked()
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-        with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
+        """Hold the run's lock; a live holder is refused, a dead holder's stale lock is taken over.
+
+        The lock file appears whole or not at all: the pid is written to a temp file that is then
+        hard-linked to the lock name (``os.link`` fails if the name exists), so no reader ever sees an
+        empty lock. A stale lock is moved aside with an atomic rename before the retry; if that rename
+        caught a lock a live process had just taken, it is put back.
+        """
+        path = self.lock_path
+        fd, tmp = tempfile.mkstemp(prefix=f"{LOCK}.", suffix=".tmp", dir=self.path)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+                f.flush()
+                os.fsync(f.fileno())
+            for _ in range(100):
+                try:
+                    os.link(tmp, path)
+                    break
+                except FileExistsError:
+                    self._take_over_stale_lock(path)
+            else:  # pragma: no cover - only under a storm of competing processes
+                raise RunError(f"could not take the lock {path}")
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         try:
             yield
         finally:
+            if _read_pid(path) == os.getpid():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+    def _take_over_stale_lock(self, path: Path) -> None:
+        pid = _read_pid(path)
+        if pid is not None and _alive(pid):
+            self.check_unlocked()
+            raise RunError(f"{self.path} is locked by this process already")
+        aside = path.with_name(f"{LOCK}.stale-{os.getpid()}")
+        try:
+            os.rename(path, aside)  # atomic: of two processes taking over, one moves the stale file
+        except FileNotFoundError:
+            return  # someone else moved it first; retry the link
+        moved = _read_pid(aside)
+        if moved != pid and moved is not None and _alive(moved):
+            # A live process locked the run between our read and our rename: give it its lock back.
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(aside)
+
+    def remove_temp_files(self) -> list[Path]:
+        """Delete the temp files a killed writer left behind (call only while holding the lock)."""
+        stray = [p for p in self.path.rglob(".*.tmp") if p.is_file() and not p.name.startswith(f"{LOCK}.")]
+        for p in stray:
             with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+                p.unlink()
+        return stray
 
 
 def _read_pid(path: Path) -> int | None:

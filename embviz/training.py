@@ -16,7 +16,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator
+import typing
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -24,10 +25,10 @@ from torch.nn import functional as F
 
 from embviz import defaults
 from embviz.corpus import Corpus, load_corpus
-from embviz.errors import ConfigError, CorpusError, RunError
+from embviz.errors import ConfigError, CorpusError, EmbvizError, RunError
 from embviz.lexicon import Lexicon
 from embviz.model import ModelConfig, TinyGPT
-from embviz.run import TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
+from embviz.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
 from embviz.tokenizer import KINDS, Tokenizer, build_tokenizer
 
 SCHEDULES = ("epoch", "log")
@@ -98,6 +99,42 @@ class TrainConfig:
         if self.seed < 0:
             raise ConfigError("--seed must be 0 or more")
 
+    @classmethod
+    def from_json(cls, data: Any, where: Path | str) -> "TrainConfig":
+        """The config recorded in ``run.json``, type-checked field by field (run dirs may be untrusted)."""
+        if not isinstance(data, dict):
+            raise RunError(f"{where}: 'config' must be an object")
+        hints = typing.get_type_hints(cls)
+        unknown = sorted(set(data) - set(hints))
+        if unknown:
+            raise RunError(f"{where}: config has keys this version does not know: {', '.join(map(str, unknown))}")
+        for name, value in data.items():
+            if not _fits(value, hints[name]):
+                raise RunError(f"{where}: config {name!r} has the wrong type ({type(value).__name__})")
+        config = cls(**data)
+        try:
+            config.validate()
+        except ConfigError as e:
+            raise RunError(f"{where}: config is invalid: {e}") from None
+        return config
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a field annotation such as ``int | None`` (a bool is not an int)."""
+    allowed = typing.get_args(hint) or (hint,)
+    for kind in allowed:
+        if kind is type(None) and value is None:
+            return True
+        if kind is bool and isinstance(value, bool):
+            return True
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return math.isfinite(value)
+        if kind is str and isinstance(value, str):
+            return True
+    return False
+
 
 @dataclass
 class TrainStatus:
@@ -138,61 +175,130 @@ Progress = Callable[[TrainStatus], None]
 
 def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
           progress: Progress | None = None) -> TrainResult:
-    """Train a new run into ``out`` (refused if it exists, unless ``overwrite``)."""
+    """Train a new run into ``out`` (refused if it exists, unless ``overwrite``).
+
+    Under ``torchrun`` every rank calls this; each reads the corpus itself, only rank 0 creates, locks
+    and writes ``out``. An error on any rank stops every rank with that error.
+    """
     config.validate()
     dist = _Distributed.start(config.device)
     try:
-        corpus = load_corpus(config.corpus, synthetic_tokens=config.synthetic_tokens, seed=config.seed,
-                             difficulty=config.difficulty)
-        lexicon = Lexicon.from_tsv(Path(config.categories)) if config.categories else Lexicon.builtin()
-        min_count = config.min_count or defaults.min_count_for(len(corpus.text.split()))
-        tokenizer = build_tokenizer(corpus.text, config.tokenizer, lowercase=config.lowercase,
-                                    min_count=min_count, max_vocab=config.max_vocab,
-                                    vocab_size=config.vocab_size)
-        session = _Session.prepare(config, corpus, tokenizer, dist)
-        run = Run.create(Path(out), overwrite=overwrite) if dist.is_writer else Run(Path(out))
-        dist.barrier()
-        with run.lock() if dist.is_writer else contextlib.nullcontext():
-            if dist.is_writer:
+        def prepare() -> tuple:
+            corpus, lexicon, min_count, tokenizer = _inputs(config)
+            return corpus, lexicon, min_count, _Session.prepare(config, corpus, tokenizer, dist)
+
+        corpus, lexicon, min_count, session = dist.agree(prepare)
+        with contextlib.ExitStack() as held:
+            def create() -> None:
+                run = Run.create(Path(out), overwrite=overwrite)
+                held.enter_context(run.lock())
                 session.write_new_run(run, corpus, lexicon, min_count)
-            dist.barrier()
-            return session.loop(run, lexicon, progress, start=None)
+
+            dist.on_writer(create)
+            return session.loop(Run(Path(out)), lexicon, progress, start=None)
     finally:
         dist.stop()
 
 
 def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainResult:
-    """Continue an interrupted run from its last checkpoint; the result equals an unbroken run."""
-    run = Run.open(Path(run_dir))
-    manifest = run.manifest()
-    if manifest["status"] == "complete":
-        raise RunError(f"{run.path} is already complete; nothing to resume")
+    """Continue an interrupted (or killed) run from its last checkpoint; the result equals an unbroken run.
+
+    A run killed before its first checkpoint starts again from step 0. Under ``torchrun`` only rank 0
+    needs to see ``run_dir`` (it sends the config and checkpoint to the others), so a multi-node job
+    resumes without a shared file system; the corpus must be readable on every node, as for ``train``.
+    """
+    run_dir = Path(run_dir)
+    dist = _Distributed.start(None)
     try:
-        config = TrainConfig(**manifest["config"])
-    except TypeError:
-        raise RunError(f"{run.path / 'run.json'}: config is not one this version understands") from None
-    config.validate()
-    if not run.checkpoint_path.is_file():
-        raise RunError(f"{run.path} has no checkpoint to resume from")
-    dist = _Distributed.start(config.device)
-    try:
-        corpus = load_corpus(config.corpus, synthetic_tokens=config.synthetic_tokens, seed=config.seed,
-                             difficulty=config.difficulty)
-        if corpus.sha256 != manifest.get("corpus", {}).get("sha256"):
-            raise CorpusError(f"corpus {config.corpus} has changed since the run started; cannot resume")
-        tokenizer = Tokenizer.from_json(read_json(run.path / TOKENIZER_JSON))
-        lexicon = Lexicon.from_tsv(Path(config.categories)) if config.categories else Lexicon.builtin()
-        session = _Session.prepare(config, corpus, tokenizer, dist)
-        with run.lock() if dist.is_writer else contextlib.nullcontext():
-            start = torch.load(run.checkpoint_path, map_location="cpu", weights_only=True)
-            if dist.is_writer:
-                run.truncate_snapshots(after_step=start["step"])
-                run.write_metrics([r for r in run.metrics() if r["step"] <= start["step"]])
-                run.set_status("running")
-            dist.barrier()
-            return session.loop(run, lexicon, progress, start=start)
+        with contextlib.ExitStack() as held:
+            def open_run() -> tuple:
+                run = Run.open(run_dir)
+                where = run.path / RUN_JSON
+                manifest = run.manifest()
+                if manifest["status"] == "complete":
+                    raise RunError(f"{run.path} is already complete; nothing to resume")
+                config = TrainConfig.from_json(manifest["config"], where)
+                corpus_info = manifest.get("corpus")
+                if not isinstance(corpus_info, dict) or not isinstance(corpus_info.get("sha256"), str):
+                    raise RunError(f"{where}: 'corpus' must be an object with the corpus 'sha256'")
+                held.enter_context(run.lock())
+                run.remove_temp_files()
+                state = _load_checkpoint(run.checkpoint_path) if run.checkpoint_path.is_file() else None
+                tokenizer = read_json(run.path / TOKENIZER_JSON) if state is not None else None
+                return asdict(config), corpus_info["sha256"], tokenizer, state
+
+            config_json, sha256, tokenizer_json, state = dist.on_writer(open_run)
+            config = TrainConfig(**config_json)
+            dist.use(config.device)
+
+            def prepare() -> tuple:
+                corpus, lexicon, min_count, tokenizer = _inputs(config, tokenizer_json)
+                if corpus.sha256 != sha256:
+                    raise CorpusError(f"corpus {config.corpus} has changed since the run started; cannot resume")
+                session = _Session.prepare(config, corpus, tokenizer, dist)
+                if state is not None:
+                    session.check_position(state, run_dir)
+                return corpus, lexicon, min_count, session
+
+            corpus, lexicon, min_count, session = dist.agree(prepare)
+
+            def rewind() -> None:
+                run = Run(run_dir)
+                if state is None:  # killed before the first checkpoint: start again from step 0
+                    run.truncate_snapshots(after_step=-1)
+                    run.write_metrics([])
+                    session.write_new_run(run, corpus, lexicon, min_count)
+                else:
+                    run.truncate_snapshots(after_step=state["step"])
+                    run.write_metrics([r for r in run.metrics() if r["step"] <= state["step"]])
+                    run.set_status("running")
+
+            dist.on_writer(rewind)
+            return session.loop(Run(run_dir), lexicon, progress, start=state)
     finally:
         dist.stop()
+
+
+def _inputs(config: TrainConfig, tokenizer_json: Any = None) -> tuple[Corpus, Lexicon, int, Tokenizer]:
+    """The corpus, lexicon, min count and tokenizer of a run (the tokenizer rebuilt from JSON if given)."""
+    corpus = load_corpus(config.corpus, synthetic_tokens=config.synthetic_tokens, seed=config.seed,
+                         difficulty=config.difficulty)
+    lexicon = Lexicon.from_tsv(Path(config.categories)) if config.categories else Lexicon.builtin()
+    min_count = config.min_count or defaults.min_count_for(len(corpus.text.split()))
+    if tokenizer_json is not None:
+        tokenizer = Tokenizer.from_json(tokenizer_json)
+    else:
+        tokenizer = build_tokenizer(corpus.text, config.tokenizer, lowercase=config.lowercase,
+                                    min_count=min_count, max_vocab=config.max_vocab, vocab_size=config.vocab_size)
+    return corpus, lexicon, min_count, tokenizer
+
+
+CHECKPOINT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "model": dict, "optimizer": dict, "rng": torch.Tensor, "step": int, "epoch": int, "batch": int,
+    "best": dict, "losses_since_snapshot": list}
+
+
+def _load_checkpoint(path: Path) -> dict:
+    """The checkpoint as a dict, loaded with ``weights_only=True`` (no code from the file ever runs)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # unpickling refused, truncated zip, not a torch file at all...
+        raise RunError(f"{path} is not a loadable checkpoint ({type(e).__name__}); it is truncated, corrupt "
+                       "or not made by embviz") from None
+    if not isinstance(state, dict):
+        raise RunError(f"{path} is not an embviz checkpoint")
+    for key, kind in CHECKPOINT_KEYS.items():
+        if key not in state:
+            raise RunError(f"{path}: checkpoint has no {key!r}")
+        if isinstance(state[key], bool) or not isinstance(state[key], kind):
+            raise RunError(f"{path}: checkpoint {key!r} has the wrong type ({type(state[key]).__name__})")
+    best = state["best"]
+    if not (isinstance(best.get("val"), (int, float)) and isinstance(best.get("since"), int)
+            and (best.get("step") is None or isinstance(best.get("step"), int))):
+        raise RunError(f"{path}: checkpoint 'best' is malformed")
+    if not all(isinstance(x, (int, float)) for x in state["losses_since_snapshot"]):
+        raise RunError(f"{path}: checkpoint 'losses_since_snapshot' is malformed")
+    return state
 
 
 # -- the session: data, model, optimiser, loop -----------------------------------------------------
@@ -229,6 +335,14 @@ class _Session:
         windows = (len(train_ids) - 1) // config.context
         return cls(config, chosen, model_cfg, train_ids, val_ids, windows, windows // chosen.batch_size, tokenizer,
                    dist)
+
+    def check_position(self, state: dict, where: Path) -> None:
+        """Refuse a checkpoint whose step/epoch/batch do not fit this run's schedule."""
+        step, epoch, batch = state["step"], state["epoch"], state["batch"]
+        if not (0 <= epoch <= self.chosen.epochs and 0 <= batch < max(1, self.steps_per_epoch)
+                and step == epoch * self.steps_per_epoch + batch and step <= self.total_steps):
+            raise RunError(f"{where}: the checkpoint's position (step {step}, epoch {epoch}, batch {batch}) "
+                           "does not fit this run")
 
     @property
     def total_steps(self) -> int:
@@ -294,9 +408,13 @@ class _Session:
         pending_rows: list[dict] = []
         losses_since_snapshot: list[float] = []
         if start is not None:
-            model.load_state_dict(start["model"])
-            optimizer.load_state_dict(start["optimizer"])
-            torch.set_rng_state(start["rng"])
+            try:
+                model.load_state_dict(start["model"])
+                optimizer.load_state_dict(start["optimizer"])
+                torch.set_rng_state(start["rng"])
+            except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
+                raise RunError(f"{run.checkpoint_path} does not match this run's model "
+                               f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
             step, epoch, batch = start["step"], start["epoch"], start["batch"]
             losses_since_snapshot.extend(start["losses_since_snapshot"])
         wrapped = dist.wrap(model)
@@ -336,7 +454,7 @@ class _Session:
                 model.train()
                 while batch < self.steps_per_epoch:
                     t0 = time.perf_counter()
-                    loss = self.step(forward, optimizer, epoch, batch, step)
+                    loss = dist.mean(self.step(forward, optimizer, epoch, batch, step))
                     dt = time.perf_counter() - t0
                     step, batch = step + 1, batch + 1
                     tokens_timed += tokens_per_step
@@ -401,7 +519,7 @@ class _Session:
         model.eval()
         ctx = self.config.context
         n = min(max_windows, max(1, (len(self.val_ids) - 1) // ctx))
-        starts = torch.arange(n) * ctx
+        starts = (torch.arange(n) * ctx)[self.dist.rank::self.dist.world]  # each rank scores its share
         chunk = self.val_ids[starts[:, None] + torch.arange(ctx + 1)].to(self.dist.device)
         total = 0.0
         for part in chunk.split(64):
@@ -410,7 +528,7 @@ class _Session:
             total += float(F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), part[:, 1:].reshape(-1),
                                            reduction="sum"))
         model.train()
-        return total / (n * ctx)
+        return self.dist.sum(total) / (n * ctx)  # the same value on every rank, so all agree on patience
 
     def result(self, run: Run, labels: list[str | None], status: str, step: int, epoch: int, best: dict,
                stopped_early: bool, tokens: int, seconds_training: float, seconds: float) -> TrainResult:
@@ -498,33 +616,65 @@ class _StopFlag:
 
 @dataclass
 class _Distributed:
-    """One process, or one rank of a ``torchrun`` job."""
+    """One process, or one rank of a ``torchrun`` job.
+
+    Under torchrun the process group has two backends: ``gloo`` for CPU tensors (the small control
+    messages below: stop flag, losses, errors, the resume state) and, when CUDA is present, ``nccl``
+    for CUDA tensors (DDP's gradient all-reduce). Every rank calls the same collectives in the same
+    order; the helpers below make an error on one rank an error on all, so none is left waiting.
+    """
 
     rank: int
     world: int
     device: torch.device
+    group: bool = False
+    """Whether this process is in a torchrun process group (even one of size 1)."""
 
     @classmethod
-    def start(cls, device: str) -> "_Distributed":
-        dev = _pick_device(device)
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world == 1:
-            return cls(0, 1, dev)
+    def start(cls, device: str | None) -> "_Distributed":
+        """Join the torchrun job if there is one; ``device=None`` leaves the device to :meth:`use`."""
+        if not _launched_by_torchrun():
+            return cls(0, 1, _pick_device(device or "cpu"))
         import torch.distributed as tdist
 
-        if dev.type == "cuda":
-            local = int(os.environ.get("LOCAL_RANK", "0"))
-            torch.cuda.set_device(local)
-            dev = torch.device("cuda", local)
-        tdist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
-        return cls(tdist.get_rank(), tdist.get_world_size(), dev)
+        if not tdist.is_initialized():
+            backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+            tdist.init_process_group(backend=backend)
+        dist = cls(tdist.get_rank(), tdist.get_world_size(), torch.device("cpu"), group=True)
+        if device is not None:
+            dist.use(device)
+        return dist
+
+    def use(self, name: str) -> None:
+        """Pick the device by name (``auto``, ``cpu``, ``cuda``, ``mps``); a CUDA rank takes GPU ``LOCAL_RANK``."""
+        def pick() -> torch.device:
+            dev = _pick_device(name)
+            if not self.group:
+                return dev
+            if dev.type == "mps":
+                raise ConfigError("training on several processes needs --device cpu or cuda (MPS has no "
+                                  "distributed backend)")
+            if dev.type == "cuda":
+                local = int(os.environ.get("LOCAL_RANK", "0"))
+                if local >= torch.cuda.device_count():
+                    raise ConfigError(f"local rank {local} has no GPU (this node has {torch.cuda.device_count()}); "
+                                      "use --nproc-per-node at most the number of GPUs")
+                torch.cuda.set_device(local)
+                dev = torch.device("cuda", local)
+            return dev
+
+        self.device = self.agree(pick)
 
     @property
     def is_writer(self) -> bool:
         return self.rank == 0
 
+    @property
+    def distributed(self) -> bool:
+        return self.group
+
     def wrap(self, model: TinyGPT) -> torch.nn.Module:
-        if self.world == 1:
+        if not self.distributed:
             return model
         from torch.nn.parallel import DistributedDataParallel
 
@@ -535,27 +685,87 @@ class _Distributed:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def any(self, flag: bool) -> bool:
-        if self.world == 1:
-            return flag
+    # -- collectives on small CPU tensors (gloo) -----------------------------------------------------
+
+    def _all_reduce(self, values: list[float], op: str) -> list[float]:
         import torch.distributed as tdist
 
-        t = torch.tensor([int(flag)], device=self.device)
-        tdist.all_reduce(t, op=tdist.ReduceOp.MAX)
-        return bool(t.item())
+        t = torch.tensor(values, dtype=torch.float64)
+        tdist.all_reduce(t, op=getattr(tdist.ReduceOp, op))
+        return t.tolist()
+
+    def any(self, flag: bool) -> bool:
+        """Whether ``flag`` is true on any rank."""
+        if not self.distributed:
+            return flag
+        return self._all_reduce([float(flag)], "MAX")[0] > 0
+
+    def sum(self, value: float) -> float:
+        if not self.distributed:
+            return value
+        return self._all_reduce([value], "SUM")[0]
+
+    def mean(self, value: float) -> float:
+        """The mean over ranks (each rank's value is the mean loss of an equal share of the batch)."""
+        if not self.distributed:
+            return value
+        return self.sum(value) / self.world
 
     def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as tdist
+        if self.distributed:
+            self._all_reduce([0.0], "SUM")
 
-            tdist.barrier()
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` on every rank (sent between this job's own processes only)."""
+        if not self.distributed:
+            return value
+        import torch.distributed as tdist
+
+        box = [value]
+        tdist.broadcast_object_list(box, src=0, device=torch.device("cpu"))
+        return box[0]
+
+    def on_writer(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on rank 0 only; every rank gets its result, or raises its error."""
+        value, error, message = None, None, None
+        if self.is_writer:
+            try:
+                value = fn()
+            except Exception as e:  # noqa: BLE001 - re-raised below, after the other ranks are told
+                error = e
+                message = str(e) if isinstance(e, EmbvizError) else f"rank 0 failed ({type(e).__name__}: {e})"
+        if self.distributed:
+            message, value = self.broadcast((message, value if error is None else None))
+        if error is not None:
+            raise error
+        if message is not None:
+            raise RunError(message)
+        return value
+
+    def agree(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on every rank; if it fails on any rank, every rank raises."""
+        try:
+            value, error = fn(), None
+        except Exception as e:  # noqa: BLE001 - re-raised below, after the other ranks are told
+            value, error = None, e
+        failed = self.any(error is not None)
+        if error is not None:
+            raise error
+        if failed:
+            raise RunError("another process of this torchrun job failed; its error is printed above")
+        return value
 
     def stop(self) -> None:
-        if self.world > 1:
+        if self.distributed:
             import torch.distributed as tdist
 
             if tdist.is_initialized():
                 tdist.destroy_process_group()
+
+
+def _launched_by_torchrun() -> bool:
+    """torchrun (and ``torch.distributed.launch``) set all of these for every worker."""
+    return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"))
 
 
 def _pick_device(name: str) -> torch.device:
