@@ -242,6 +242,128 @@ def _compare_summary(d: dict) -> None:
         out.print(f"{name}: {path}", highlight=False, soft_wrap=True)
 
 
+def _split(value: Optional[str]) -> tuple[str, ...]:
+    return tuple(w.strip() for w in (value or "").split(",") if w.strip())
+
+
+def _size(value: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size must look like 1280x720, got {value!r}") from None
+    return width, height
+
+
+@app.command()
+def animate(
+    run_dir: Path = typer.Argument(..., help="A run directory written by embviz train."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Film file, .mp4 or .gif [default: <run>/film.mp4]; "
+                                                                "also writes <out>-grid.png, -metrics.png, -metrics.csv."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="mp4 or gif [default: from --out, else mp4]."),
+    method: str = typer.Option("pca", help="pca, umap or tsne."),
+    align: str = typer.Option("final", help="PCA alignment: final (one basis from the final snapshot), chain "
+                                            "(Procrustes onto the neighbouring frame) or none."),
+    umap_mode: str = typer.Option("chain", help="UMAP: chain (each frame warm-started from the previous one) "
+                                                "or aligned (umap-learn's AlignedUMAP, much slower)."),
+    metric: str = typer.Option("cosine", help="cosine or euclidean."),
+    words: Optional[str] = typer.Option(None, help="Comma-separated words to add to the film (or, with --only, "
+                                                   "to show alone)."),
+    words_file: Optional[Path] = typer.Option(None, help="A file of words to add (or show alone with --only)."),
+    only: bool = typer.Option(False, "--only", help="Show only --words / --words-file."),
+    top: int = typer.Option(300, help="Also show the N most frequent tokens (besides every categorised word)."),
+    content_only: bool = typer.Option(False, "--content-only", help="Leave out punctuation and function words."),
+    level: Optional[str] = typer.Option(None, help="Category level to colour by: pos, field or subfield "
+                                                   "[default: the middle level]."),
+    fps: float = typer.Option(30, help="Frames per second (gifs are capped at 20)."),
+    seconds_per_snapshot: float = typer.Option(0.5, help="Seconds of film between two snapshots."),
+    label: int = typer.Option(30, help="How many words to label, spread over the categories."),
+    label_words: Optional[str] = typer.Option(None, help="Comma-separated words that are always labelled."),
+    font: Optional[Path] = typer.Option(None, help="Font file for non-Latin tokens (e.g. a CJK font)."),
+    size: str = typer.Option("1280x720", help="Film size in pixels, WIDTHxHEIGHT."),
+    grid: Optional[str] = typer.Option(None, help="Comma-separated snapshot indices for the grid figure "
+                                                  "[default: about 6, log-spaced]."),
+    cache: bool = typer.Option(True, help="Reuse cached projections and metrics from <run>/projections."),
+    seed: int = typer.Option(0, help="Random seed of UMAP / t-SNE."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+) -> None:
+    """Film the run's snapshots as an aligned 2-D map, with the small-multiples grid and emergence metrics."""
+    from embviz.animate import animate as run_animate
+
+    try:
+        grid_snapshots = [int(v) for v in _split(grid)] or None
+    except ValueError:
+        raise ConfigError(f"--grid must be comma-separated snapshot indices, got {grid!r}") from None
+    with contextlib.ExitStack() as stack:
+        tasks: dict = {}
+        bars: list = []
+
+        def report(stage: str, done: int, total: int) -> None:
+            if quiet:
+                return
+            if not bars:  # started on the first report, so bad input prints only its Error: line
+                bars.append(stack.enter_context(progress_bar(False)))
+            if stage not in tasks:
+                tasks[stage] = bars[0].add_task(stage, total=total)
+            bars[0].update(tasks[stage], completed=done, total=total)
+
+        result = run_animate(
+            run_dir, out_file, method=method, align=align, umap_mode=umap_mode, metric=metric,
+            words=_split(words), words_file=words_file, only=only, top=top, content_only=content_only, level=level,
+            fmt=fmt, fps=fps, seconds_per_snapshot=seconds_per_snapshot, label=label,
+            label_words=_split(label_words), font=font, size=_size(size), grid_snapshots=grid_snapshots,
+            cache=cache, seed=seed, progress=report)
+    if not quiet:
+        _animate_summary(result)
+
+
+def _animate_summary(r, max_rows: int = 20) -> None:
+    import numpy as np
+    from rich import box
+
+    e = r.emergence
+    c = e.columns
+    t = len(e.steps)
+    shown = sorted({int(round(x)) - 1 for x in np.geomspace(1, t, min(t, max_rows))}) if t > max_rows else range(t)
+    title = (f"emergence · {len(r.words):,} words · {r.n_snapshots} snapshots"
+             + (f" (showing {len(shown)}; all in {r.metrics_csv.name})" if t > max_rows else ""))
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
+    short = {"subfield": "subfld", "category": "categ"}
+    columns = [(f"purity\n{short.get(lvl, lvl)}", f"purity_{lvl}", 2) for lvl in e.levels]
+    if e.levels:
+        columns.append((f"silh.\n{short.get(r.level, r.level)}", f"silhouette_{r.level}", 2))
+    columns += [("Jacc.\n@10", "jaccard10_final", 2), ("CKA", "cka_final", 2), ("drift", "drift_prev", 3)]
+    columns += [(head, key, 2) for head, key in (("WS353\nρ", "wordsim353_spearman"), ("SL999\nρ", "simlex999_spearman"))
+                if key in c]
+    for name in ("step", "loss", *(head for head, _, _ in columns)):
+        table.add_column(name, justify="right", no_wrap=True)
+    for i in shown:
+        values = [f"{int(e.steps[i]):,}", _fmt(_finite(e.losses[i]), 2)]
+        values += [_fmt(_finite(c[key][i]), digits) for _, key, digits in columns]
+        table.add_row(*values)
+    out.print(table)
+    notes = []
+    if e.levels:
+        notes.append("purity@10 chance: " + " · ".join(f"{lvl} {_fmt(_finite(c[f'chance_{lvl}'][0]), 2)}"
+                                                      for lvl in e.levels))
+        notes.append(e.crossing_line())
+    for key, name in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
+        if f"{key}_coverage" in c:
+            notes.append(f"{name} pairs in vocabulary: {np.nanmax(c[f'{key}_coverage']):.0%}")
+    cached = [name for name, hit in (("projection", r.projection_cached), ("metrics", r.metrics_cached)) if hit]
+    if cached:
+        notes.append(f"Reused the cached {' and '.join(cached)}.")
+    for note in notes:
+        out.print(note, highlight=False, soft_wrap=True)
+    out.print(f"Film: {r.film} ({r.n_frames} frames, {r.width}x{r.height}, {r.fmt})", highlight=False, soft_wrap=True)
+    for name, path in (("Grid", r.grid), ("Metrics plot", r.metrics_png), ("Metrics table", r.metrics_csv)):
+        out.print(f"{name}: {path}", highlight=False, soft_wrap=True)
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return None if value != value else value
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     err.print(f"Warning: {message}", highlight=False)
 

@@ -1,0 +1,204 @@
+"""Per-snapshot numbers that show meaning emerging: one row per snapshot, one column per metric.
+
+Every metric is computed on the full d-dimensional rows of the words shown (never on the 2-D
+projection); docs/metrics.md and docs/animate.md give the formulas.
+
+Columns (``<L>`` is each category level, e.g. ``pos``, ``field``, ``subfield``):
+
+``purity_<L>``          category kNN purity@10, cosine (``metrics.knn_purity``)
+``chance_<L>``          its expected value for random vectors (``metrics.purity_chance``)
+``silhouette_<L>``      silhouette by category, cosine distance
+``jaccard10_final``     mean Jaccard overlap of each word's 10 nearest neighbours with the final snapshot's
+``cka_final``           linear CKA with the final snapshot
+``drift_prev``          mean 1 - cos between a word and its previous-snapshot vector after Procrustes
+``wordsim353_spearman`` / ``simlex999_spearman`` and their ``_coverage``: gensim-equal pair scores
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embviz import metrics as m
+from embviz.errors import EmbvizError
+
+Progress = Callable[[int, int], None]
+
+K = 10
+THRESHOLD = 0.9
+SILHOUETTE_MAX_ROWS = 3000
+"""Silhouette is O(n^2): above this many labelled words it is computed on a fixed random sample."""
+
+
+@dataclass
+class Emergence:
+    """The metrics table: ``columns[name]`` is an array [T] aligned with ``steps``/``epochs``."""
+
+    steps: np.ndarray
+    epochs: np.ndarray
+    losses: np.ndarray
+    levels: list[str]
+    columns: dict[str, np.ndarray]
+    threshold: float = THRESHOLD
+    first_crossing: dict[str, int | None] = field(default_factory=dict)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def to_csv(self) -> str:
+        """CSV text: step, epoch, train_loss, then every column; nan is written as an empty field."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        names = list(self.columns)
+        writer.writerow(["step", "epoch", "train_loss", *names])
+        for t in range(len(self.steps)):
+            values = [self.epochs[t], self.losses[t], *(self.columns[n][t] for n in names)]
+            writer.writerow([int(self.steps[t]), *(_csv_number(v) for v in values)])
+        return buf.getvalue()
+
+    def curves(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Panels for ``render.render_curves``: {title: values [T]} and {title: chance level}."""
+        table: dict[str, np.ndarray] = {}
+        chance: dict[str, float] = {}
+        for level in self.levels:
+            title = f"purity@{K} · {level}"
+            table[title] = self.columns[f"purity_{level}"]
+            chance_value = float(self.columns[f"chance_{level}"][0])
+            if math.isfinite(chance_value):
+                chance[title] = chance_value
+        for level in self.levels:
+            table[f"silhouette · {level}"] = self.columns[f"silhouette_{level}"]
+        table[f"Jaccard@{K} with final"] = self.columns["jaccard10_final"]
+        table["linear CKA with final"] = self.columns["cka_final"]
+        table["drift from previous"] = self.columns["drift_prev"]
+        for name, label in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
+            key = f"{name}_spearman"
+            if key in self.columns and np.isfinite(self.columns[key]).any():
+                coverage = np.nanmax(self.columns[f"{name}_coverage"])
+                table[f"{label} Spearman ({coverage:.0%} pairs)"] = self.columns[key]
+        return table, chance
+
+    def crossing_line(self) -> str:
+        """``purity ≥ 0.9 first at step: pos 12 · field 80 · subfield never``."""
+        parts = [f"{lvl} {'never' if s is None else f'{s:,}'}" for lvl, s in self.first_crossing.items()]
+        return f"purity ≥ {self.threshold:g} first at step: " + " · ".join(parts)
+
+
+def _csv_number(value) -> str:
+    value = float(value)
+    return "" if math.isnan(value) else f"{value:.6g}"
+
+
+def first_crossing(steps: Sequence[int], values: Sequence[float], threshold: float = THRESHOLD) -> int | None:
+    """The first step whose value is at least ``threshold``; None if it never gets there."""
+    for step, value in zip(steps, values):
+        if math.isfinite(value) and value >= threshold:
+            return int(step)
+    return None
+
+
+def _silhouette(x: np.ndarray, labels: Sequence[str | None], rng_seed: int = 0) -> float:
+    rows = np.array([i for i, lab in enumerate(labels) if lab is not None])
+    if rows.size > SILHOUETTE_MAX_ROWS:
+        rows = np.sort(np.random.default_rng(rng_seed).choice(rows, SILHOUETTE_MAX_ROWS, replace=False))
+    if rows.size < 3:
+        return float("nan")
+    return m.category_silhouette(x[rows], [labels[i] for i in rows])
+
+
+def compute_emergence(
+    matrices: Sequence[np.ndarray],
+    level_labels: Mapping[str, Sequence[str | None]],
+    steps: Sequence[int],
+    epochs: Sequence[float] | None = None,
+    losses: Sequence[float | None] | None = None,
+    *,
+    benchmark_vectors: Sequence[np.ndarray] | None = None,
+    benchmark_words: Sequence[str] | None = None,
+    benchmark_files: Mapping[str, Path] | None = None,
+    threshold: float = THRESHOLD,
+    progress: Progress | None = None,
+) -> Emergence:
+    """Compute the metrics table of a trajectory.
+
+    Parameters
+    ----------
+    matrices : T arrays [n, d]
+        The shown words' rows in each snapshot (full dimension).
+    level_labels : {level name: n labels}
+        Category of each word at each level (None = uncategorised); levels in coarse-to-fine order.
+    steps, epochs, losses : T values describing the snapshots.
+    benchmark_vectors : T arrays [m, d], optional
+        Rows of the vocabulary words that appear in the benchmark files, in vocabulary order
+        (a subset in the same order gives the same score as the whole vocabulary).
+    benchmark_words : m tokens of those rows.
+    benchmark_files : {column prefix: pairs file}, e.g. {"wordsim353": path}.
+    threshold : purity level whose first crossing is reported per level.
+    progress : called with (done, T).
+
+    Returns
+    -------
+    Emergence
+    """
+    t_count = len(matrices)
+    if t_count == 0:
+        raise EmbvizError("no snapshots to measure")
+    n = matrices[0].shape[0]
+    steps_arr = np.asarray(steps, dtype=float)
+    if steps_arr.shape != (t_count,):
+        raise EmbvizError(f"{t_count} snapshots but {steps_arr.size} steps")
+    epochs_arr = np.asarray(epochs if epochs is not None else np.full(t_count, np.nan), dtype=float)
+    loss_arr = np.array([np.nan if v is None else v for v in (losses if losses is not None else [None] * t_count)],
+                        dtype=float)
+    levels = list(level_labels)
+    for level, labels in level_labels.items():
+        if len(labels) != n:
+            raise EmbvizError(f"{len(labels)} labels at level {level} for {n} words")
+    cols: dict[str, np.ndarray] = {}
+    for level in levels:
+        cols[f"purity_{level}"] = np.full(t_count, np.nan)
+        cols[f"chance_{level}"] = np.full(t_count, m.purity_chance(level_labels[level]))
+        cols[f"silhouette_{level}"] = np.full(t_count, np.nan)
+    for name in ("jaccard10_final", "cka_final", "drift_prev"):
+        cols[name] = np.full(t_count, np.nan)
+    bench = dict(benchmark_files or {})
+    use_bench = bool(bench) and benchmark_vectors is not None and benchmark_words is not None and len(benchmark_words) >= 2
+    for name in bench:
+        cols[f"{name}_spearman"] = np.full(t_count, np.nan)
+        cols[f"{name}_coverage"] = np.full(t_count, 0.0 if not use_bench else np.nan)
+    index = m.WordIndex.from_words(list(benchmark_words)) if use_bench else None
+
+    final = np.asarray(matrices[-1])
+    k = min(K, n - 1)
+    final_knn = m.cosine_knn(final, k) if k >= 1 else None
+    previous = None
+    for t, x in enumerate(matrices):
+        x = np.asarray(x)
+        for level in levels:
+            labels = level_labels[level]
+            cols[f"purity_{level}"][t] = m.knn_purity(x, labels, k=K)
+            cols[f"silhouette_{level}"][t] = _silhouette(x, labels)
+        if final_knn is not None:
+            both = np.sort(np.concatenate([m.cosine_knn(x, k), final_knn], axis=1), axis=1)
+            shared = (both[:, 1:] == both[:, :-1]).sum(axis=1)
+            cols["jaccard10_final"][t] = float(np.mean(shared / (2 * k - shared)))
+        cols["cka_final"][t] = m.linear_cka(x, final)
+        if previous is not None:
+            cols["drift_prev"][t] = m.drift(previous, x)
+        previous = x
+        if use_bench:
+            vectors = benchmark_vectors[t]
+            for name, path in bench.items():
+                score = m.word_pair_spearman(vectors, index, path)
+                cols[f"{name}_spearman"][t] = score.spearman
+                cols[f"{name}_coverage"][t] = score.coverage
+        if progress:
+            progress(t + 1, t_count)
+    crossings = {level: first_crossing(steps_arr, cols[f"purity_{level}"], threshold) for level in levels}
+    return Emergence(steps_arr, epochs_arr, loss_arr, levels, cols, threshold, crossings)

@@ -1,0 +1,110 @@
+"""A toy run directory whose embeddings go from noise to a nested category map, without training.
+
+Tests, benchmarks and docs use it to exercise ``animate`` on a trajectory whose story is known:
+part of speech separates first, then semantic fields, then sub-fields (coarse before fine).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from embviz.run import Run, Snapshot, snapshot_name, write_npy
+
+
+def toy_categories(n_words: int, pos: int = 3, fields: int = 3, subfields: int = 2) -> list[str | None]:
+    """Category paths ``p<i>/f<j>/s<k>`` for ``n_words`` words, round-robin over the leaves.
+
+    Every fifth word is uncategorised (None), like punctuation or rare words in a real run.
+    """
+    leaves = [f"p{i}/f{i}{j}/s{i}{j}{k}" for i in range(pos) for j in range(fields) for k in range(subfields)]
+    return [None if w % 5 == 4 else leaves[w % len(leaves)] for w in range(n_words)]
+
+
+def toy_trajectory(
+    labels: list[str | None], n_snapshots: int, dim: int = 32, seed: int = 0, levels: int = 3
+) -> np.ndarray:
+    """Embeddings [T, n, dim] drifting from Gaussian noise to nested clusters.
+
+    Word i at snapshot t is ``noise_i(t) + sum_l a_l(t) * centre_l(path_i[:l])``: one random centre per
+    category at each level, and a level's weight ``a_l`` ramps up later the finer the level, so
+    coarse categories separate first. The noise is a random walk that shrinks as training goes on.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    centres: dict[str, np.ndarray] = {}
+
+    def centre(key: str) -> np.ndarray:
+        if key not in centres:
+            centres[key] = rng.normal(size=dim)
+        return centres[key]
+
+    parts = [lab.split("/") if lab else [] for lab in labels]
+    # Uncategorised words drift towards a fixed random place of their own.
+    loose = [i for i, p in enumerate(parts) if not p]
+    own = rng.normal(size=(len(loose), dim))
+    t = np.linspace(0.0, 1.0, n_snapshots)
+    noise = rng.normal(size=(n, dim))
+    out = np.empty((n_snapshots, n, dim), dtype=np.float32)
+    for s in range(n_snapshots):
+        if s:
+            noise = noise + 0.15 * rng.normal(size=(n, dim))
+        x = noise * (1.0 - 0.9 * t[s])
+        for lvl in range(levels):
+            start = 0.05 + 0.25 * lvl
+            weight = np.clip((t[s] - start) / 0.35, 0.0, 1.0) * (1.6 - 0.3 * lvl)
+            if weight == 0:
+                continue
+            for i, p in enumerate(parts):
+                if len(p) > lvl:
+                    x[i] += weight * centre("/".join(p[: lvl + 1]))
+        x[loose] += 0.8 * t[s] * own
+        out[s] = x * (0.02 + t[s])  # norms grow during training, as in a real run
+    return out
+
+
+def make_toy_run(
+    path: Path,
+    n_words: int = 120,
+    n_snapshots: int = 8,
+    dim: int = 32,
+    seed: int = 0,
+    labels: list[str | None] | None = None,
+    steps: list[int] | None = None,
+    tokens: list[str] | None = None,
+) -> Run:
+    """Write a complete run directory at ``path``: run.json, vocab.tsv, metrics.csv and snapshots.
+
+    Words are ``tokens`` (default ``w0 … w{n-1}``) with decreasing counts; ``labels`` defaults to
+    :func:`toy_categories`.
+    Snapshot steps default to 0, then log-spaced up to 1000.
+    """
+    if labels is None:
+        labels = toy_categories(len(tokens) if tokens is not None else n_words)
+    n_words = len(labels)
+    tokens = [f"w{i}" for i in range(n_words)] if tokens is None else list(tokens)
+    if len(tokens) != n_words:
+        raise ValueError(f"{len(tokens)} tokens for {n_words} labels")
+    run = Run.create(Path(path), overwrite=True)
+    run.write_manifest({
+        "status": "complete",
+        "config": {"corpus": "toy", "seed": seed},
+        "corpus": {"name": "toy"},
+        "model": {"vocab_size": n_words, "d_model": dim},
+    })
+    run.write_vocab(tokens, [10_000 // (i + 1) for i in range(n_words)], labels)
+    if steps is None:  # 0, then log-spaced up to about 1000, strictly increasing
+        steps = [0] + [int(round(x)) + i for i, x in enumerate(np.geomspace(1, 1000, n_snapshots - 1))]
+    trajectory = toy_trajectory(labels, len(steps), dim=dim, seed=seed)
+    losses = [6.0 - 3.0 * (1 - np.exp(-s / 200)) for s in steps]
+    rows = [{"step": s, "epoch": s / 250, "loss": loss, "lr": 1e-3, "tokens_per_s": 1000.0}
+            for s, loss in zip(steps, losses)]
+    run.write_metrics(rows)
+    snaps = [Snapshot(snapshot_name(s), s, s / 250, s * 512, None if s == 0 else float(loss), None)
+             for s, loss in zip(steps, losses)]
+    run.snapshot_dir.mkdir(exist_ok=True)
+    for snap, matrix in zip(snaps, trajectory):
+        write_npy(run.snapshot_dir / snap.file, matrix)
+    run._write_index(snaps)
+    return run

@@ -1,0 +1,299 @@
+"""embviz animate: word choice, emergence metrics, outputs, cache reuse and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from PIL import Image
+
+from embviz import cli
+from embviz.animate import (
+    animate,
+    category_levels,
+    display_names,
+    output_paths,
+    read_words_file,
+    select_words,
+    side_paths,
+)
+from embviz.benchmarks_data import WORDSIM353, gensim_test_file
+from embviz.emergence import compute_emergence, first_crossing
+from embviz.errors import ConfigError
+from embviz.project import PCAProjector
+from embviz.render import frame_count
+from embviz.run import Run
+from embviz.toyrun import make_toy_run, toy_categories
+
+SMALL = dict(size=(160, 120), fps=4, seconds_per_snapshot=0.5, label=5)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("toy") / "run"
+    make_toy_run(path, n_words=120, n_snapshots=8, dim=16)
+    return path
+
+
+@pytest.fixture
+def run_copy(toy: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "run"
+    shutil.copytree(toy, path)
+    return path
+
+
+def cli_error(argv: list[str], capsys) -> str:
+    """Run the CLI expecting a one-line error; return that line."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code != 0
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert "Traceback" not in captured.err + captured.out
+    assert len(lines) == 1 and lines[0].startswith("Error:"), captured.err
+    return lines[0]
+
+
+# -- words and categories -------------------------------------------------------------------------
+
+
+def test_select_words_default_top_content_and_only() -> None:
+    tokens = ["<unk>", "the", ".", "cat", "dog", "runs", "blue", ",", "zebra"]
+    counts = [0, 100, 90, 50, 40, 30, 20, 10, 1]
+    cats = [None, "function/det/art", None, "noun/animal/pet", "noun/animal/pet", None, "adj/colour/basic", None,
+            "noun/animal/wild"]
+    rows, unknown = select_words(tokens, counts, cats, top=3)
+    assert [tokens[i] for i in rows] == ["the", ".", "cat", "dog", "blue", "zebra"]
+    rows, _ = select_words(tokens, counts, cats, top=3, content_only=True)
+    assert [tokens[i] for i in rows] == ["cat", "dog", "runs", "blue", "zebra"]
+    rows, unknown = select_words(tokens, counts, cats, top=0, words=["Runs", "nope", ","], only=True)
+    assert [tokens[i] for i in rows] == ["runs", ","] and unknown == ["nope"]
+    rows, unknown = select_words(tokens, counts, cats, top=0, words=["nope"], only=True)
+    assert rows.size == 0
+    with pytest.raises(ConfigError):
+        select_words(tokens, counts, cats, only=True)
+
+
+def test_words_file(tmp_path: Path) -> None:
+    path = tmp_path / "words.txt"
+    path.write_text("# my words\ncat, dog\nblue  red # colours\n\n", encoding="utf-8")
+    assert read_words_file(path) == ["cat", "dog", "blue", "red"]
+    with pytest.raises(ConfigError):
+        read_words_file(tmp_path / "missing.txt")
+
+
+def test_levels_and_display_names() -> None:
+    assert category_levels(["noun/animal/pet", None]) == ["pos", "field", "subfield"]
+    assert category_levels(["colour", "animal"]) == ["category"]
+    assert category_levels([None]) == []
+    names = display_names(["noun/animal", "verb/emotion", "adj/emotion", None])
+    assert names == {"noun/animal": "animal", "verb/emotion": "emotion (verb)", "adj/emotion": "emotion (adj)"}
+
+
+def test_output_paths(toy: Path) -> None:
+    run = Run.open(toy)
+    assert output_paths(run, None, None) == (toy / "film.mp4", "mp4")
+    assert output_paths(run, None, "gif") == (toy / "film.gif", "gif")
+    assert output_paths(run, Path("x/f.GIF"), None) == (Path("x/f.GIF"), "gif")
+    assert output_paths(run, Path("x/f"), "gif") == (Path("x/f.gif"), "gif")
+    assert side_paths(Path("x/f.mp4")) == (Path("x/f-grid.png"), Path("x/f-metrics.png"), Path("x/f-metrics.csv"))
+    for out, fmt in ((Path("f.avi"), None), (Path("f.mp4"), "gif"), (None, "webm")):
+        with pytest.raises(ConfigError):
+            output_paths(run, out, fmt)
+
+
+# -- metrics ----------------------------------------------------------------------------------
+
+
+def test_emergence_rises_coarse_before_fine(toy: Path) -> None:
+    run = Run.open(toy)
+    tokens, _, cats = run.vocab()
+    rows = np.arange(len(tokens))
+    mats = [run.load_snapshot(s, rows) for s in run.snapshots()]
+    levels = {lvl: [None if c is None else "/".join(c.split("/")[: i + 1]) for c in cats]
+              for i, lvl in enumerate(("pos", "field", "subfield"))}
+    steps = [s.step for s in run.snapshots()]
+    table = compute_emergence(mats, levels, steps)
+    for lvl in levels:
+        purity = table.columns[f"purity_{lvl}"]
+        chance = table.columns[f"chance_{lvl}"][0]
+        assert abs(purity[0] - chance) < 0.15  # noise at init
+        assert purity[-1] > 0.8 and purity[-1] > purity[0] + 0.4
+        assert table.columns[f"silhouette_{lvl}"][-1] > table.columns[f"silhouette_{lvl}"][0]
+    cross = table.first_crossing
+    assert all(cross[lvl] is not None for lvl in levels)
+    assert cross["pos"] <= cross["field"] <= cross["subfield"]
+    np.testing.assert_allclose(table.columns["cka_final"][-1], 1.0)
+    np.testing.assert_allclose(table.columns["jaccard10_final"][-1], 1.0)
+    assert np.isnan(table.columns["drift_prev"][0]) and (table.columns["drift_prev"][1:] > 0).all()
+    assert first_crossing([1, 2, 3], [0.5, float("nan"), 0.95]) == 3
+    assert first_crossing([1, 2], [0.1, 0.2]) is None
+
+
+def test_word_pair_scores_equal_gensims(tmp_path: Path) -> None:
+    from gensim.models import KeyedVectors
+
+    ws = gensim_test_file(WORDSIM353)
+    words: list[str] = []
+    for line in ws.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            words += [w.lower() for w in line.split("\t")[:2] if w.lower() not in words]
+    words = [f"x{i}" for i in range(20)] + words[:150]
+    run = make_toy_run(tmp_path / "run", n_snapshots=3, dim=16, tokens=words, labels=[None] * len(words))
+    result = animate(run.path, tmp_path / "f.gif", **SMALL)
+    for snap, value in zip(run.snapshots(), result.emergence.columns["wordsim353_spearman"]):
+        kv = KeyedVectors(16)
+        kv.add_vectors(words, run.load_snapshot(snap))
+        expected = kv.evaluate_word_pairs(str(ws))[1].statistic
+        assert value == pytest.approx(expected, abs=1e-9)
+
+
+# -- the whole command ------------------------------------------------------------------------
+
+
+def test_animate_writes_everything(run_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "toy.gif"
+    result = animate(run_copy, out, **SMALL)
+    t = len(Run.open(run_copy).snapshots())
+    assert result.n_frames == frame_count(t, SMALL["fps"], SMALL["seconds_per_snapshot"], "gif")
+    with Image.open(out) as gif:
+        assert gif.n_frames == result.n_frames and gif.size == (160, 120)
+    for png in (result.grid, result.metrics_png):
+        with Image.open(png) as image:
+            assert image.format == "PNG" and image.size[0] > 100
+    with result.metrics_csv.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == t and float(rows[-1]["purity_field"]) > float(rows[0]["purity_field"]) + 0.4
+    assert {"purity_pos", "silhouette_subfield", "jaccard10_final", "cka_final", "drift_prev",
+            "wordsim353_spearman", "simlex999_coverage"} <= set(rows[0])
+    assert result.level == "field" and len(result.words) == 120
+    assert result.files == [out, tmp_path / "out/toy-grid.png", tmp_path / "out/toy-metrics.png",
+                            tmp_path / "out/toy-metrics.csv"]
+
+
+def test_second_animate_hits_the_cache(run_copy: Path, tmp_path: Path, monkeypatch) -> None:
+    first = animate(run_copy, tmp_path / "a.gif", **SMALL)
+    assert not first.projection_cached and not first.metrics_cached
+
+    def no_fit(self, matrices, progress=None):
+        raise AssertionError("projection recomputed")
+
+    monkeypatch.setattr(PCAProjector, "fit", no_fit)
+    monkeypatch.setattr("embviz.animate.compute_emergence", lambda *a, **k: pytest.fail("metrics recomputed"))
+    second = animate(run_copy, tmp_path / "b.gif", **{**SMALL, "label": 0, "fps": 2}, level="subfield")
+    assert second.projection_cached and second.metrics_cached
+    assert second.emergence.first_crossing == first.emergence.first_crossing
+    files = sorted(p.suffix for p in (run_copy / "projections").iterdir())
+    assert files == [".json", ".json", ".npy"]  # one trajectory (+ its json) and one metrics table
+
+
+def test_mp4_frame_count(run_copy: Path, tmp_path: Path) -> None:
+    result = animate(run_copy, None, size=(160, 120), fps=6, seconds_per_snapshot=0.5, label=0)
+    assert result.film == run_copy / "film.mp4"
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(result.film))
+    assert frames == result.n_frames == frame_count(8, 6, 0.5, "mp4")
+
+
+def test_ffmpeg_missing_falls_back_to_gif(run_copy: Path, tmp_path: Path, monkeypatch) -> None:
+    def missing():
+        raise RuntimeError("no ffmpeg here")
+
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", missing)
+    with pytest.warns(UserWarning, match="gif"):
+        result = animate(run_copy, tmp_path / "film.mp4", **SMALL)
+    assert result.fmt == "gif" and result.film == tmp_path / "film.gif" and result.film.is_file()
+
+
+def test_cli_prints_table_and_files(run_copy: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cli.gif"
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["animate", str(run_copy), "--out", str(out), "--size", "160x120", "--fps", "4",
+                  "--words", "w1,nosuchword", "--level", "pos", "--align", "chain"])
+    assert exc.value.code == 0
+    captured = capsys.readouterr()
+    assert "Warning: 1 word(s) not in the vocabulary, skipped: nosuchword" in captured.err
+    assert "purity ≥ 0.9 first at step: pos" in captured.out
+    for name in ("cli.gif", "cli-grid.png", "cli-metrics.png", "cli-metrics.csv"):
+        assert name in captured.out and (tmp_path / name).is_file()
+
+
+def test_cli_help_lists_options(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["animate", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--method", "--align", "--umap-mode", "--metric", "--words-file", "--top", "--content-only",
+                   "--level", "--format", "--fps", "--seconds-per-snapshot", "--label-words", "--font", "--quiet"):
+        assert option in text
+
+
+# -- bad input: one line, no traceback --------------------------------------------------------
+
+
+def test_error_not_a_run_dir(tmp_path: Path, capsys) -> None:
+    assert "not a run directory" in cli_error(["animate", str(tmp_path / "nope")], capsys)
+    assert "not an embviz run" in cli_error(["animate", str(tmp_path)], capsys)
+
+
+def test_error_too_few_snapshots(tmp_path: Path, capsys) -> None:
+    make_toy_run(tmp_path / "one", n_snapshots=1)
+    assert "at least 2" in cli_error(["animate", str(tmp_path / "one")], capsys)
+
+
+def test_error_missing_or_corrupt_snapshot(run_copy: Path, capsys) -> None:
+    snaps = Run.open(run_copy).snapshots()
+    path = run_copy / "snapshots" / snaps[3].file
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert "corrupt" in cli_error(["animate", str(run_copy), "-q"], capsys)
+    path.unlink()
+    assert "missing" in cli_error(["animate", str(run_copy), "-q"], capsys)
+
+
+def test_error_mismatched_shapes(run_copy: Path, capsys) -> None:
+    snaps = Run.open(run_copy).snapshots()
+    np.save(run_copy / "snapshots" / snaps[2].file, np.zeros((120, 8), dtype=np.float32))
+    assert "differ in shape" in cli_error(["animate", str(run_copy), "-q"], capsys)
+
+
+def test_error_no_requested_word(run_copy: Path, capsys) -> None:
+    line = cli_error(["animate", str(run_copy), "--words", "nope,nada", "--only", "-q"], capsys)
+    assert "none of the requested words" in line
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--method", "isomap"], "unknown method"),
+    (["--format", "webm"], "unknown format"),
+    (["--out", "film.avi"], "unknown film format"),
+    (["--align", "diagonal"], "unknown alignment"),
+    (["--level", "genus"], "--level genus"),
+    (["--size", "big"], "--size"),
+])
+def test_error_bad_options(run_copy: Path, capsys, args: list[str], message: str) -> None:
+    assert message in cli_error(["animate", str(run_copy), "-q", *args], capsys)
+
+
+def test_error_unwritable_output(run_copy: Path, tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert "cannot write" in cli_error(["animate", str(run_copy), "--out", str(blocker / "film.mp4")], capsys)
+
+
+def test_tiny_trained_run_end_to_end(tiny_config, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from embviz.training import train
+
+    config = replace(tiny_config, snapshot_schedule="log", log_snapshots=6, epochs=1)
+    trained = train(config, tmp_path / "run")
+    result = animate(trained.run_dir, tmp_path / "t.gif", **SMALL)
+    assert result.n_snapshots >= 2 and result.film.is_file()
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert manifest["status"] == "complete"
+    tokens = Run.open(trained.run_dir).vocab()[0]
+    assert set(result.words) <= set(tokens) and "<unk>" not in result.words
+    assert toy_categories(3)  # the helper stays importable for docs and benchmarks
