@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+from concurrent.futures import ThreadPoolExecutor
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,7 @@ from embviz.word2vec import (
     Baseline,
     Progress,
     Word2VecOptions,
+    available_cores,
     baseline_for_run,
     open_complete_run,
     run_corpus_text,
@@ -239,7 +241,8 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
     cka = linear_cka(lm, w2v)
     disparity = padded_disparity(lm, w2v)
     knn_w2v = cosine_knn(w2v, k)
-    jaccard = neighbour_sets_jaccard(cosine_knn(lm, k), knn_w2v)
+    knn_lm = cosine_knn(lm, k)
+    jaccard = neighbour_sets_jaccard(knn_lm, knn_w2v)
     order = np.argsort(-jaccard, kind="stable")
     agree = [{"word": shared_tokens[i], "jaccard": float(jaccard[i])} for i in order[:EXTREMES]]
     disagree = [{"word": shared_tokens[i], "jaccard": float(jaccard[i])} for i in order[::-1][:EXTREMES]]
@@ -258,14 +261,23 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
     benchmarks = {name: {"lm": bench_lm[name], "word2vec": bench_w2v[name]} for name in bench_lm}
     lap("benchmarks")
 
+    def curve_point(snap) -> dict:
+        x = lm if snap == final else run.load_snapshot(snap, rows)
+        knn = knn_lm if snap == final else cosine_knn(x, k)
+        return {"step": snap.step, "epoch": snap.epoch, "val_loss": snap.val_loss, "linear_cka": linear_cka(x, w2v),
+                "jaccard_mean": float(neighbour_sets_jaccard(knn, knn_w2v).mean())}
+
     curve = []
-    for i, snap in enumerate(snaps):
-        x = run.load_snapshot(snap, rows)
-        curve.append({"step": snap.step, "epoch": snap.epoch, "val_loss": snap.val_loss,
-                      "linear_cka": linear_cka(x, w2v),
-                      "jaccard_mean": float(neighbour_sets_jaccard(cosine_knn(x, k), knn_w2v).mean())})
-        if progress:
-            progress("snapshots", i + 1, len(snaps))
+    # numpy releases the GIL in the matrix products and partitions, so snapshots overlap on threads
+    # (one BLAS thread each: threads inside threads oversubscribe the cores and crawl)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"), \
+            ThreadPoolExecutor(max_workers=max(1, min(len(snaps), available_cores(), 4))) as pool:
+        for i, point in enumerate(pool.map(curve_point, snaps)):
+            curve.append(point)
+            if progress:
+                progress("snapshots", i + 1, len(snaps))
     lap("curve")
 
     neighbours = []

@@ -1,0 +1,98 @@
+"""compare-word2vec on a 5,000-token vocabulary with 20 snapshots: time of each part.
+
+The run is built directly (no LM training): a 400,000-token corpus file over 5,000 word types in
+50 topics (each sentence draws its words mostly from one topic), a word tokenizer, 20 snapshots
+[5000, 64] that drift from noise towards a topic-structured matrix, and a complete run.json.
+Then ``compare`` runs once with every core and once more reusing the stored baseline.
+
+Run: .venv/bin/python benchmarks/bench_word2vec.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from embviz.compare import CompareOptions, compare
+from embviz.corpus import load_corpus
+from embviz.run import TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json
+from embviz.tokenizer import build_tokenizer
+from embviz.training import TrainConfig
+from embviz.word2vec import Word2VecOptions, available_cores
+
+V, D, SNAPSHOTS, TOKENS, TOPICS = 5000, 64, 20, 400_000, 50
+
+
+def build_run(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    words = [f"w{i:04d}" for i in range(V - 1)]  # + <unk> = 5,000 tokens
+    topic = np.arange(V - 1) % TOPICS
+    members = [np.flatnonzero(topic == t) for t in range(TOPICS)]
+    zipf = 1.0 / np.arange(1, V) ** 0.8
+    zipf /= zipf.sum()
+    lines, n = [], 0
+    while n < TOKENS:
+        t = rng.integers(TOPICS)
+        length = int(rng.integers(8, 16))
+        own = rng.choice(members[t], size=length)
+        mixed = np.where(rng.random(length) < 0.3, rng.choice(V - 1, size=length, p=zipf), own)
+        lines.append(" ".join(words[i] for i in mixed))
+        n += length
+    corpus = root / "corpus.txt"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    text = load_corpus(str(corpus)).text
+    tok = build_tokenizer(text, "word", min_count=1)
+    assert len(tok) == V, len(tok)
+
+    run = Run.create(root / "run")
+    config = TrainConfig(corpus=str(corpus), d_model=D, layers=2, heads=2, epochs=SNAPSHOTS - 1, device="cpu")
+    run.write_manifest({
+        "status": "complete", "config": asdict(config),
+        "chosen": {"d_model": D, "layers": 2, "heads": 2, "epochs": 5, "lr": 3e-3, "warmup": 10, "batch_size": 32,
+                   "min_count": 1},
+        "model": {"vocab_size": V, "d_model": D, "layers": 2, "heads": 2, "context": 64, "dropout": 0.0, "tie": True},
+        "corpus": {"name": "corpus", "source": str(corpus), "sha256": load_corpus(str(corpus)).sha256, "tokens": n},
+    })
+    write_json(run.path / TOKENIZER_JSON, tok.to_json())
+    counts = np.bincount(tok.encode(text), minlength=V)
+    cats = [None] + [f"noun/topic{int(t[1:]) % TOPICS}" for t in tok.tokens[1:]]
+    run.write_vocab(tok.tokens, counts.tolist(), cats)
+    centres = rng.normal(size=(TOPICS, D))
+    target = np.zeros((V, D))
+    target[1:] = centres[[int(t[1:]) % TOPICS for t in tok.tokens[1:]]] + 0.7 * rng.normal(size=(V - 1, D))
+    noise = rng.normal(size=(V, D))
+    for s in range(SNAPSHOTS):
+        mix = s / (SNAPSHOTS - 1)
+        matrix = ((1 - mix) * noise + mix * target).astype(np.float32) * 0.05
+        run.add_snapshot(matrix, Snapshot(file=snapshot_name(s * 100), step=s * 100, epoch=float(s),
+                                          tokens_seen=s * 100 * 2048, train_loss=None, val_loss=5.0 - 0.1 * s))
+    return run.path
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        run_dir = build_run(Path(tmp))
+        print(f"built run: {V:,} tokens x {SNAPSHOTS} snapshots of d={D}, corpus {TOKENS:,} tokens "
+              f"({time.perf_counter() - t0:.1f} s)")
+        w2v = Word2VecOptions(epochs=5)
+        for label, options in [("first call (trains Word2Vec)", CompareOptions(word2vec=w2v)),
+                               ("second call (reuses the stored vectors)", CompareOptions(word2vec=w2v))]:
+            t0 = time.perf_counter()
+            report = compare(run_dir, options)
+            total = time.perf_counter() - t0
+            print(f"\n{label}: {total:.2f} s total, {available_cores()} Word2Vec worker(s)")
+            for part, seconds in report.data["timings"].items():
+                print(f"  {part:<12} {seconds:8.3f} s")
+        d = report.data
+        print(f"\nlinear CKA {d['similarity']['linear_cka']:.3f} · Jaccard@10 {d['similarity']['jaccard']['mean']:.3f} · "
+              f"purity LM {d['purity']['lm']:.3f} / Word2Vec {d['purity']['word2vec']:.3f} "
+              f"(chance {d['purity']['chance']:.3f})")
+
+
+if __name__ == "__main__":
+    main()
