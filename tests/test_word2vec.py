@@ -47,7 +47,7 @@ def _train_run(root, name, sentences=600, **overrides):
 
 @pytest.fixture(scope="module")
 def word_run(tmp_path_factory):
-    return _train_run(tmp_path_factory.mktemp("w2v"), "word")
+    return _train_run(tmp_path_factory.mktemp("w2v"), "word", sentences=300)
 
 
 @pytest.fixture
