@@ -103,13 +103,17 @@ def train(
     from embviz import training
 
     bar_fields = ("loss", "tok/s")
-    with progress_bar(quiet, *bar_fields) as bar:
+    with contextlib.ExitStack() as stack:
         task = None
+        bars: list = []
 
         def report(s: training.TrainStatus) -> None:
             nonlocal task
-            if bar is None:
+            if quiet:
                 return
+            if not bars:  # started on the first step, so bad input prints only its Error: line
+                bars.append(stack.enter_context(progress_bar(False, *bar_fields)))
+            bar = bars[0]
             if task is None:
                 task = bar.add_task("training", total=s.total_steps, **{"loss": "", "tok/s": ""})
             bar.update(task, completed=s.step, description=f"epoch {s.epoch}/{s.epochs}",

@@ -48,11 +48,16 @@ STATUSES = ("running", "complete", "interrupted")
 METRICS_FIELDS = ("step", "epoch", "loss", "lr", "tokens_per_s")
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
     """Call ``write(f)`` on a temp file beside ``path``, fsync it, then rename it over ``path``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a run dir is meant to be shared like any file
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -233,6 +238,7 @@ class Run:
 
     def _write_index(self, snaps: list[Snapshot]) -> None:
         snaps = sorted(snaps, key=lambda s: s.step)
+        self.snapshot_dir.mkdir(exist_ok=True)
         write_json(self.snapshot_dir / INDEX_JSON, [asdict(s) for s in snaps])
 
     def load_snapshot(self, snapshot: Snapshot, rows: np.ndarray | None = None) -> np.ndarray:
