@@ -293,7 +293,7 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
 
         text = run_corpus_text(run, manifest)
         probe = run_probe(run, manifest, text, tokenizer, baseline.vectors, lm_full,
-                          finetune=options.probe_finetune, progress=progress)
+                          finetune=options.probe_finetune, word2vec_epochs=resolved.epochs, progress=progress)
         lap("probe")
 
     base = run.path / WORD2VEC
@@ -345,15 +345,16 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
         pngs[AGREEMENT] = _png(agreement_figure(curve))
         lap("figures")
     markdown = report_markdown(data)
-    # Everything is computed: only now touch the run.
-    if not baseline.reused:
-        write_baseline(run, manifest, baseline)
-    for name, blob in pngs.items():
-        atomic_write(base / name, lambda f, blob=blob: f.write(blob))
-    write_text(base / REPORT_MD, markdown)
-    lap("write")
-    data["timings"] = dict(timings)
-    write_json(base / REPORT_JSON, data)
+    # Everything is computed: only now touch the run, holding its lock (a live holder is refused).
+    with run.lock():
+        if not baseline.reused:
+            write_baseline(run, manifest, baseline)
+        for name, blob in pngs.items():
+            atomic_write(base / name, lambda f, blob=blob: f.write(blob))
+        write_text(base / REPORT_MD, markdown)
+        lap("write")
+        data["timings"] = dict(timings)
+        write_json(base / REPORT_JSON, data)
     return report
 
 

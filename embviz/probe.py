@@ -103,7 +103,7 @@ def scratch_arm(run: Run) -> ProbeArm:
 
 
 def run_probe(run: Run, manifest: dict, text: str, tokenizer, word2vec: np.ndarray, lm_final: np.ndarray, *,
-              finetune: bool = False, progress: Progress | None = None) -> dict:
+              finetune: bool = False, word2vec_epochs: int | None = None, progress: Progress | None = None) -> dict:
     """Scratch (the run) vs Word2Vec-initialised frozen (and fine-tuned) embeddings, same budget and seed.
 
     Returns the ``probe`` section of the report (see docs/compare-word2vec.md).
@@ -134,7 +134,9 @@ def run_probe(run: Run, manifest: dict, text: str, tokenizer, word2vec: np.ndarr
         "final_val_loss": final,
         "winner": winner,
         "margin_nats": margin,
-        "verdict": _verdict(final, winner, runner_up, margin, epochs),
+        "verdict": _verdict(final, winner, runner_up, margin, epochs) + (
+            f" The Word2Vec arms also had Word2Vec's own training ({word2vec_epochs} epoch(s) over the corpus), "
+            "which this budget does not count." if word2vec_epochs else ""),
     }
 
 
