@@ -103,16 +103,54 @@ def first_crossing(steps: Sequence[int], values: Sequence[float], threshold: flo
     return None
 
 
-def _silhouette(x: np.ndarray, labels: Sequence[str | None], rng_seed: int = 0) -> float:
-    rows = np.array([i for i, lab in enumerate(labels) if lab is not None])
-    if rows.size > SILHOUETTE_MAX_ROWS:
-        rows = np.sort(np.random.default_rng(rng_seed).choice(rows, SILHOUETTE_MAX_ROWS, replace=False))
-    if rows.size < 3:
+def _labelled_rows(labels: Sequence[str | None]) -> np.ndarray:
+    return np.array([i for i, lab in enumerate(labels) if lab is not None and lab != ""], dtype=np.int64)
+
+
+def _codes(labels: Sequence[str | None], rows: np.ndarray) -> np.ndarray:
+    _, codes = np.unique(np.array([str(labels[i]) for i in rows], dtype=object), return_inverse=True)
+    return codes.astype(np.int64).ravel()
+
+
+def purity_from_neighbours(neighbours: np.ndarray, codes: np.ndarray, k: int = K) -> float:
+    """``metrics.knn_purity`` given the labelled rows' neighbour lists [N, >=k_i] and category codes [N].
+
+    The neighbour lists do not depend on the category level, so they are computed once per snapshot
+    and shared by every level.
+    """
+    sizes = np.bincount(codes) if codes.size else np.zeros(0, dtype=np.int64)
+    counted = sizes[codes] >= 2
+    if not counted.any():
         return float("nan")
-    return m.category_silhouette(x[rows], [labels[i] for i in rows])
+    k_i = np.minimum(k, sizes[codes] - 1)
+    same = codes[neighbours] == codes[:, None]
+    within = np.arange(neighbours.shape[1])[None, :] < k_i[:, None]
+    return float(((same & within).sum(axis=1)[counted] / k_i[counted]).mean())
 
 
-def compute_emergence(
+def silhouette_from_distances(distances: np.ndarray, codes: np.ndarray) -> float:
+    """``metrics.category_silhouette`` given the cosine distance matrix of the labelled rows."""
+    from sklearn.metrics import silhouette_score
+
+    n_categories = np.unique(codes).size
+    if n_categories < 2 or n_categories >= codes.size:
+        return float("nan")
+    return float(silhouette_score(distances, codes, metric="precomputed"))
+
+
+def compute_emergence(*args, **kwargs) -> Emergence:
+    """Compute the metrics table of a trajectory (see :func:`_compute` for the parameters).
+
+    BLAS runs single-threaded here: the matrices are small (n words × d), and a BLAS thread pool
+    spinning on a busy machine made these many small products several times slower.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _compute(*args, **kwargs)
+
+
+def _compute(
     matrices: Sequence[np.ndarray],
     level_labels: Mapping[str, Sequence[str | None]],
     steps: Sequence[int],
@@ -177,13 +215,31 @@ def compute_emergence(
     final = np.asarray(matrices[-1])
     k = min(K, n - 1)
     final_knn = m.cosine_knn(final, k) if k >= 1 else None
+    # Levels that label the same rows share one neighbour search and one distance matrix.
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for level in levels:
+        groups.setdefault(tuple(_labelled_rows(level_labels[level])), []).append(level)
+    codes = {level: _codes(level_labels[level], np.array(key, dtype=np.int64))
+             for key, group in groups.items() for level in group}
+    sample_rng = np.random.default_rng(0)
+    samples = {key: (np.sort(sample_rng.choice(len(key), SILHOUETTE_MAX_ROWS, replace=False))
+                     if len(key) > SILHOUETTE_MAX_ROWS else np.arange(len(key))) for key in groups}
     previous = None
     for t, x in enumerate(matrices):
         x = np.asarray(x)
-        for level in levels:
-            labels = level_labels[level]
-            cols[f"purity_{level}"][t] = m.knn_purity(x, labels, k=K)
-            cols[f"silhouette_{level}"][t] = _silhouette(x, labels)
+        for key, group in groups.items():
+            rows = np.array(key, dtype=np.int64)
+            if rows.size < 2:
+                continue
+            sub = x[rows]
+            neighbours = m.cosine_knn(sub, min(K, rows.size - 1))
+            picked = samples[key]
+            unit = m.unit_rows(sub[picked])
+            distances = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
+            np.fill_diagonal(distances, 0.0)
+            for level in group:
+                cols[f"purity_{level}"][t] = purity_from_neighbours(neighbours, codes[level])
+                cols[f"silhouette_{level}"][t] = silhouette_from_distances(distances, codes[level][picked])
         if final_knn is not None:
             both = np.sort(np.concatenate([m.cosine_knn(x, k), final_knn], axis=1), axis=1)
             shared = (both[:, 1:] == both[:, :-1]).sum(axis=1)

@@ -167,16 +167,19 @@ class UMAPProjector(Projector):
     n_neighbors, min_dist, metric, random_state : as in ``umap.UMAP``.
     n_epochs : int or None
         Epochs of the first frame (``chain``) or of AlignedUMAP; None = umap's default.
-    warm_epochs : int
-        Epochs of each warm-started frame in ``chain`` mode.
+    warm_epochs, warm_learning_rate : int, float
+        Epochs and initial SGD step of each warm-started frame in ``chain`` mode (a smaller step
+        keeps a frame closer to its predecessor; 0.25 measured steadier than umap's 1.0 at the
+        same final quality, see docs/animate.md).
     """
 
     method = "umap"
-    _params = ("mode", "n_neighbors", "min_dist", "metric", "n_epochs", "warm_epochs", "random_state")
+    _params = ("mode", "n_neighbors", "min_dist", "metric", "n_epochs", "warm_epochs", "warm_learning_rate",
+               "random_state")
 
     def __init__(self, *, mode: str = "chain", n_neighbors: int = 15, min_dist: float = 0.1,
                  metric: str = "cosine", n_epochs: int | None = None, warm_epochs: int = 100,
-                 random_state: int | None = 0):
+                 warm_learning_rate: float = 0.25, random_state: int | None = 0):
         if mode not in UMAP_MODES:
             raise ConfigError(f"unknown UMAP mode {mode!r}; choose one of {', '.join(UMAP_MODES)}")
         _check_metric(metric)
@@ -190,6 +193,7 @@ class UMAPProjector(Projector):
         self.metric = metric
         self.n_epochs = n_epochs
         self.warm_epochs = warm_epochs
+        self.warm_learning_rate = warm_learning_rate
         self.random_state = random_state
 
     def fit(self, matrices, progress=None):
@@ -219,8 +223,8 @@ class UMAPProjector(Projector):
                     layout = model.fit_transform(m)
                 else:
                     model = umap.UMAP(n_neighbors=neighbours, min_dist=self.min_dist, metric=self.metric,
-                                      n_epochs=self.warm_epochs, init=_spread(frames[-1]),
-                                      random_state=self.random_state)
+                                      n_epochs=self.warm_epochs, learning_rate=self.warm_learning_rate,
+                                      init=_spread(frames[-1]), random_state=self.random_state)
                     layout = align_to(np.asarray(model.fit_transform(m), dtype=np.float64), frames[-1])
                 frames.append(np.asarray(layout, dtype=np.float64))
                 if progress:

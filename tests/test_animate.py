@@ -297,3 +297,24 @@ def test_tiny_trained_run_end_to_end(tiny_config, tmp_path: Path) -> None:
     tokens = Run.open(trained.run_dir).vocab()[0]
     assert set(result.words) <= set(tokens) and "<unk>" not in result.words
     assert toy_categories(3)  # the helper stays importable for docs and benchmarks
+
+
+def test_shared_neighbour_metrics_equal_the_library_ones(toy: Path) -> None:
+    from embviz import metrics
+    from embviz.emergence import _codes, _labelled_rows, purity_from_neighbours, silhouette_from_distances
+
+    run = Run.open(toy)
+    _, _, cats = run.vocab()
+    for snap in (run.snapshots()[0], run.snapshots()[-1]):
+        x = run.load_snapshot(snap)  # float32, as animate gathers it
+        for depth in (1, 2, 3):
+            labels = [None if c is None else "/".join(c.split("/")[:depth]) for c in cats]
+            rows = _labelled_rows(labels)
+            codes = _codes(labels, rows)
+            neighbours = metrics.cosine_knn(x[rows], 10)
+            assert purity_from_neighbours(neighbours, codes) == metrics.knn_purity(x, labels)
+            unit = metrics.unit_rows(x[rows])
+            distances = np.clip(1 - unit @ unit.T, 0, 2)
+            np.fill_diagonal(distances, 0)
+            assert silhouette_from_distances(distances, codes) == pytest.approx(
+                metrics.category_silhouette(x, labels), abs=1e-9)

@@ -125,9 +125,9 @@ def test_projector_contract_and_errors() -> None:
 def test_tsne_warm_chain_is_stable() -> None:
     x = clustered(n=60, d=8)
     frames = [x + 0.05 * np.random.default_rng(s).normal(size=x.shape) for s in range(3)]
-    emb = TSNEProjector(perplexity=10, max_iter=250).fit(frames).embeddings_
+    emb = TSNEProjector(perplexity=10, max_iter=500).fit(frames).embeddings_
     assert emb.shape == (3, 60, 2)
-    assert stability(emb) < 0.35
+    assert stability(emb) < 0.2  # a converged first frame, then warm frames barely move
 
 
 def test_umap_warm_chain_is_stable() -> None:
