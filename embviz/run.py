@@ -241,17 +241,37 @@ class Run:
         self.snapshot_dir.mkdir(exist_ok=True)
         write_json(self.snapshot_dir / INDEX_JSON, [asdict(s) for s in snaps])
 
-    def load_snapshot(self, snapshot: Snapshot, rows: np.ndarray | None = None) -> np.ndarray:
-        """The matrix [V, d] (or only ``rows``, [n, d]) as float32, read through a memory map."""
+    def check_snapshots(self, rows: int | None = None) -> list[Snapshot]:
+        """Every listed snapshot, after checking each file is a whole [V, d] float matrix of one shape.
+
+        Only the ``.npy`` headers are read (through a memory map), so this is cheap even for big runs.
+        """
+        snaps = self.snapshots()
+        shapes = {}
+        for snap in snaps:
+            shapes[snap.file] = self._open_snapshot(snap).shape
+        if len(set(shapes.values())) > 1:
+            raise RunError(f"{self.snapshot_dir}: snapshots have different shapes ({', '.join(sorted(set(map(str, shapes.values()))))})")
+        if rows is not None and shapes and next(iter(shapes.values()))[0] != rows:
+            raise RunError(f"{self.snapshot_dir}: snapshots have {next(iter(shapes.values()))[0]} rows but the "
+                           f"vocabulary has {rows} tokens")
+        return snaps
+
+    def _open_snapshot(self, snapshot: Snapshot) -> np.ndarray:
         path = self.snapshot_dir / snapshot.file
         try:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
         except FileNotFoundError:
             raise RunError(f"snapshot {path} is missing") from None
-        except (ValueError, OSError) as e:
+        except (ValueError, OSError, EOFError) as e:
             raise RunError(f"snapshot {path} is corrupt ({e})") from None
-        if array.ndim != 2 or array.dtype.kind != "f":
+        if not isinstance(array, np.ndarray) or array.ndim != 2 or array.dtype.kind != "f":
             raise RunError(f"snapshot {path} is not a 2-D float matrix")
+        return array
+
+    def load_snapshot(self, snapshot: Snapshot, rows: np.ndarray | None = None) -> np.ndarray:
+        """The matrix [V, d] (or only ``rows``, [n, d]) as float32, read through a memory map."""
+        array = self._open_snapshot(snapshot)
         picked = array if rows is None else array[np.asarray(rows)]
         return np.asarray(picked, dtype=np.float32)
 

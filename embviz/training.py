@@ -221,6 +221,7 @@ def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainRes
                 corpus_info = manifest.get("corpus")
                 if not isinstance(corpus_info, dict) or not isinstance(corpus_info.get("sha256"), str):
                     raise RunError(f"{where}: 'corpus' must be an object with the corpus 'sha256'")
+                run.check_snapshots(rows=len(run.vocab()[0]))  # refuse a damaged run before changing it
                 held.enter_context(run.lock())
                 run.remove_temp_files()
                 state = _load_checkpoint(run.checkpoint_path) if run.checkpoint_path.is_file() else None
@@ -237,7 +238,7 @@ def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainRes
                     raise CorpusError(f"corpus {config.corpus} has changed since the run started; cannot resume")
                 session = _Session.prepare(config, corpus, tokenizer, dist)
                 if state is not None:
-                    session.check_position(state, run_dir)
+                    session.check_checkpoint(state, Run(run_dir).checkpoint_path)
                 return corpus, lexicon, min_count, session
 
             corpus, lexicon, min_count, session = dist.agree(prepare)
@@ -336,6 +337,38 @@ class _Session:
         return cls(config, chosen, model_cfg, train_ids, val_ids, windows, windows // chosen.batch_size, tokenizer,
                    dist)
 
+    def build(self, device: torch.device) -> tuple[TinyGPT, torch.optim.Optimizer]:
+        """The model (seeded init) and its AdamW optimiser (no decay on biases and norms)."""
+        torch.manual_seed(self.config.seed)
+        model = TinyGPT(self.model_cfg).to(device)
+        decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+        no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": self.config.weight_decay},
+                                       {"params": no_decay, "weight_decay": 0.0}], lr=self.chosen.lr,
+                                      betas=(0.9, 0.95))
+        return model, optimizer
+
+    @staticmethod
+    def restore(model: TinyGPT, optimizer: torch.optim.Optimizer, state: dict, where: Path) -> None:
+        """Load a checkpoint's model, optimiser and RNG; a mismatch is a one-line :class:`RunError`."""
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            torch.set_rng_state(state["rng"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+            detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise RunError(f"{where} does not match this run's model ({detail})") from None
+
+    def check_checkpoint(self, state: dict, where: Path) -> None:
+        """Refuse a checkpoint that does not fit this run, before anything in the run is changed."""
+        self.check_position(state, where)
+        rng = torch.get_rng_state()
+        try:
+            model, optimizer = self.build(torch.device("cpu"))
+            self.restore(model, optimizer, state, where)
+        finally:
+            torch.set_rng_state(rng)
+
     def check_position(self, state: dict, where: Path) -> None:
         """Refuse a checkpoint whose step/epoch/batch do not fit this run's schedule."""
         step, epoch, batch = state["step"], state["epoch"], state["batch"]
@@ -397,24 +430,12 @@ class _Session:
 
     def loop(self, run: Run, lexicon: Lexicon, progress: Progress | None, start: dict | None) -> TrainResult:
         cfg, dist = self.config, self.dist
-        torch.manual_seed(cfg.seed)
-        model = TinyGPT(self.model_cfg).to(dist.device)
-        decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-        no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                       {"params": no_decay, "weight_decay": 0.0}], lr=self.chosen.lr,
-                                      betas=(0.9, 0.95))
+        model, optimizer = self.build(dist.device)
         step, epoch, batch = 0, 0, 0
         pending_rows: list[dict] = []
         losses_since_snapshot: list[float] = []
         if start is not None:
-            try:
-                model.load_state_dict(start["model"])
-                optimizer.load_state_dict(start["optimizer"])
-                torch.set_rng_state(start["rng"])
-            except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
-                raise RunError(f"{run.checkpoint_path} does not match this run's model "
-                               f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
+            self.restore(model, optimizer, start, run.checkpoint_path)
             step, epoch, batch = start["step"], start["epoch"], start["batch"]
             losses_since_snapshot.extend(start["losses_since_snapshot"])
         wrapped = dist.wrap(model)
