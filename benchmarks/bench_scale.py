@@ -1,0 +1,213 @@
+"""Scale: a 50,000-token × d 512 run with 100 snapshots, in float16 and float32 — peak memory and time.
+
+The run is built synthetically (no training): a Zipfian corpus over 50,000 word types, its word
+tokenizer, vocab.tsv with categories, a complete run.json, and 100 snapshots written through
+``Run.add_snapshot`` (float32: 10 GB on disk, float16: 5 GB). Then each case runs in a fresh child
+process, which reports its wall time and its peak resident memory (``VmHWM`` from /proc, else
+``getrusage``), and the memory right after its imports:
+
+- ``gather``: rows of 2,000 words from every snapshot through ``Run.load_snapshot`` (memory-mapped),
+  stacked into one [100, 2000, 512] float32 array (410 MB: the result itself);
+- ``animate``: ``embviz.animate.animate`` with PCA on those 2,000 words (a short, small film);
+- ``compare``: ``embviz.compare.compare`` (Word2Vec trained on the run's corpus, one epoch).
+
+Target: every peak < 2 GB.
+
+    python benchmarks/bench_scale.py [--vocab 50000] [--dim 512] [--snapshots 100] [--words 2000]
+                                     [--dtypes float16,float32] [--cases gather,animate,compare]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+TARGET_BYTES = 2 * 1024**3
+CATEGORIES = 40
+
+
+def build_run(root: Path, vocab: int, dim: int, snapshots: int, dtype: str, corpus_tokens: int) -> Path:
+    from embviz.corpus import load_corpus
+    from embviz.run import TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json
+    from embviz.tokenizer import build_tokenizer
+    from embviz.training import TrainConfig
+
+    rng = np.random.default_rng(0)
+    n_words = vocab - 1  # + <unk>
+    words = np.array([f"w{i:05d}" for i in range(n_words)])
+    # Every word once (so the vocabulary is exactly `vocab`), then Zipfian text.
+    zipf = 1.0 / np.arange(1, n_words + 1) ** 1.0
+    ids = np.concatenate([rng.permutation(n_words), rng.choice(n_words, size=corpus_tokens, p=zipf / zipf.sum())])
+    lines = [" ".join(words[ids[i:i + 12]]) for i in range(0, len(ids), 12)]
+    corpus = root / "corpus.txt"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    text = load_corpus(str(corpus)).text
+    tok = build_tokenizer(text, "word", min_count=1)
+    assert len(tok) == vocab, len(tok)
+
+    run = Run.create(root / "run")
+    config = TrainConfig(corpus=str(corpus), d_model=dim, layers=2, heads=8, epochs=snapshots - 1, device="cpu",
+                         snapshot_dtype=dtype)
+    run.write_manifest({
+        "status": "complete", "config": asdict(config),
+        "chosen": {"d_model": dim, "layers": 2, "heads": 8, "epochs": snapshots - 1, "lr": 3e-3, "warmup": 10,
+                   "batch_size": 32, "min_count": 1},
+        "model": {"vocab_size": vocab, "d_model": dim, "layers": 2, "heads": 8, "context": 64, "dropout": 0.0,
+                  "tie": True},
+        "corpus": {"name": "corpus", "source": str(corpus), "sha256": load_corpus(str(corpus)).sha256,
+                   "tokens": len(ids)},
+    })
+    write_json(run.path / TOKENIZER_JSON, tok.to_json())
+    counts = np.bincount(tok.encode(text), minlength=vocab)
+    cats = [None] + [f"noun/field{int(t[1:]) % CATEGORIES}/sub{int(t[1:]) % (2 * CATEGORIES)}"
+                     for t in tok.tokens[1:]]
+    run.write_vocab(tok.tokens, counts.tolist(), cats)
+    centres = rng.standard_normal((2 * CATEGORIES, dim), dtype=np.float32)
+    target = np.zeros((vocab, dim), np.float32)
+    target[1:] = centres[[int(t[1:]) % (2 * CATEGORIES) for t in tok.tokens[1:]]]
+    target += 0.7 * rng.standard_normal((vocab, dim), dtype=np.float32)
+    noise = rng.standard_normal((vocab, dim), dtype=np.float32)
+    steps = np.unique(np.round(np.geomspace(1, 100 * snapshots, snapshots - 1)).astype(int))
+    steps = [0] + sorted(set(int(s) for s in steps) | set(range(1, snapshots)))[: snapshots - 1]
+    for i, step in enumerate(steps):
+        mix = np.float32(i / (snapshots - 1))
+        matrix = ((1 - mix) * noise + mix * target) * np.float32(0.05)
+        run.add_snapshot(matrix.astype(dtype), Snapshot(file=snapshot_name(step), step=step, epoch=float(i),
+                                                         tokens_seen=step * 2048, train_loss=float(5.0 - 3 * mix),
+                                                         val_loss=float(5.1 - 3 * mix)))
+    return run.path
+
+
+# -- child processes: one case each, reporting time and peak RSS -------------------------------------
+
+
+def peak_rss_bytes() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def case_gather(run_dir: Path, words: int) -> dict:
+    from embviz.run import Run
+
+    start_rss = peak_rss_bytes()
+    t0 = time.perf_counter()
+    run = Run.open(run_dir)
+    snaps = run.snapshots()
+    tokens = run.vocab()[0]
+    rows = np.sort(np.random.default_rng(0).choice(np.arange(1, len(tokens)), size=words, replace=False))
+    stacked = np.stack([run.load_snapshot(s, rows) for s in snaps])
+    return {"seconds": time.perf_counter() - t0, "rss_after_imports": start_rss,
+            "result": f"{stacked.shape} {stacked.dtype} ({stacked.nbytes / 1e6:.0f} MB)"}
+
+
+def case_animate(run_dir: Path, words: int) -> dict:
+    from embviz.animate import animate
+
+    start_rss = peak_rss_bytes()
+    t0 = time.perf_counter()
+    result = animate(run_dir, run_dir.parent / "film.mp4", method="pca", top=words, fps=4, seconds_per_snapshot=0.25,
+                     size=(320, 240), label=10, cache=False)
+    return {"seconds": time.perf_counter() - t0, "rss_after_imports": start_rss,
+            "result": f"{Path(result.film).name if hasattr(result, 'film') else 'film'}"}
+
+
+def case_compare(run_dir: Path, words: int) -> dict:
+    from embviz.compare import CompareOptions, compare
+    from embviz.word2vec import Word2VecOptions
+
+    start_rss = peak_rss_bytes()
+    t0 = time.perf_counter()
+    report = compare(run_dir, CompareOptions(word2vec=Word2VecOptions(epochs=1)))
+    timings = report.data.get("timings", {})
+    return {"seconds": time.perf_counter() - t0, "rss_after_imports": start_rss,
+            "result": "parts " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())}
+
+
+CASES = {"gather": case_gather, "animate": case_animate, "compare": case_compare}
+
+
+def available(case: str) -> bool:
+    import importlib.util
+
+    module = {"animate": "embviz.animate", "compare": "embviz.compare"}.get(case)
+    return module is None or importlib.util.find_spec(module) is not None
+
+
+def child(case: str, run_dir: str, words: int) -> None:
+    out = CASES[case](Path(run_dir), words)
+    out["peak_rss"] = peak_rss_bytes()
+    print("RESULT " + json.dumps(out))
+
+
+def run_case(case: str, run_dir: Path, words: int) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", case, str(run_dir), str(words)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vocab", type=int, default=50_000)
+    parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--snapshots", type=int, default=100)
+    parser.add_argument("--words", type=int, default=2000)
+    parser.add_argument("--corpus-tokens", type=int, default=1_000_000)
+    parser.add_argument("--dtypes", default="float16,float32")
+    parser.add_argument("--cases", default="gather,animate,compare")
+    parser.add_argument("--dir", type=Path, default=None, help="Where to build the runs [default: a temp dir].")
+    args = parser.parse_args()
+
+    cases = [c for c in args.cases.split(",") if c]
+    print(f"run: {args.vocab:,} tokens x d {args.dim} x {args.snapshots} snapshots; {args.words:,} words gathered; "
+          f"{os.cpu_count()} cores")
+    worst = 0
+    for dtype in args.dtypes.split(","):
+        root = Path(tempfile.mkdtemp(prefix=f"bench-scale-{dtype}-", dir=args.dir))
+        try:
+            t0 = time.perf_counter()
+            run_dir = build_run(root, args.vocab, args.dim, args.snapshots, dtype, args.corpus_tokens)
+            disk = sum(p.stat().st_size for p in (run_dir / "snapshots").glob("*.npy"))
+            print(f"\n{dtype}: built in {time.perf_counter() - t0:.1f} s, snapshots {disk / 1e9:.2f} GB on disk")
+            print(f"  {'case':<8} {'time':>9} {'peak RSS':>10} {'after imports':>14}  result")
+            for case in cases:
+                if not available(case):
+                    print(f"  {case:<8} (skipped: module not present)")
+                    continue
+                r = run_case(case, run_dir, args.words)
+                if "error" in r:
+                    print(f"  {case:<8} FAILED: {r['error']}")
+                    continue
+                worst = max(worst, r["peak_rss"])
+                print(f"  {case:<8} {r['seconds']:8.1f}s {r['peak_rss'] / 2**20:8.0f} MB "
+                      f"{r['rss_after_imports'] / 2**20:11.0f} MB  {r['result']}")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    verdict = "OK" if worst < TARGET_BYTES else "OVER"
+    print(f"\nworst peak RSS {worst / 2**20:.0f} MB; target < {TARGET_BYTES / 2**30:.0f} GB: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
