@@ -6,8 +6,8 @@ tokenizer, vocab.tsv with categories, a complete run.json, and 100 snapshots wri
 process, which reports its wall time and its peak resident memory (``VmHWM`` from /proc, else
 ``getrusage``), and the memory right after its imports:
 
-- ``gather``: rows of 2,000 words from every snapshot through ``Run.load_snapshot`` (memory-mapped),
-  stacked into one [100, 2000, 512] float32 array (410 MB: the result itself);
+- ``gather``: rows of 2,000 words from every snapshot through ``Run.gather`` (``Run.load_snapshot``
+  on memory maps, into one preallocated [100, 2000, 512] float32 array: 410 MB, the result itself);
 - ``animate``: ``embviz.animate.animate`` with PCA on those 2,000 words (a short, small film);
 - ``compare``: ``embviz.compare.compare`` (Word2Vec trained on the run's corpus, one epoch).
 
@@ -112,7 +112,7 @@ def case_gather(run_dir: Path, words: int) -> dict:
     snaps = run.snapshots()
     tokens = run.vocab()[0]
     rows = np.sort(np.random.default_rng(0).choice(np.arange(1, len(tokens)), size=words, replace=False))
-    stacked = np.stack([run.load_snapshot(s, rows) for s in snaps])
+    stacked = run.gather(rows, snaps)
     return {"seconds": time.perf_counter() - t0, "rss_after_imports": start_rss,
             "result": f"{stacked.shape} {stacked.dtype} ({stacked.nbytes / 1e6:.0f} MB)"}
 

@@ -275,6 +275,26 @@ class Run:
         picked = array if rows is None else array[np.asarray(rows)]
         return np.asarray(picked, dtype=np.float32)
 
+    def gather(self, rows: np.ndarray, snapshots: list[Snapshot] | None = None) -> np.ndarray:
+        """Rows ``rows`` of every snapshot as one float32 array ``[T, n, d]``, read through memory maps.
+
+        The output is allocated once and filled snapshot by snapshot, so the peak memory is the result
+        plus one snapshot's rows, whatever the size of the snapshots on disk.
+        """
+        snaps = self.snapshots() if snapshots is None else snapshots
+        rows = np.asarray(rows)
+        if not snaps:
+            raise RunError(f"{self.path} has no snapshots")
+        first = self.load_snapshot(snaps[0], rows)
+        out = np.empty((len(snaps), *first.shape), dtype=np.float32)
+        out[0] = first
+        for i, snap in enumerate(snaps[1:], start=1):
+            block = self.load_snapshot(snap, rows)
+            if block.shape != first.shape:
+                raise RunError(f"snapshot {snap.file} has shape {block.shape}, unlike {snaps[0].file} {first.shape}")
+            out[i] = block
+        return out
+
     # -- vocabulary and metrics --------------------------------------------------------------
 
     def write_vocab(self, tokens: list[str], counts: list[int], categories: list[str | None]) -> None:

@@ -118,3 +118,12 @@ def test_vocab_tsv_round_trips_awkward_tokens(tmp_path):
     tokens = ["<unk>", "tab\there", "new\nline", "back\\slash", "北京"]
     run.write_vocab(tokens, [0, 1, 2, 3, 4], [None, "a/b/c", None, None, "noun/place/city"])
     assert run.vocab() == (tokens, [0, 1, 2, 3, 4], [None, "a/b/c", None, None, "noun/place/city"])
+
+
+def test_gather_stacks_rows_of_every_snapshot(tmp_path):
+    run = new_run(tmp_path)
+    for step in (0, 5, 10):
+        run.add_snapshot(np.full((4, 3), step, np.float16), snap(step))
+    got = run.gather(np.array([3, 1]))
+    assert got.shape == (3, 2, 3) and got.dtype == np.float32
+    np.testing.assert_array_equal(got[:, 0, 0], [0, 5, 10])
