@@ -39,8 +39,8 @@ StageProgress = Callable[[str, int, int], None]
 FORMATS = ("mp4", "gif")
 DEFAULT_TOP = 300
 DEFAULT_UMAP_MODE = "chain"
-"""Warm-started UMAP chain: measured much faster than AlignedUMAP at similar stability
-(benchmarks/bench_umap.py, docs/animate.md)."""
+"""Warm-started UMAP chain: 3.4x faster than AlignedUMAP on 20 snapshots x 2,000 words, same
+trustworthiness, but AlignedUMAP is steadier between frames (benchmarks/bench_umap.py, docs/animate.md)."""
 FLAT_LEVEL = "category"
 """Name of the only level of a flat (one-level) lexicon."""
 METRICS_CACHE_VERSION = 1
