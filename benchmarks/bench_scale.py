@@ -8,7 +8,8 @@ process, which reports its wall time and its peak resident memory (``VmHWM`` fro
 
 - ``gather``: rows of 2,000 words from every snapshot through ``Run.gather`` (``Run.load_snapshot``
   on memory maps, into one preallocated [100, 2000, 512] float32 array: 410 MB, the result itself);
-- ``animate``: ``embviz.animate.animate`` with PCA on those 2,000 words (a short, small film);
+- ``animate``: ``embviz.animate.animate`` with PCA on those 2,000 words (``--words … --only``; a short,
+  small film);
 - ``compare``: ``embviz.compare.compare`` (Word2Vec trained on the run's corpus, one epoch).
 
 Target: every peak < 2 GB.
@@ -70,8 +71,9 @@ def build_run(root: Path, vocab: int, dim: int, snapshots: int, dtype: str, corp
     })
     write_json(run.path / TOKENIZER_JSON, tok.to_json())
     counts = np.bincount(tok.encode(text), minlength=vocab)
+    # Like the built-in lexicon, only some words have a category (here one in ten).
     cats = [None] + [f"noun/field{int(t[1:]) % CATEGORIES}/sub{int(t[1:]) % (2 * CATEGORIES)}"
-                     for t in tok.tokens[1:]]
+                     if int(t[1:]) % 10 == 0 else None for t in tok.tokens[1:]]
     run.write_vocab(tok.tokens, counts.tolist(), cats)
     centres = rng.standard_normal((2 * CATEGORIES, dim), dtype=np.float32)
     target = np.zeros((vocab, dim), np.float32)
@@ -103,6 +105,11 @@ def peak_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
+def chosen_rows(n_tokens: int, words: int) -> np.ndarray:
+    """The same ``words`` token ids in every case: random, never ``<unk>``."""
+    return np.sort(np.random.default_rng(0).choice(np.arange(1, n_tokens), size=words, replace=False))
+
+
 def case_gather(run_dir: Path, words: int) -> dict:
     from embviz.run import Run
 
@@ -111,7 +118,7 @@ def case_gather(run_dir: Path, words: int) -> dict:
     run = Run.open(run_dir)
     snaps = run.snapshots()
     tokens = run.vocab()[0]
-    rows = np.sort(np.random.default_rng(0).choice(np.arange(1, len(tokens)), size=words, replace=False))
+    rows = chosen_rows(len(tokens), words)
     stacked = run.gather(rows, snaps)
     return {"seconds": time.perf_counter() - t0, "rss_after_imports": start_rss,
             "result": f"{stacked.shape} {stacked.dtype} ({stacked.nbytes / 1e6:.0f} MB)"}
@@ -119,11 +126,14 @@ def case_gather(run_dir: Path, words: int) -> dict:
 
 def case_animate(run_dir: Path, words: int) -> dict:
     from embviz.animate import animate
+    from embviz.run import Run
 
     start_rss = peak_rss_bytes()
     t0 = time.perf_counter()
-    result = animate(run_dir, run_dir.parent / "film.mp4", method="pca", top=words, fps=4, seconds_per_snapshot=0.25,
-                     size=(320, 240), label=10, cache=False)
+    tokens = Run.open(run_dir).vocab()[0]
+    chosen = [tokens[i] for i in chosen_rows(len(tokens), words)]
+    result = animate(run_dir, run_dir.parent / "film.mp4", method="pca", words=chosen, only=True, fps=4,
+                     seconds_per_snapshot=0.25, size=(320, 240), label=10, cache=False)
     return {"seconds": time.perf_counter() - t0, "rss_after_imports": start_rss,
             "result": f"{Path(result.film).name if hasattr(result, 'film') else 'film'}"}
 
@@ -160,7 +170,8 @@ def run_case(case: str, run_dir: Path, words: int) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--child", case, str(run_dir), str(words)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+        why = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode} (killed by the OOM killer?)"])[-1]
+        return {"error": why}
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
     return json.loads(line[len("RESULT "):])
 
