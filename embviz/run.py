@@ -145,7 +145,7 @@ class Run:
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise RunError(f"{path} exists and is not a directory")
-        if path.is_dir() and any(path.iterdir()):
+        if path.is_dir() and any(p for p in path.iterdir() if not cls(path)._leftover(p)):
             if not overwrite:
                 raise RunError(f"{path} already exists; pass --overwrite to replace it or --resume to continue it")
             if not (path / RUN_JSON).exists():
@@ -159,6 +159,13 @@ class Run:
         except OSError as e:
             raise RunError(f"cannot create run directory {path}: {e.strerror}") from None
         return cls(path)
+
+    def _leftover(self, p: Path) -> bool:
+        """A stale lock or stray temp file: what a process killed while creating the run leaves behind."""
+        if p.name == LOCK:
+            self.check_unlocked()  # a live holder is an error, not a leftover
+            return True
+        return p.is_file() and p.name.startswith(".") and p.name.endswith(".tmp")
 
     @classmethod
     def open(cls, path: Path) -> "Run":

@@ -127,3 +127,13 @@ def test_gather_stacks_rows_of_every_snapshot(tmp_path):
     got = run.gather(np.array([3, 1]))
     assert got.shape == (3, 2, 3) and got.dtype == np.float32
     np.testing.assert_array_equal(got[:, 0, 0], [0, 5, 10])
+
+
+def test_a_run_killed_before_its_manifest_can_be_created_again(tmp_path):
+    path = tmp_path / "run"
+    path.mkdir()
+    (path / LOCK).write_text("999999999")  # no such process
+    (path / ".run.json.abc.tmp").write_text("{")
+    run = Run.create(path)
+    with run.lock():
+        assert (path / LOCK).read_text() == str(os.getpid())
