@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/embviz train synthetic --out runs/demo --overwrite
+	$(BIN)/embviz train synthetic --out runs/demo --overwrite --snapshot-schedule log
+	$(BIN)/embviz animate runs/demo
+	$(BIN)/embviz compare-word2vec runs/demo --words cat,monday,red,three,eats,orange
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
