@@ -17,7 +17,7 @@ import numpy as np
 
 from embviz.errors import ConfigError
 
-DEFAULT_DIFFICULTY = 0.3
+DEFAULT_DIFFICULTY = 0.15
 """Share of content slots filled from a random field of the right part of speech."""
 
 MIN_TOKENS = 1_000
