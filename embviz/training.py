@@ -221,10 +221,13 @@ def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainRes
                 corpus_info = manifest.get("corpus")
                 if not isinstance(corpus_info, dict) or not isinstance(corpus_info.get("sha256"), str):
                     raise RunError(f"{where}: 'corpus' must be an object with the corpus 'sha256'")
-                run.check_snapshots(rows=len(run.vocab()[0]))  # refuse a damaged run before changing it
+                has_checkpoint = run.checkpoint_path.is_file()
+                if has_checkpoint:  # what is kept must be whole: refuse a damaged run before changing it
+                    run.check_snapshots(rows=len(run.vocab()[0]))
+                    run.metrics()
                 held.enter_context(run.lock())
                 run.remove_temp_files()
-                state = _load_checkpoint(run.checkpoint_path) if run.checkpoint_path.is_file() else None
+                state = _load_checkpoint(run.checkpoint_path) if has_checkpoint else None
                 tokenizer = read_json(run.path / TOKENIZER_JSON) if state is not None else None
                 return asdict(config), corpus_info["sha256"], tokenizer, state
 

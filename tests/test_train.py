@@ -146,3 +146,19 @@ def test_a_corpus_shorter_than_a_context_window_is_refused(tmp_path, tiny_config
     short.write_text("a b c a b c d\n")
     with pytest.raises(CorpusError, match="too short"):
         train(dataclasses.replace(tiny_config, corpus=str(short)), tmp_path / "run")
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_again(tmp_path, tiny_config):
+    train(tiny_config, tmp_path / "whole")
+    train(tiny_config, tmp_path / "early")
+    run = Run.open(tmp_path / "early")
+    # what a kill right after run.json leaves: no vocab, no snapshots, no checkpoint, status running
+    run.set_status("running")
+    for name in ("vocab.tsv", "metrics.csv"):
+        (run.path / name).unlink()
+    import shutil
+
+    shutil.rmtree(run.path / "checkpoint")
+    shutil.rmtree(run.path / "snapshots")
+    assert resume(tmp_path / "early").status == "complete"
+    np.testing.assert_array_equal(final_matrix(tmp_path / "whole"), final_matrix(tmp_path / "early"))
