@@ -43,6 +43,7 @@ from embviz.word2vec import (
     baseline_for_run,
     open_complete_run,
     run_corpus_text,
+    check_output_dir,
     run_tokenizer,
     write_baseline,
 )
@@ -214,6 +215,8 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
         clock = now
 
     run, manifest = open_complete_run(run_dir)
+    if write:
+        check_output_dir(run)  # before any training: a file in the way fails fast
     tokens, counts, categories = run.vocab()
     tokenizer = run_tokenizer(run)
     snaps = run.snapshots()

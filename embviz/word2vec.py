@@ -286,6 +286,15 @@ def load_cached(run: Run, manifest: dict, tokens: list[str], options: Word2VecOp
                     seconds=0.0, reused=True)
 
 
+def check_output_dir(run: Run) -> Path:
+    """``<run>/word2vec``, or a one-line RunError when something other than a folder is in its way."""
+    base = run.path / WORD2VEC
+    for path in (base, base / SNAPSHOTS, base / GENSIM_DIR):
+        if path.exists() and not path.is_dir():
+            raise RunError(f"cannot write the Word2Vec baseline: {path} is a file, not a folder")
+    return base
+
+
 def write_baseline(run: Run, manifest: dict, baseline: Baseline) -> None:
     """Store the vectors as a one-snapshot run under ``word2vec/`` and gensim's model under ``gensim/``.
 
@@ -293,8 +302,11 @@ def write_baseline(run: Run, manifest: dict, baseline: Baseline) -> None:
     """
     from embviz.run import Snapshot
 
-    base = run.path / WORD2VEC
-    (base / SNAPSHOTS).mkdir(parents=True, exist_ok=True)
+    base = check_output_dir(run)
+    try:
+        (base / SNAPSHOTS).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"cannot write the Word2Vec baseline under {base}: {e.strerror or e}") from None
     opts = baseline.options
     write_npy(base / SNAPSHOTS / VECTORS_FILE, baseline.vectors)
     snap = Snapshot(file=VECTORS_FILE, step=int(opts.epochs), epoch=float(opts.epochs),

@@ -297,8 +297,6 @@ ROWS = CORPUS_ROWS + NUMBER_ROWS + broken_run_rows() + RESUME_ROWS + WORD_ROWS +
 
 KNOWN_BUGS = {
     # Rows that fail in code this file does not own; strict, so the fix turns them into a failure to remove.
-    "compare output dir is a file": "word2vec.write_baseline mkdirs under a regular file: NotADirectoryError "
-                                    "escapes as a traceback",
 }
 
 
