@@ -331,7 +331,7 @@ class _Session:
         chosen = defaults.choose(
             n_train_tokens=len(train_ids), context=config.context, d_model=config.d_model, layers=config.layers,
             heads=config.heads, epochs=config.epochs, lr=config.lr, warmup=config.warmup,
-            batch_size=config.batch_size)
+            batch_size=config.batch_size, vocab_size=len(tokenizer), patience=config.patience)
         if chosen.batch_size % dist.world:
             raise ConfigError(f"--batch-size {chosen.batch_size} must divide evenly over {dist.world} processes")
         model_cfg = ModelConfig(vocab_size=len(tokenizer), d_model=chosen.d_model, layers=chosen.layers,
@@ -507,7 +507,7 @@ class _Session:
                         best = {**best, "since": best["since"] + 1}
                     save_snapshot(step, float(epoch), val)
                     save_checkpoint()
-                    if cfg.patience and best["since"] >= cfg.patience:
+                    if self.chosen.patience and best["since"] >= self.chosen.patience:
                         stopped_early = True
                         break
                 else:  # stopped mid-epoch by a signal
