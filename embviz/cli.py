@@ -10,7 +10,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import typer
 from typer.exceptions import TyperException
@@ -45,16 +45,36 @@ def _auto(value: str, name: str, kind: type) -> int | float | None:
         raise ConfigError(f"--{name} must be a number or 'auto', got {value!r}") from None
 
 
-@contextlib.contextmanager
-def progress_bar(quiet: bool, *fields: str) -> Iterator[Progress | None]:
-    """A rich progress bar on stderr (``None`` when quiet); ``fields`` are extra task fields shown."""
-    if quiet:
-        yield None
-        return
-    extra = [TextColumn(f"{name} {{task.fields[{name}]}}") for name in fields]
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), *extra,
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False) as bar:
-        yield bar
+class Bars:
+    """Rich progress bars on stderr, one per stage, started on the first report (so bad input that
+    fails before any progress prints only its ``Error:`` line); nothing at all when ``quiet``.
+
+    Use as a context manager; ``fields`` are extra per-task columns (e.g. ``loss``).
+    """
+
+    def __init__(self, quiet: bool, *fields: str):
+        self.quiet, self.fields = quiet, fields
+        self.stack = contextlib.ExitStack()
+        self.bar: Progress | None = None
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self) -> "Bars":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+    def update(self, stage: str, done: int, total: int, *, description: str | None = None, **fields: str) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            extra = [TextColumn(f"{name} {{task.fields[{name}]}}") for name in self.fields]
+            self.bar = self.stack.enter_context(Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), *extra,
+                TimeElapsedColumn(), TimeRemainingColumn(), console=err))
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bar.add_task(stage, total=total, **{name: "" for name in self.fields})
+        self.bar.update(self.tasks[stage], completed=done, total=total, description=description or stage, **fields)
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -102,22 +122,11 @@ def train(
     """Train a small GPT on CORPUS and save its token embedding at init, every epoch and on schedule."""
     from embviz import training
 
-    bar_fields = ("loss", "tok/s")
-    with contextlib.ExitStack() as stack:
-        task = None
-        bars: list = []
+    with Bars(quiet, "loss", "tok/s") as bars:
 
-        def report(s: training.TrainStatus) -> None:
-            nonlocal task
-            if quiet:
-                return
-            if not bars:  # started on the first step, so bad input prints only its Error: line
-                bars.append(stack.enter_context(progress_bar(False, *bar_fields)))
-            bar = bars[0]
-            if task is None:
-                task = bar.add_task("training", total=s.total_steps, **{"loss": "", "tok/s": ""})
-            bar.update(task, completed=s.step, description=f"epoch {s.epoch}/{s.epochs}",
-                       **{"loss": f"{s.loss:.3f}", "tok/s": f"{s.tokens_per_s:,.0f}"})
+        def report(st: training.TrainStatus) -> None:
+            bars.update("training", st.step, st.total_steps, description=f"epoch {st.epoch}/{st.epochs}",
+                        **{"loss": f"{st.loss:.3f}", "tok/s": f"{st.tokens_per_s:,.0f}"})
 
         if resume is not None:
             result = training.resume(resume, progress=report)
@@ -196,20 +205,8 @@ def compare_word2vec(
                                  seed=_auto(seed, "seed", int), workers=_auto(workers, "workers", int)),
         k=k, words=tuple(w.strip() for w in (words or "").split(",") if w.strip()), neighbours=neighbours,
         probe=probe, probe_finetune=probe_finetune, retrain=retrain)
-    with contextlib.ExitStack() as stack:
-        tasks: dict = {}
-        bars: list = []
-
-        def report(stage: str, done: int, total: int) -> None:
-            if quiet or json_out:
-                return
-            if not bars:  # started on the first report, so bad input prints only its Error: line
-                bars.append(stack.enter_context(progress_bar(False)))
-            if stage not in tasks:
-                tasks[stage] = bars[0].add_task(stage, total=total)
-            bars[0].update(tasks[stage], completed=done, total=total)
-
-        result = compare(run_dir, options, progress=report)
+    with Bars(quiet or json_out) as bars:
+        result = compare(run_dir, options, progress=bars.update)
     if json_out:
         sys.stdout.write(json.dumps(result.data, indent=2, ensure_ascii=False) + "\n")
         return
@@ -298,25 +295,13 @@ def animate(
         grid_snapshots = [int(v) for v in _split(grid)] or None
     except ValueError:
         raise ConfigError(f"--grid must be comma-separated snapshot indices, got {grid!r}") from None
-    with contextlib.ExitStack() as stack:
-        tasks: dict = {}
-        bars: list = []
-
-        def report(stage: str, done: int, total: int) -> None:
-            if quiet:
-                return
-            if not bars:  # started on the first report, so bad input prints only its Error: line
-                bars.append(stack.enter_context(progress_bar(False)))
-            if stage not in tasks:
-                tasks[stage] = bars[0].add_task(stage, total=total)
-            bars[0].update(tasks[stage], completed=done, total=total)
-
+    with Bars(quiet) as bars:
         result = run_animate(
             run_dir, out_file, method=method, align=align, umap_mode=umap_mode, metric=metric,
             words=_split(words), words_file=words_file, only=only, top=top, content_only=content_only, level=level,
             fmt=fmt, fps=fps, seconds_per_snapshot=seconds_per_snapshot, label=label,
             label_words=_split(label_words), font=font, size=_size(size), grid_snapshots=grid_snapshots,
-            cache=cache, seed=seed, progress=report)
+            cache=cache, seed=seed, progress=bars.update)
     if not quiet:
         _animate_summary(result)
 
