@@ -51,6 +51,9 @@ from embviz.word2vec import (
 SCHEMA = "embviz.compare-word2vec/1"
 PURITY_LEVEL = 1
 """Lexicon level of the purity labels (1 = semantic field, ``noun/animal``), as ``train`` reports it."""
+CURVE_MAX_ROWS = 5000
+"""The per-snapshot agreement curve uses at most this many shared tokens, the most frequent (see
+:func:`curve_sample`); the headline numbers always use every shared token."""
 QUANTILES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 EXTREMES = 10
 """Words listed as agreeing most and least."""
@@ -138,6 +141,17 @@ def padded_disparity(a: np.ndarray, b: np.ndarray) -> float:
     width = max(a.shape[1], b.shape[1])
     pad = lambda x: np.pad(x, ((0, 0), (0, width - x.shape[1])))  # noqa: E731
     return procrustes_disparity(pad(np.asarray(a, dtype=np.float64)), pad(np.asarray(b, dtype=np.float64)))
+
+
+def curve_sample(rows: np.ndarray, counts, limit: int | None = None) -> np.ndarray:
+    """Positions in ``rows`` (ascending) on which the per-snapshot curve is measured: all of them up to
+    ``limit`` (default CURVE_MAX_ROWS), else the ``limit`` most frequent tokens (ties: lower id)."""
+    limit = CURVE_MAX_ROWS if limit is None else limit
+    if rows.size <= limit:
+        return np.arange(rows.size)
+    freq = np.asarray(counts, dtype=np.int64)[rows]
+    order = np.lexsort((rows, -freq))
+    return np.sort(order[:limit])
 
 
 def _find_words(words: tuple[str, ...], tokens: list[str], rows: np.ndarray, kind: str,
@@ -243,8 +257,12 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
 
     cka = linear_cka(lm, w2v)
     disparity = padded_disparity(lm, w2v)
-    knn_w2v = cosine_knn(w2v, k)
-    knn_lm = cosine_knn(lm, k)
+    # The two full-vocabulary searches run side by side, one BLAS thread each: the partition of each
+    # similarity block is single-threaded and releases the GIL, so two threads keep both cores busy.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max_workers=min(2, available_cores())) as pool:
+        knn_lm, knn_w2v = pool.map(lambda x: cosine_knn(x, k), (lm, w2v))
     jaccard = neighbour_sets_jaccard(knn_lm, knn_w2v)
     order = np.argsort(-jaccard, kind="stable")
     agree = [{"word": shared_tokens[i], "jaccard": float(jaccard[i])} for i in order[:EXTREMES]]
@@ -264,17 +282,29 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
     benchmarks = {name: {"lm": bench_lm[name], "word2vec": bench_w2v[name]} for name in bench_lm}
     lap("benchmarks")
 
+    # The curve is measured on a fixed sample of rows when the vocabulary is large: a k-NN search over
+    # V rows at each of T snapshots costs O(T V^2 d) (50,000 x 512 x 100 snapshots: about an hour).
+    pick = curve_sample(rows, counts)
+    sampled = pick.size < rows.size
+    curve_rows = rows[pick]
+    w2v_curve = w2v[pick] if sampled else w2v
+    k_curve = min(options.k, pick.size - 1)
+    knn_w2v_curve = cosine_knn(w2v_curve, k_curve) if sampled else knn_w2v
+
     def curve_point(snap) -> dict:
-        x = lm if snap == final else run.load_snapshot(snap, rows)
-        knn = knn_lm if snap == final else cosine_knn(x, k)
-        return {"step": snap.step, "epoch": snap.epoch, "val_loss": snap.val_loss, "linear_cka": linear_cka(x, w2v),
-                "jaccard_mean": float(neighbour_sets_jaccard(knn, knn_w2v).mean())}
+        if snap == final:
+            x = lm[pick] if sampled else lm
+            knn = cosine_knn(x, k_curve) if sampled else knn_lm
+        else:
+            x = run.load_snapshot(snap, curve_rows)
+            knn = cosine_knn(x, k_curve)
+        return {"step": snap.step, "epoch": snap.epoch, "val_loss": snap.val_loss,
+                "linear_cka": linear_cka(x, w2v_curve),
+                "jaccard_mean": float(neighbour_sets_jaccard(knn, knn_w2v_curve).mean())}
 
     curve = []
     # numpy releases the GIL in the matrix products and partitions, so snapshots overlap on threads
     # (one BLAS thread each: threads inside threads oversubscribe the cores and crawl)
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(1, user_api="blas"), \
             ThreadPoolExecutor(max_workers=max(1, min(len(snaps), available_cores(), 4))) as pool:
         for i, point in enumerate(pool.map(curve_point, snaps)):
@@ -329,6 +359,10 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
                                     else "case-insensitive, token = word"),
                        **benchmarks},
         "curve": curve,
+        "curve_rows": {"n_tokens": int(pick.size), "of": int(rows.size), "k": k_curve, "sampled": sampled,
+                       "rule": (f"the {pick.size:,} most frequent shared tokens (of {rows.size:,}); CKA and "
+                                f"Jaccard@{k_curve} with neighbours among those tokens only" if sampled
+                                else "all shared tokens, as the headline numbers")},
         "neighbours": neighbours,
         "probe": probe,
         "timings": timings,
@@ -345,7 +379,7 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
                                                       [w for w, _ in _find_words(options.words, tokens, rows,
                                                                                  tokenizer.kind, tokenizer.lowercase)],
                                                       tokenizer.lowercase, tokenizer.kind))
-        pngs[AGREEMENT] = _png(agreement_figure(curve))
+        pngs[AGREEMENT] = _png(agreement_figure(curve, data["curve_rows"]))
         lap("figures")
     markdown = report_markdown(data)
     # Everything is computed: only now touch the run, holding its lock (a live holder is refused).
@@ -442,7 +476,7 @@ def side_by_side_figure(lm: np.ndarray, w2v: np.ndarray, words: list[str], label
     return fig
 
 
-def agreement_figure(curve: list[dict]):
+def agreement_figure(curve: list[dict], curve_rows: dict | None = None):
     """Linear CKA and mean Jaccard@k of every LM snapshot against Word2Vec, over training steps."""
     from embviz.render import curves_figure
 
@@ -450,7 +484,10 @@ def agreement_figure(curve: list[dict]):
     table = {"linear CKA vs Word2Vec": np.array([np.nan if c["linear_cka"] is None else c["linear_cka"]
                                                 for c in curve], dtype=float),
              "mean Jaccard@k vs Word2Vec": np.array([c["jaccard_mean"] for c in curve], dtype=float)}
-    return curves_figure(table, steps, title="agreement of the LM embedding with Word2Vec over training")
+    title = "agreement of the LM embedding with Word2Vec over training"
+    if curve_rows and curve_rows.get("sampled"):
+        title += f" ({curve_rows['n_tokens']:,} most frequent of {curve_rows['of']:,} tokens)"
+    return curves_figure(table, steps, title=title)
 
 
 # -- markdown --------------------------------------------------------------------------------------------
@@ -498,6 +535,8 @@ def report_markdown(data: dict) -> str:
               f"Benchmark matching: {bench['matching']}. Scores equal gensim's evaluate_word_pairs / "
               "evaluate_word_analogies on the same vectors; low coverage means few benchmark words are run tokens.", "",
               "## Over training (every LM snapshot vs Word2Vec)", "",
+              *([f"Measured on {data['curve_rows']['rule']}.", ""] if data.get("curve_rows", {}).get("sampled")
+                else []),
               "| step | epoch | val loss | linear CKA | mean Jaccard |", "|---|---|---|---|---|"]
     for c in data["curve"]:
         lines.append(f"| {c['step']} | {c['epoch']:g} | {_f(c['val_loss'])} | {_f(c['linear_cka'])} | "

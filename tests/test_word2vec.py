@@ -18,6 +18,7 @@ from embviz.compare import (
     SCHEMA,
     CompareOptions,
     compare,
+    curve_sample,
     neighbour_sets_jaccard,
     padded_disparity,
     word2vec_purity,
@@ -175,6 +176,36 @@ def test_report_schema_and_shared_vocabulary(run_copy):
     assert report.purity.lm == data["purity"]["lm"] and report.purity.word2vec == data["purity"]["word2vec"]
     md = (run_copy / "word2vec" / "report.md").read_text(encoding="utf-8")
     assert "linear CKA" in md and "nearest neighbours" in md.lower()
+
+
+def test_curve_sample_takes_the_most_frequent_rows():
+    rows = np.array([1, 2, 3, 5, 8])
+    counts = [99, 5, 7, 7, 0, 9, 0, 0, 1]
+    assert curve_sample(rows, counts, 10).tolist() == [0, 1, 2, 3, 4]
+    assert curve_sample(rows, counts, 3).tolist() == [1, 2, 3]  # ids 5 (9), 2 and 3 (7 each)
+    assert curve_sample(rows, counts, 2).tolist() == [1, 3]  # ids 5 (9) and 2 (7, lower id than 3)
+
+
+def test_curve_on_a_sample_of_rows_is_reported_and_headline_stays_exact(run_copy, monkeypatch):
+    full = compare(run_copy, FAST, write=False).data
+    assert full["shared"]["n_tokens"] > 12, full["shared"]
+    assert full["curve_rows"]["sampled"] is False and full["curve_rows"]["n_tokens"] == full["shared"]["n_tokens"]
+    monkeypatch.setattr("embviz.compare.CURVE_MAX_ROWS", 12)
+    report = compare(run_copy, FAST)
+    data = report.data
+    assert data["curve_rows"]["sampled"] is True and data["curve_rows"]["n_tokens"] == 12
+    assert data["curve_rows"]["of"] == data["shared"]["n_tokens"] and "12 most frequent" in data["curve_rows"]["rule"]
+    assert data["similarity"] == full["similarity"] and data["purity"] == full["purity"]
+    # The final curve point is measured on the sampled rows only.
+    run = Run.open(run_copy)
+    tokens, counts, _ = run.vocab()
+    rows = np.array([i for i, t in enumerate(tokens) if t != UNK])
+    picked = rows[curve_sample(rows, counts, 12)]
+    lm = run.load_snapshot(run.snapshots()[-1], picked)
+    w2v = np.load(run_copy / "word2vec" / "snapshots" / "word2vec.npy")[picked]
+    assert data["curve"][-1]["linear_cka"] == pytest.approx(linear_cka(lm, w2v))
+    assert data["curve"][-1]["jaccard_mean"] == pytest.approx(neighbour_jaccard(lm, w2v, 10).mean())
+    assert "12 most frequent" in (run_copy / "word2vec" / "report.md").read_text(encoding="utf-8")
 
 
 def test_purity_uses_the_same_level_as_training():
