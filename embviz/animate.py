@@ -30,7 +30,19 @@ from embviz import metrics as m
 from embviz.emergence import THRESHOLD, Emergence, compute_emergence
 from embviz.errors import ConfigError, EmbvizError, RunError
 from embviz.lexicon import LEVELS
-from embviz.project import METHODS, METRICS, PCA_ALIGN, UMAP_MODES, TrajectoryCache, make_projector, project_snapshots
+from embviz.align import pca_basis, project
+from embviz.project import (
+    METHODS,
+    METRICS,
+    PCA_ALIGN,
+    UMAP_MODES,
+    PCAProjector,
+    TrajectoryCache,
+    chain_align,
+    make_projector,
+    project_snapshots,
+    unit_rows,
+)
 from embviz.run import PROJECTIONS, Run, Snapshot, read_json, write_json, write_text
 
 StageProgress = Callable[[str, int, int], None]
@@ -38,6 +50,9 @@ StageProgress = Callable[[str, int, int], None]
 
 FORMATS = ("mp4", "gif")
 DEFAULT_TOP = 300
+MAX_CATEGORISED = 2000
+"""At most this many categorised words in the default word set (a film of tens of thousands of points
+is unreadable and its metrics slow): the most frequent of each category in turn, see :func:`select_words`."""
 DEFAULT_UMAP_MODE = "chain"
 """Warm-started UMAP chain: 3.4x faster than AlignedUMAP on 20 snapshots x 2,000 words, same
 trustworthiness, but AlignedUMAP is steadier between frames (benchmarks/bench_umap.py, docs/animate.md)."""
@@ -122,13 +137,17 @@ def select_words(
     content_only: bool = False,
     words: Sequence[str] = (),
     only: bool = False,
+    max_categorised: int | None = MAX_CATEGORISED,
 ) -> tuple[np.ndarray, list[str]]:
     """Token ids to show (ascending) and the requested words that are not in the vocabulary.
 
     Default: every categorised token plus the ``top`` most frequent tokens (special tokens such as
     ``<unk>`` never). ``content_only`` drops punctuation and function words from that default set.
-    ``words`` are added (or, with ``only``, are the whole set); a word matches its token exactly,
-    lowercased, or with a BPE ``▁`` prefix.
+    When more than ``max_categorised`` tokens have a category (None: no limit), only that many are
+    taken, balanced across categories: each category's most frequent token, then each one's second,
+    and so on (within a round by frequency); one warning says so. ``words`` are added (or, with
+    ``only``, are the whole set) and are never capped; a word matches its token exactly, lowercased,
+    or with a BPE ``▁`` prefix.
     """
     if top < 0:
         raise ConfigError(f"--top must be >= 0, got {top}")
@@ -142,7 +161,10 @@ def select_words(
         stop = _stop_words() if content_only else frozenset()
         keep = [i for i, tok in enumerate(tokens) if not _SPECIAL.match(tok) and counts[i] > 0
                 and (not content_only or is_content(tok, categories[i], stop))]
-        chosen.update(i for i in keep if categories[i] is not None)
+        categorised = [i for i in keep if categories[i] is not None]
+        if max_categorised is not None and len(categorised) > max_categorised:
+            categorised = balanced_by_category(categorised, counts, categories, max_categorised)
+        chosen.update(categorised)
         by_count = sorted(keep, key=lambda i: (-counts[i], i))
         chosen.update(by_count[:top])
     unknown = []
@@ -154,6 +176,22 @@ def select_words(
         else:
             unknown.append(word)
     return np.array(sorted(chosen), dtype=np.int64), unknown
+
+
+def balanced_by_category(ids: Sequence[int], counts: Sequence[int], categories: Sequence[str | None],
+                         limit: int) -> list[int]:
+    """``limit`` of the categorised token ids ``ids``: round r takes every category's r-th most
+    frequent token (a category with fewer tokens drops out), rounds in order, within a round the
+    more frequent first; warns once that the default word set was capped."""
+    members: dict[str, list[int]] = {}
+    for i in sorted(ids, key=lambda i: (-counts[i], i)):
+        members.setdefault(categories[i], []).append(i)
+    rank = {i: r for group in members.values() for r, i in enumerate(group)}
+    picked = sorted(ids, key=lambda i: (rank[i], -counts[i], i))[:limit]
+    warnings.warn(f"{len(ids):,} words have a category; the film shows {limit:,} of them, balanced across "
+                  f"{len(members):,} categories (the most frequent of each in turn) — pass --words or "
+                  "--words-file to choose the words yourself", stacklevel=4)
+    return picked
 
 
 def _warn_unknown(unknown: list[str]) -> None:
@@ -232,6 +270,48 @@ def check_snapshots(run: Run, snaps: Sequence[Snapshot], vocab_size: int) -> tup
 def _describe(run: Run, snap: Snapshot) -> dict:
     st = (run.snapshot_dir / snap.file).stat()
     return {"file": snap.file, "step": snap.step, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+# -- projection, one snapshot at a time --------------------------------------------------------
+
+
+class StreamingPCA(PCAProjector):
+    """``PCAProjector`` whose ``fit`` converts, normalises and projects one snapshot at a time.
+
+    ``PCAProjector.fit`` first makes float64 copies of all T matrices and then their unit-length
+    copies: 2 × T·n·d·8 bytes, 1.6 GB at 100 snapshots × 2,000 words × d 512, on top of the float32
+    rows. Here each snapshot goes through the same float64 steps (``unit_rows``, ``pca_basis``,
+    ``project``, ``chain_align``) alone, so the layouts are identical (tested) and the cache key is
+    the same (same ``method`` and parameters).
+    """
+
+    def fit(self, matrices, progress=None):
+        total = len(matrices)
+        if total == 0:
+            raise EmbvizError("nothing to project: no snapshots")
+        shape = np.shape(matrices[0])
+        if len(shape) != 2 or shape[0] < 3 or shape[1] < 2:
+            raise EmbvizError(f"snapshots must be matrices [n, d] with n >= 3 words and d >= 2, got {list(shape)}")
+
+        def prepared(i: int) -> np.ndarray:
+            x = np.asarray(matrices[i], dtype=np.float64)
+            if x.shape != shape:
+                raise EmbvizError(f"snapshot {i} has shape {list(x.shape)}, the first has {list(shape)}")
+            if not np.isfinite(x).all():
+                raise EmbvizError(f"snapshot {i} contains nan or infinite values")
+            return unit_rows(x) if self.metric == "cosine" else x
+
+        frames = []
+        basis = pca_basis(prepared(total - 1)) if self.align == "final" else None
+        for i in range(total):
+            x = prepared(i)
+            mean, components = basis if basis is not None else pca_basis(x)
+            frames.append(project(x, mean, components))
+            del x
+            if progress:
+                progress(i + 1, total)
+        self.embeddings_ = chain_align(frames, anchor="last") if self.align == "chain" else np.stack(frames)
+        return self
 
 
 # -- outputs ----------------------------------------------------------------------------------
@@ -349,6 +429,7 @@ def animate(
     only: bool = False,
     top: int = DEFAULT_TOP,
     content_only: bool = False,
+    max_categorised: int | None = MAX_CATEGORISED,
     level: str | None = None,
     fmt: str | None = None,
     fps: float = 30,
@@ -391,6 +472,8 @@ def animate(
     if fps <= 0 or seconds_per_snapshot <= 0:
         raise ConfigError("--fps and --seconds-per-snapshot must be positive")
     projector = make_projector(method, align=align, umap_mode=umap_mode, metric=metric, seed=seed)
+    if type(projector) is PCAProjector:
+        projector = StreamingPCA(align=projector.align, metric=projector.metric)
 
     run = Run.open(Path(run_dir))
     snaps = run.snapshots()
@@ -402,10 +485,10 @@ def animate(
     _check_writable(film_path)
 
     tokens, counts, categories = run.vocab()
-    check_snapshots(run, snaps, len(tokens))
+    dim = check_snapshots(run, snaps, len(tokens))[1]
     requested = list(words) + (read_words_file(words_file) if words_file is not None else [])
     rows, unknown = select_words(tokens, counts, categories, top=top, content_only=content_only,
-                                 words=requested, only=only)
+                                 words=requested, only=only, max_categorised=max_categorised)
     if rows.size == 0:
         if requested:
             listed = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
@@ -432,19 +515,23 @@ def animate(
     described = [_describe(run, s) for s in snaps]
     lap("setup")
 
-    loaded: dict[str, list[np.ndarray]] = {}
+    loaded: dict[str, np.ndarray] = {}
 
-    def load() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def load() -> tuple[np.ndarray, np.ndarray]:
+        """The shown rows [T, n, d] and benchmark rows [T, m, d] of every snapshot, float32, each
+        allocated once and filled snapshot by snapshot through memory maps."""
         if not loaded:
             gather = np.concatenate([rows, bench_rows])
-            shown_mats, bench_mats = [], []
+            shown_mats = np.empty((len(snaps), rows.size, dim), dtype=np.float32)
+            bench_mats = np.empty((len(snaps), bench_rows.size, dim), dtype=np.float32)
             tick = report("loading")
             for i, snap in enumerate(snaps):
                 block = run.load_snapshot(snap, gather)
                 if not np.isfinite(block).all():
                     raise RunError(f"snapshot {snap.file} contains nan or infinite values")
-                shown_mats.append(block[: rows.size])
-                bench_mats.append(block[rows.size:])
+                shown_mats[i] = block[: rows.size]
+                bench_mats[i] = block[rows.size:]
+                del block
                 if tick:
                     tick(i + 1, len(snaps))
             loaded["shown"], loaded["bench"] = shown_mats, bench_mats

@@ -14,6 +14,7 @@ from PIL import Image
 
 from embviz import cli
 from embviz.animate import (
+    StreamingPCA,
     animate,
     category_levels,
     display_names,
@@ -77,6 +78,49 @@ def test_select_words_default_top_content_and_only() -> None:
     assert rows.size == 0
     with pytest.raises(ConfigError):
         select_words(tokens, counts, cats, only=True)
+
+
+def test_default_word_set_is_capped_and_balanced_across_categories() -> None:
+    # 3 categories of 30, 6 and 2 words; counts fall with the id, so "a00" is the most frequent.
+    sizes = {"noun/a": 30, "noun/b": 6, "verb/c": 2}
+    tokens, cats = ["<unk>"], [None]
+    for cat, size in sizes.items():
+        tokens += [f"{cat[-1]}{i:02d}" for i in range(size)]
+        cats += [cat] * size
+    tokens += ["plain1", "plain2"]
+    cats += [None, None]
+    counts = [0] + list(range(1000, 1000 - len(tokens) + 1, -1))
+    with pytest.warns(UserWarning, match=r"38 words have a category; the film shows 12 of them, balanced across 3"):
+        rows, _ = select_words(tokens, counts, cats, top=0, max_categorised=12)
+    shown = [tokens[i] for i in rows]
+    # c has only 2: a and b share the rest equally, each by frequency.
+    assert shown == ["a00", "a01", "a02", "a03", "a04", "b00", "b01", "b02", "b03", "b04", "c00", "c01"]
+    # --words are added beyond the cap, and --only takes exactly what is asked.
+    with pytest.warns(UserWarning, match="balanced"):
+        rows, _ = select_words(tokens, counts, cats, top=0, max_categorised=12, words=["a29"])
+    assert rows.size == 13 and tokens.index("a29") in rows
+    many = [t for t, c in zip(tokens, cats) if c]
+    rows, _ = select_words(tokens, counts, cats, top=0, max_categorised=12, words=many, only=True)
+    assert rows.size == 38
+    # Under the cap (or with no cap) nothing is dropped and nothing is said.
+    import warnings as _w
+
+    with _w.catch_warnings():
+        _w.simplefilter("error")
+        assert select_words(tokens, counts, cats, top=0, max_categorised=38)[0].size == 38
+        assert select_words(tokens, counts, cats, top=0, max_categorised=None)[0].size == 38
+
+
+@pytest.mark.parametrize("align", ["final", "chain", "none"])
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_streaming_pca_equals_pca_projector(align: str, metric: str) -> None:
+    rng = np.random.default_rng(1)
+    mats = rng.standard_normal((6, 40, 9)).astype(np.float32)
+    mats[:, 3] = 0.0  # a zero row stays zero under cosine
+    expected = PCAProjector(align=align, metric=metric).fit(list(mats)).embeddings_
+    streamed = StreamingPCA(align=align, metric=metric)
+    assert np.array_equal(streamed.fit(mats).embeddings_, expected)
+    assert streamed.method == "pca" and streamed.get_params() == {"align": align, "metric": metric}
 
 
 def test_words_file(tmp_path: Path) -> None:
