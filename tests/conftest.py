@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import random
-from pathlib import Path
+import os
 
-import pytest
+# The suite runs two pytest workers on two cores: one math thread each (inherited by the
+# subprocesses the tests start), or OpenMP workers spin against each other and steps take 50x longer.
+for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_name] = "1"
 
-from embviz.training import TrainConfig
+import random  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from embviz.training import TrainConfig  # noqa: E402
 
 ANIMALS = ["cat", "dog", "horse", "cow", "lion", "tiger"]
 FOODS = ["bread", "apple", "rice", "soup", "cheese", "pear"]
