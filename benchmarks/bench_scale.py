@@ -10,12 +10,16 @@ process, which reports its wall time and its peak resident memory (``VmHWM`` fro
   on memory maps, into one preallocated [100, 2000, 512] float32 array: 410 MB, the result itself);
 - ``animate``: ``embviz.animate.animate`` with PCA on those 2,000 words (``--words … --only``; a short,
   small film);
+- ``default``: ``animate`` with its default word choice (every categorised word, capped at
+  ``animate.MAX_CATEGORISED`` balanced across categories, + the 300 most frequent); with
+  ``--categorised 1`` every one of the 50,000 words has a category;
 - ``compare``: ``embviz.compare.compare`` (Word2Vec trained on the run's corpus, one epoch).
 
 Target: every peak < 2 GB.
 
     python benchmarks/bench_scale.py [--vocab 50000] [--dim 512] [--snapshots 100] [--words 2000]
-                                     [--dtypes float16,float32] [--cases gather,animate,compare]
+                                     [--dtypes float16,float32] [--cases gather,animate,default,compare]
+                                     [--categorised 10]
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ TARGET_BYTES = 2 * 1024**3
 CATEGORIES = 40
 
 
-def build_run(root: Path, vocab: int, dim: int, snapshots: int, dtype: str, corpus_tokens: int) -> Path:
+def build_run(root: Path, vocab: int, dim: int, snapshots: int, dtype: str, corpus_tokens: int,
+              categorised: int = 10) -> Path:
     from embviz.corpus import load_corpus
     from embviz.run import TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json
     from embviz.tokenizer import build_tokenizer
@@ -71,9 +76,9 @@ def build_run(root: Path, vocab: int, dim: int, snapshots: int, dtype: str, corp
     })
     write_json(run.path / TOKENIZER_JSON, tok.to_json())
     counts = np.bincount(tok.encode(text), minlength=vocab)
-    # Like the built-in lexicon, only some words have a category (here one in ten).
+    # Like the built-in lexicon, only some words have a category (one in `categorised`; 1 = every word).
     cats = [None] + [f"noun/field{int(t[1:]) % CATEGORIES}/sub{int(t[1:]) % (2 * CATEGORIES)}"
-                     if int(t[1:]) % 10 == 0 else None for t in tok.tokens[1:]]
+                     if int(t[1:]) % categorised == 0 else None for t in tok.tokens[1:]]
     run.write_vocab(tok.tokens, counts.tolist(), cats)
     centres = rng.standard_normal((2 * CATEGORIES, dim), dtype=np.float32)
     target = np.zeros((vocab, dim), np.float32)
@@ -138,6 +143,23 @@ def case_animate(run_dir: Path, words: int) -> dict:
             "result": f"{Path(result.film).name if hasattr(result, 'film') else 'film'}"}
 
 
+def case_default(run_dir: Path, words: int) -> dict:
+    """``animate`` with its default word choice (categorised words, capped, + the top 300)."""
+    import warnings
+
+    from embviz.animate import animate
+
+    start_rss = peak_rss_bytes()
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = animate(run_dir, run_dir.parent / "film-default.mp4", method="pca", fps=4,
+                         seconds_per_snapshot=0.25, size=(320, 240), label=10, cache=False)
+    said = [str(w.message) for w in caught if "category" in str(w.message)]
+    return {"seconds": time.perf_counter() - t0, "rss_after_imports": start_rss,
+            "result": f"{len(result.words):,} words" + (f"; warned: {said[0]}" if said else "")}
+
+
 def case_compare(run_dir: Path, words: int) -> dict:
     from embviz.compare import CompareOptions, compare
     from embviz.word2vec import Word2VecOptions
@@ -150,13 +172,13 @@ def case_compare(run_dir: Path, words: int) -> dict:
             "result": "parts " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())}
 
 
-CASES = {"gather": case_gather, "animate": case_animate, "compare": case_compare}
+CASES = {"gather": case_gather, "animate": case_animate, "default": case_default, "compare": case_compare}
 
 
 def available(case: str) -> bool:
     import importlib.util
 
-    module = {"animate": "embviz.animate", "compare": "embviz.compare"}.get(case)
+    module = {"animate": "embviz.animate", "default": "embviz.animate", "compare": "embviz.compare"}.get(case)
     return module is None or importlib.util.find_spec(module) is not None
 
 
@@ -187,7 +209,10 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=2000)
     parser.add_argument("--corpus-tokens", type=int, default=1_000_000)
     parser.add_argument("--dtypes", default="float16,float32")
-    parser.add_argument("--cases", default="gather,animate,compare")
+    parser.add_argument("--cases", default="gather,animate,default,compare")
+    parser.add_argument("--categorised", type=int, default=10, metavar="N",
+                        help="One word in N has a category [default: 10]; 1 = every word (the default word "
+                             "choice of animate is then capped).")
     parser.add_argument("--dir", type=Path, default=None, help="Where to build the runs [default: a temp dir].")
     args = parser.parse_args()
 
@@ -199,7 +224,8 @@ def main() -> None:
         root = Path(tempfile.mkdtemp(prefix=f"bench-scale-{dtype}-", dir=args.dir))
         try:
             t0 = time.perf_counter()
-            run_dir = build_run(root, args.vocab, args.dim, args.snapshots, dtype, args.corpus_tokens)
+            run_dir = build_run(root, args.vocab, args.dim, args.snapshots, dtype, args.corpus_tokens,
+                                args.categorised)
             disk = sum(p.stat().st_size for p in (run_dir / "snapshots").glob("*.npy"))
             print(f"\n{dtype}: built in {time.perf_counter() - t0:.1f} s, snapshots {disk / 1e9:.2f} GB on disk")
             print(f"  {'case':<8} {'time':>9} {'peak RSS':>10} {'after imports':>14}  result")
