@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(BIN)/embviz compare-word2vec runs/demo --words cat,monday,red,three,eats,orange
 
 test: $(STAMP)
+	$(BIN)/ruff check embviz tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)

@@ -30,18 +30,14 @@ from embviz import metrics as m
 from embviz.emergence import THRESHOLD, Emergence, compute_emergence
 from embviz.errors import ConfigError, EmbvizError, RunError
 from embviz.lexicon import LEVELS
-from embviz.align import pca_basis, project
 from embviz.project import (
     METHODS,
     METRICS,
     PCA_ALIGN,
     UMAP_MODES,
-    PCAProjector,
     TrajectoryCache,
-    chain_align,
     make_projector,
     project_snapshots,
-    unit_rows,
 )
 from embviz.run import PROJECTIONS, Run, Snapshot, read_json, write_json, write_text
 
@@ -275,45 +271,6 @@ def _describe(run: Run, snap: Snapshot) -> dict:
 # -- projection, one snapshot at a time --------------------------------------------------------
 
 
-class StreamingPCA(PCAProjector):
-    """``PCAProjector`` whose ``fit`` converts, normalises and projects one snapshot at a time.
-
-    ``PCAProjector.fit`` first makes float64 copies of all T matrices and then their unit-length
-    copies: 2 × T·n·d·8 bytes, 1.6 GB at 100 snapshots × 2,000 words × d 512, on top of the float32
-    rows. Here each snapshot goes through the same float64 steps (``unit_rows``, ``pca_basis``,
-    ``project``, ``chain_align``) alone, so the layouts are identical (tested) and the cache key is
-    the same (same ``method`` and parameters).
-    """
-
-    def fit(self, matrices, progress=None):
-        total = len(matrices)
-        if total == 0:
-            raise EmbvizError("nothing to project: no snapshots")
-        shape = np.shape(matrices[0])
-        if len(shape) != 2 or shape[0] < 3 or shape[1] < 2:
-            raise EmbvizError(f"snapshots must be matrices [n, d] with n >= 3 words and d >= 2, got {list(shape)}")
-
-        def prepared(i: int) -> np.ndarray:
-            x = np.asarray(matrices[i], dtype=np.float64)
-            if x.shape != shape:
-                raise EmbvizError(f"snapshot {i} has shape {list(x.shape)}, the first has {list(shape)}")
-            if not np.isfinite(x).all():
-                raise EmbvizError(f"snapshot {i} contains nan or infinite values")
-            return unit_rows(x) if self.metric == "cosine" else x
-
-        frames = []
-        basis = pca_basis(prepared(total - 1)) if self.align == "final" else None
-        for i in range(total):
-            x = prepared(i)
-            mean, components = basis if basis is not None else pca_basis(x)
-            frames.append(project(x, mean, components))
-            del x
-            if progress:
-                progress(i + 1, total)
-        self.embeddings_ = chain_align(frames, anchor="last") if self.align == "chain" else np.stack(frames)
-        return self
-
-
 # -- outputs ----------------------------------------------------------------------------------
 
 
@@ -472,8 +429,6 @@ def animate(
     if fps <= 0 or seconds_per_snapshot <= 0:
         raise ConfigError("--fps and --seconds-per-snapshot must be positive")
     projector = make_projector(method, align=align, umap_mode=umap_mode, metric=metric, seed=seed)
-    if type(projector) is PCAProjector:
-        projector = StreamingPCA(align=projector.align, metric=projector.metric)
 
     run = Run.open(Path(run_dir))
     snaps = run.snapshots()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.errors import ConfigError, EmbvizError, RunError
+from embviz.errors import ConfigError, RunError
 from embviz.metrics import (
     WordIndex,
     analogy_accuracy,
@@ -33,10 +33,9 @@ from embviz.metrics import (
     unit_rows,
     word_pair_spearman,
 )
-from embviz.run import WORD2VEC, Run, atomic_write, write_json, write_text
+from embviz.run import WORD2VEC, atomic_write, write_json, write_text
 from embviz.tokenizer import UNK
 from embviz.word2vec import (
-    Baseline,
     Progress,
     Word2VecOptions,
     available_cores,

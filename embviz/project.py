@@ -29,6 +29,7 @@ import numpy as np
 
 from embviz.align import pca_basis, procrustes_rotation, project
 from embviz.errors import ConfigError, EmbvizError
+from embviz.metrics import unit_rows
 from embviz.run import PROJECTIONS, read_json, write_json, write_npy
 
 Progress = Callable[[int, int], None]
@@ -45,26 +46,30 @@ def _check_metric(metric: str) -> None:
         raise ConfigError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
 
 
-def _stack(matrices: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """The matrices as float64 arrays, checked to be T >= 1 matrices [n, d] of one shape."""
-    mats = [np.asarray(m, dtype=np.float64) for m in matrices]
-    if not mats:
+def _shape(matrices: Sequence[np.ndarray]) -> tuple[int, int]:
+    """The common shape [n, d] of T >= 1 snapshot matrices, checked on the first."""
+    if len(matrices) == 0:
         raise EmbvizError("nothing to project: no snapshots")
-    shape = mats[0].shape
+    shape = np.shape(matrices[0])
     if len(shape) != 2 or shape[0] < 3 or shape[1] < 2:
         raise EmbvizError(f"snapshots must be matrices [n, d] with n >= 3 words and d >= 2, got {list(shape)}")
-    for i, m in enumerate(mats):
-        if m.shape != shape:
-            raise EmbvizError(f"snapshot {i} has shape {list(m.shape)}, the first has {list(shape)}")
-        if not np.isfinite(m).all():
-            raise EmbvizError(f"snapshot {i} contains nan or infinite values")
-    return mats
+    return shape
 
 
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+def _checked(matrices: Sequence[np.ndarray], i: int, shape: tuple[int, int]) -> np.ndarray:
+    """Snapshot ``i`` as a float64 copy, checked to have ``shape`` and finite values."""
+    x = np.asarray(matrices[i], dtype=np.float64)
+    if x.shape != shape:
+        raise EmbvizError(f"snapshot {i} has shape {list(x.shape)}, the first has {list(shape)}")
+    if not np.isfinite(x).all():
+        raise EmbvizError(f"snapshot {i} contains nan or infinite values")
+    return x
+
+
+def _stack(matrices: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The matrices as float64 arrays, checked to be T >= 1 matrices [n, d] of one shape."""
+    shape = _shape(matrices)
+    return [_checked(matrices, i, shape) for i in range(len(matrices))]
 
 
 def align_to(layout: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -131,23 +136,19 @@ class PCAProjector(Projector):
         self.metric = metric
 
     def fit(self, matrices, progress=None):
-        mats = _stack(matrices)
-        if self.metric == "cosine":
-            mats = [unit_rows(m) for m in mats]
-        total = len(mats)
-        if self.align == "final":
-            mean, components = pca_basis(mats[-1])
-            frames = []
-            for i, m in enumerate(mats):
-                frames.append(project(m, mean, components))
-                if progress:
-                    progress(i + 1, total)
-            self.embeddings_ = np.stack(frames)
-            return self
+        """Project one snapshot at a time: only one float64 copy [n, d] exists at once."""
+        shape, total = _shape(matrices), len(matrices)
+
+        def prepared(i: int) -> np.ndarray:
+            x = _checked(matrices, i, shape)
+            return unit_rows(x) if self.metric == "cosine" else x
+
+        basis = pca_basis(prepared(total - 1)) if self.align == "final" else None
         frames = []
-        for i, m in enumerate(mats):
-            mean, components = pca_basis(m)
-            frames.append(project(m, mean, components))
+        for i in range(total):
+            x = prepared(i)
+            mean, components = basis if basis is not None else pca_basis(x)
+            frames.append(project(x, mean, components))
             if progress:
                 progress(i + 1, total)
         self.embeddings_ = chain_align(frames, anchor="last") if self.align == "chain" else np.stack(frames)

@@ -14,7 +14,7 @@ import platform
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 import typing
 from typing import Any, Callable, Iterator

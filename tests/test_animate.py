@@ -14,7 +14,6 @@ from PIL import Image
 
 from embviz import cli
 from embviz.animate import (
-    StreamingPCA,
     animate,
     category_levels,
     display_names,
@@ -109,18 +108,6 @@ def test_default_word_set_is_capped_and_balanced_across_categories() -> None:
         _w.simplefilter("error")
         assert select_words(tokens, counts, cats, top=0, max_categorised=38)[0].size == 38
         assert select_words(tokens, counts, cats, top=0, max_categorised=None)[0].size == 38
-
-
-@pytest.mark.parametrize("align", ["final", "chain", "none"])
-@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
-def test_streaming_pca_equals_pca_projector(align: str, metric: str) -> None:
-    rng = np.random.default_rng(1)
-    mats = rng.standard_normal((6, 40, 9)).astype(np.float32)
-    mats[:, 3] = 0.0  # a zero row stays zero under cosine
-    expected = PCAProjector(align=align, metric=metric).fit(list(mats)).embeddings_
-    streamed = StreamingPCA(align=align, metric=metric)
-    assert np.array_equal(streamed.fit(mats).embeddings_, expected)
-    assert streamed.method == "pca" and streamed.get_params() == {"align": align, "metric": metric}
 
 
 def test_words_file(tmp_path: Path) -> None:

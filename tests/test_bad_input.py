@@ -7,10 +7,8 @@ existed before byte-identical (and create nothing, except where a row says so).
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path

@@ -5,7 +5,6 @@ stop together, resume together, and fail together.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess

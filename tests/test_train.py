@@ -1,15 +1,13 @@
 import dataclasses
-import json
 import os
 import signal
 
 import numpy as np
 import pytest
-import torch
 
 from embviz.errors import ConfigError, CorpusError, RunError
 from embviz.run import Run
-from embviz.training import TrainConfig, resume, train
+from embviz.training import resume, train
 
 
 def final_matrix(run_dir):
