@@ -517,8 +517,8 @@ class _Session:
         status = "complete" if epoch >= self.chosen.epochs or stopped_early else "interrupted"
         result = self.result(run, labels, status, step, epoch, best, stopped_early, tokens_timed, time_timed,
                              time.perf_counter() - t_start)
-        if dist.is_writer:
-            run.set_status(status, result=_jsonable(result))
+        # A collective: no rank leaves (and tears down the process group) while rank 0 still writes.
+        dist.on_writer(lambda: run.set_status(status, result=_jsonable(result)))
         return result
 
     def step(self, forward: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int, batch: int,
