@@ -784,6 +784,9 @@ class _Distributed:
             import torch.distributed as tdist
 
             if tdist.is_initialized():
+                import gc
+
+                gc.collect()  # free DDP's reducer and finished gloo work while the interpreter is whole
                 tdist.destroy_process_group()
 
 
