@@ -283,7 +283,7 @@ def animate(
     font: Optional[Path] = typer.Option(None, help="Font file for non-Latin tokens (e.g. a CJK font)."),
     size: str = typer.Option("1280x720", help="Film size in pixels, WIDTHxHEIGHT."),
     grid: Optional[str] = typer.Option(None, help="Comma-separated snapshot indices for the grid figure "
-                                                  "[default: about 6, log-spaced]."),
+                                                  "[default: about 6, evenly spaced in how far the map has moved]."),
     cache: bool = typer.Option(True, help="Reuse cached projections and metrics from <run>/projections."),
     seed: int = typer.Option(0, help="Random seed of UMAP / t-SNE."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),

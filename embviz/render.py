@@ -469,9 +469,18 @@ def render_film(
     return RenderResult(out, total, width, height, fmt)
 
 
-def default_grid_snapshots(n_snapshots: int, panels: int = 6) -> list[int]:
-    """About ``panels`` snapshot indices from first to last, log-spaced so early change shows."""
-    return sorted({int(round(x)) - 1 for x in np.geomspace(1, n_snapshots, min(panels, n_snapshots))})
+def default_grid_snapshots(positions: np.ndarray, panels: int = 6) -> list[int]:
+    """About ``panels`` indices of the layouts ``positions`` [T, n, 2], first and last included,
+    spaced evenly in how far the map has moved from the first layout towards the last, so every
+    panel shows a new stage however the snapshots were spaced in steps."""
+    t = len(positions)
+    if t <= panels:
+        return list(range(t))
+    remaining = np.linalg.norm(positions - positions[-1], axis=2).mean(axis=1)  # [T]
+    if remaining[0] <= 0:  # a static film: spread over the snapshots
+        return sorted({int(round(x)) for x in np.linspace(0, t - 1, panels)})
+    progress = 1.0 - remaining / remaining[0]
+    return sorted({int(np.argmin(np.abs(progress - p))) for p in np.linspace(0, 1, panels)} | {0, t - 1})
 
 
 def _panel_shape(count: int, max_cols: int = 3) -> tuple[int, int]:
@@ -482,7 +491,7 @@ def _panel_shape(count: int, max_cols: int = 3) -> tuple[int, int]:
 def grid_figure(film: Film, snapshots: Sequence[int] | None = None, *, label: int = 12) -> Figure:
     """Small multiples of the chosen snapshot layouts, shared colours, one legend (Agg canvas attached)."""
     t = len(film.positions)
-    chosen = default_grid_snapshots(t) if snapshots is None else list(snapshots)
+    chosen = default_grid_snapshots(film.positions) if snapshots is None else list(snapshots)
     if not chosen or any(not 0 <= s < t for s in chosen):
         raise ConfigError(f"snapshots must be indices in 0..{t - 1}, got {chosen}")
     rows, cols = _panel_shape(len(chosen))

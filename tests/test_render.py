@@ -227,10 +227,22 @@ def test_label_choice_spreads_over_categories_and_keeps_requested_words():
         choose_label_words(words, labels, 1, ["nope"])
 
 
+def test_default_grid_panels_follow_the_change_not_the_snapshot_count():
+    rng = np.random.default_rng(0)
+    start, end = rng.normal(size=(2, 30, 2))
+    even = np.linspace(0, 1, 11)[:, None, None]
+    assert default_grid_snapshots(start + even * (end - start)) == [0, 2, 4, 6, 8, 10]
+    # Nothing moves for 20 snapshots, then all the change happens in the next 5: panels go there.
+    late = np.clip((np.arange(31) - 20) / 5, 0, 1)[:, None, None]
+    chosen = default_grid_snapshots(start + late * (end - start))
+    assert chosen[0] == 0 and chosen[-1] == 30 and sum(20 < i <= 25 for i in chosen) >= 4
+    assert default_grid_snapshots(np.repeat(start[None], 11, axis=0)) == [0, 2, 4, 6, 8, 10]
+    assert default_grid_snapshots(start[None].repeat(3, axis=0)) == [0, 1, 2]
+
+
 def test_grid_has_one_panel_per_snapshot(tmp_path):
     film = make_film(t=10)
-    assert default_grid_snapshots(10) == [0, 1, 2, 3, 5, 9]
-    assert len(grid_figure(film).axes) == 6
+    assert len(grid_figure(film).axes) == len(default_grid_snapshots(film.positions))
     assert len(grid_figure(film, [0, 9]).axes) == 2
     out = render_grid(film, tmp_path / "grid.png", snapshots=[0, 4, 9], dpi=50)
     with Image.open(out) as im:
