@@ -25,6 +25,7 @@ import torch
 
 from embviz import TrainConfig, train
 from embviz.benchmarks_data import WORDSIM353, gensim_test_file
+from embviz.lexicon import at_level
 from embviz.metrics import knn_purity, purity_chance, word_pair_spearman
 from embviz.model import ModelConfig, TinyGPT
 from embviz.run import Run
@@ -46,10 +47,6 @@ def matmul_peak(n: int = 1024, reps: int = 20) -> float:
             a @ b
         best = min(best, (time.perf_counter() - t) / reps)
     return 2 * n**3 / best
-
-
-def at_level(path: str | None, level: int) -> str | None:
-    return "/".join(path.split("/")[: level + 1]) if path else None
 
 
 def labelled(categories: list[str | None], level: int) -> tuple[np.ndarray, list[str]]:

@@ -29,7 +29,7 @@ import numpy as np
 from embviz import metrics as m
 from embviz.emergence import THRESHOLD, Emergence, compute_emergence
 from embviz.errors import ConfigError, EmbvizError, RunError
-from embviz.lexicon import LEVELS
+from embviz.lexicon import LEVELS, at_level
 from embviz.project import (
     METHODS,
     METRICS,
@@ -209,11 +209,6 @@ def category_levels(categories: Sequence[str | None]) -> list[str]:
     if depth == 1:
         return [FLAT_LEVEL]
     return list(LEVELS[: min(depth, len(LEVELS))])
-
-
-def truncate(path: str | None, level_index: int) -> str | None:
-    """``noun/animal/pet`` cut after level ``level_index`` (0 = pos)."""
-    return None if path is None else "/".join(path.split("/")[: level_index + 1])
 
 
 def display_names(paths: Sequence[str | None]) -> dict[str, str]:
@@ -462,7 +457,7 @@ def animate(
         if not levels:
             raise ConfigError(f"--level {level}: none of the shown words has a category")
         raise ConfigError(f"--level {level}: this run's categories have the level(s) {', '.join(levels)}")
-    level_labels = {lvl: [truncate(p, 0 if lvl == FLAT_LEVEL else LEVELS.index(lvl)) for p in paths]
+    level_labels = {lvl: [at_level(p, 0 if lvl == FLAT_LEVEL else LEVELS.index(lvl)) for p in paths]
                     for lvl in levels}
 
     bench_files = _benchmark_files()
@@ -516,7 +511,7 @@ def animate(
     lap("metrics")
 
     level_index = 0 if level == FLAT_LEVEL else LEVELS.index(level)
-    colour_paths = [truncate(p, level_index) for p in paths]
+    colour_paths = [at_level(p, level_index) for p in paths]
     names = display_names(colour_paths)
     labels = [None if p is None else names[p] for p in colour_paths]
     curve = run.metrics()

@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from embviz.errors import ConfigError, RunError
+from embviz.lexicon import at_level
 from embviz.metrics import (
     WordIndex,
     analogy_accuracy,
     cosine_knn,
+    knn_jaccard,
     knn_purity,
     linear_cka,
     purity_chance,
@@ -118,19 +120,6 @@ def word_forms(tokens: list[str], kind: str) -> list[str]:
     if kind != "bpe":
         return list(tokens)
     return [t[len(BPE_MARK):] if t.startswith(BPE_MARK) and len(t) > len(BPE_MARK) else t for t in tokens]
-
-
-def at_level(path: str | None, level: int) -> str | None:
-    """``noun/animal/pet`` at level 1 is ``noun/animal``."""
-    return "/".join(path.split("/")[: level + 1]) if path else None
-
-
-def neighbour_sets_jaccard(knn_a: np.ndarray, knn_b: np.ndarray) -> np.ndarray:
-    """Per-row Jaccard index of two neighbour lists [n, k] (equal to ``metrics.neighbour_jaccard``)."""
-    k = knn_a.shape[1]
-    both = np.sort(np.concatenate([knn_a, knn_b], axis=1), axis=1)
-    shared = (both[:, 1:] == both[:, :-1]).sum(axis=1)
-    return shared / (2 * k - shared)
 
 
 def padded_disparity(a: np.ndarray, b: np.ndarray) -> float:
@@ -264,7 +253,7 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
 
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max_workers=min(2, available_cores())) as pool:
         knn_lm, knn_w2v = pool.map(lambda x: cosine_knn(x, k), (lm, w2v))
-    jaccard = neighbour_sets_jaccard(knn_lm, knn_w2v)
+    jaccard = knn_jaccard(knn_lm, knn_w2v)
     order = np.argsort(-jaccard, kind="stable")
     agree = [{"word": shared_tokens[i], "jaccard": float(jaccard[i])} for i in order[:EXTREMES]]
     disagree = [{"word": shared_tokens[i], "jaccard": float(jaccard[i])} for i in order[::-1][:EXTREMES]]
@@ -301,7 +290,7 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
             knn = cosine_knn(x, k_curve)
         return {"step": snap.step, "epoch": snap.epoch, "val_loss": snap.val_loss,
                 "linear_cka": linear_cka(x, w2v_curve),
-                "jaccard_mean": float(neighbour_sets_jaccard(knn, knn_w2v_curve).mean())}
+                "jaccard_mean": float(knn_jaccard(knn, knn_w2v_curve).mean())}
 
     curve = []
     # numpy releases the GIL in the matrix products and partitions, so snapshots overlap on threads

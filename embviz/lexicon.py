@@ -15,6 +15,11 @@ LEVELS = ("pos", "field", "subfield")
 _BUILTIN = "lexicon.tsv"
 
 
+def at_level(path: str | None, level: int) -> str | None:
+    """``noun/animal/pet`` cut after level ``level`` (0 = pos): level 1 is ``noun/animal``."""
+    return "/".join(path.split("/")[: level + 1]) if path else None
+
+
 class Lexicon:
     """Categories of lowercase words; a category is a ``/``-separated path, coarse to fine.
 
@@ -86,10 +91,7 @@ class Lexicon:
 
     def category(self, word: str, level: int | str) -> str | None:
         """The main path of ``word`` cut after ``level`` (0 = pos); a flat category answers every level."""
-        path = self.path(word)
-        if path is None:
-            return None
-        return "/".join(path.split("/")[: _level_index(level) + 1])
+        return at_level(self.path(word), _level_index(level))
 
     def labels(self, words: Iterable[str], level: int | str) -> list[str | None]:
         """``category(word, level)`` for each word."""

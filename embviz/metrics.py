@@ -181,7 +181,13 @@ def neighbour_jaccard(a, b, k: int = 10) -> np.ndarray:
     a, b = _matrix(a, "a", dtype=None), _matrix(b, "b", dtype=None)
     if a.shape[0] != b.shape[0]:
         raise EmbvizError(f"a and b differ in row count: {a.shape[0]} vs {b.shape[0]}")
-    both = np.sort(np.concatenate([cosine_knn(a, k), cosine_knn(b, k)], axis=1), axis=1)
+    return knn_jaccard(cosine_knn(a, k), cosine_knn(b, k))
+
+
+def knn_jaccard(knn_a: np.ndarray, knn_b: np.ndarray) -> np.ndarray:
+    """Per-row Jaccard index of two neighbour lists [n, k] (rows of distinct indices) -> [n]."""
+    k = knn_a.shape[1]
+    both = np.sort(np.concatenate([knn_a, knn_b], axis=1), axis=1)
     shared = (both[:, 1:] == both[:, :-1]).sum(axis=1)
     return shared / (2 * k - shared)
 

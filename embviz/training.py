@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from embviz import defaults
 from embviz.corpus import Corpus, load_corpus
 from embviz.errors import ConfigError, CorpusError, EmbvizError, RunError
-from embviz.lexicon import Lexicon
+from embviz.lexicon import Lexicon, at_level
 from embviz.model import ModelConfig, TinyGPT
 from embviz.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
 from embviz.tokenizer import KINDS, Tokenizer, build_tokenizer
@@ -443,7 +443,7 @@ class _Session:
             losses_since_snapshot.extend(start["losses_since_snapshot"])
         wrapped = dist.wrap(model)
         forward = torch.compile(wrapped) if cfg.compile else wrapped
-        labels = [_at_level(c, PURITY_LEVEL) for c in (run.vocab()[2] if dist.is_writer else [])]
+        labels = [at_level(c, PURITY_LEVEL) for c in (run.vocab()[2] if dist.is_writer else [])]
         snap_steps = self.snapshot_steps()
         tokens_per_step = self.chosen.batch_size * cfg.context
         best = (start or {}).get("best", {"step": None, "val": math.inf, "since": 0})
@@ -580,11 +580,6 @@ class _Session:
 def _categories(tokenizer: Tokenizer, lexicon: Lexicon) -> list[str | None]:
     """The lexicon path of every token (a BPE word-start marker is ignored for the look-up)."""
     return [lexicon.path(t.lstrip("▁")) if t.strip("▁") else None for t in tokenizer.tokens]
-
-
-def _at_level(path: str | None, level: int) -> str | None:
-    """``noun/animal/pet`` at level 1 is ``noun/animal``."""
-    return "/".join(path.split("/")[: level + 1]) if path else None
 
 
 def _save_checkpoint(run: Run, state: dict) -> None:

@@ -19,13 +19,12 @@ from embviz.compare import (
     CompareOptions,
     compare,
     curve_sample,
-    neighbour_sets_jaccard,
     padded_disparity,
     word2vec_purity,
     word_forms,
 )
 from embviz.errors import ConfigError
-from embviz.metrics import cosine_knn, linear_cka, neighbour_jaccard
+from embviz.metrics import cosine_knn, knn_jaccard, linear_cka, neighbour_jaccard
 from embviz.run import Run, read_json, write_json
 from embviz.tokenizer import UNK, build_tokenizer
 from embviz.training import TrainConfig, train
@@ -71,8 +70,8 @@ def test_cka_jaccard_and_disparity_are_invariant_to_rotation_and_scale():
     assert padded_disparity(x, x) == pytest.approx(0.0, abs=1e-12)
     assert padded_disparity(x, moved) == pytest.approx(0.0, abs=1e-12)
     knn = cosine_knn(x, 10)
-    assert np.all(neighbour_sets_jaccard(knn, knn) == 1.0)
-    assert np.all(neighbour_sets_jaccard(knn, cosine_knn(moved, 10)) == 1.0)
+    assert np.all(knn_jaccard(knn, knn) == 1.0)
+    assert np.all(knn_jaccard(knn, cosine_knn(moved, 10)) == 1.0)
     other = rng.normal(size=(60, 8))
     assert linear_cka(x, other) < 0.5 and padded_disparity(x, other) > 0.5
 
@@ -80,7 +79,7 @@ def test_cka_jaccard_and_disparity_are_invariant_to_rotation_and_scale():
 def test_jaccard_from_neighbour_lists_equals_the_metrics_function():
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(80, 6)), rng.normal(size=(80, 12))
-    np.testing.assert_array_equal(neighbour_sets_jaccard(cosine_knn(a, 10), cosine_knn(b, 10)),
+    np.testing.assert_array_equal(knn_jaccard(cosine_knn(a, 10), cosine_knn(b, 10)),
                                   neighbour_jaccard(a, b, 10))
 
 
