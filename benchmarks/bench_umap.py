@@ -61,7 +61,7 @@ def main() -> None:
         import umap
 
         tiny = list(toy_trajectory(toy_categories(60), 2, dim=8))
-        UMAPProjector(mode="chain", n_neighbors=5, n_epochs=10, warm_epochs=5).fit(tiny)
+        UMAPProjector(mode="chain", n_neighbors=5, n_epochs=10, warm_epochs=5, align_epochs=5).fit(tiny)
         if "aligned" in args.modes:
             umap.AlignedUMAP(n_neighbors=5, n_epochs=10).fit(tiny, relations=[{i: i for i in range(60)}])
     print(f"warm-up (numba compilation, once per process): {time.perf_counter() - start:.1f} s")

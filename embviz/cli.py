@@ -265,8 +265,9 @@ def animate(
     method: str = typer.Option("pca", help="pca, umap or tsne."),
     align: str = typer.Option("final", help="PCA alignment: final (one basis from the final snapshot), chain "
                                             "(Procrustes onto the neighbouring frame) or none."),
-    umap_mode: str = typer.Option("chain", help="UMAP: chain (each frame warm-started from the previous one) "
-                                                "or aligned (umap-learn's AlignedUMAP, much slower)."),
+    umap_mode: str = typer.Option("chain", help="UMAP: chain (each frame warm-started from the previous one, "
+                                                "then all refined together) or aligned (umap-learn's AlignedUMAP, "
+                                                "much slower)."),
     metric: str = typer.Option("cosine", help="cosine or euclidean."),
     words: Optional[str] = typer.Option(None, help="Comma-separated words to add to the film (or, with --only, "
                                                    "to show alone)."),

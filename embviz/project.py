@@ -10,7 +10,8 @@ vector's relations change, never because a frame flipped or spun:
   its successor by orthogonal Procrustes, anchored at the final frame; ``"none"``: a (sign-stable)
   basis per frame, no alignment.
 - :class:`UMAPProjector` — ``mode="chain"``: each frame's UMAP starts from the previous layout
-  (fewer epochs), then Procrustes onto it; ``"aligned"``: umap-learn's ``AlignedUMAP``.
+  (fewer epochs), then Procrustes onto it, then all frames are refined together with each word
+  tied to itself in nearby frames; ``"aligned"``: umap-learn's ``AlignedUMAP``.
 - :class:`TSNEProjector` — scikit-learn t-SNE, each frame started from the previous layout.
 
 :class:`TrajectoryCache` stores fitted trajectories under the run's ``projections/`` folder.
@@ -162,32 +163,36 @@ class UMAPProjector(Projector):
     ----------
     mode : {"chain", "aligned"}
         ``chain``: the first frame is a normal UMAP (spectral init, ``n_epochs``); every later frame
-        starts from the previous layout and runs ``warm_epochs``, then is Procrustes-aligned onto it.
+        starts from the previous layout and runs ``warm_epochs``, is Procrustes-aligned onto it, and
+        then all frames are refined together for ``align_epochs``, each word pulled towards its
+        positions up to ``align_window`` frames away (:mod:`embviz.temporal_umap`).
         ``aligned``: ``umap.AlignedUMAP`` over all frames at once (identity relations), then the
         same Procrustes chain.
     n_neighbors, min_dist, metric, random_state : as in ``umap.UMAP``.
     n_epochs : int or None
         Epochs of the first frame (``chain``) or of AlignedUMAP; None = umap's default.
     warm_epochs, warm_learning_rate : int, float
-        Epochs and initial SGD step of each warm-started frame in ``chain`` mode (a smaller step
-        keeps a frame closer to its predecessor; 0.25 measured steadier than umap's 1.0 at the
-        same final quality, see docs/animate.md).
+        Epochs and initial SGD step of each warm-started frame in ``chain`` mode.
+    align_epochs, align_strength, align_window : int, float, int
+        The joint refinement of ``chain`` mode: epochs, pull strength (AlignedUMAP's
+        ``alignment_regularisation``) and how many frames either side a word is tied to.
     """
 
     method = "umap"
     _params = ("mode", "n_neighbors", "min_dist", "metric", "n_epochs", "warm_epochs", "warm_learning_rate",
-               "random_state")
+               "align_epochs", "align_strength", "align_window", "random_state")
 
     def __init__(self, *, mode: str = "chain", n_neighbors: int = 15, min_dist: float = 0.1,
                  metric: str = "cosine", n_epochs: int | None = None, warm_epochs: int = 100,
-                 warm_learning_rate: float = 0.25, random_state: int | None = 0):
+                 warm_learning_rate: float = 0.25, align_epochs: int = 100, align_strength: float = 0.02,
+                 align_window: int = 2, random_state: int | None = 0):
         if mode not in UMAP_MODES:
             raise ConfigError(f"unknown UMAP mode {mode!r}; choose one of {', '.join(UMAP_MODES)}")
         _check_metric(metric)
         if n_neighbors < 2:
             raise ConfigError(f"n_neighbors must be at least 2, got {n_neighbors}")
-        if warm_epochs < 1:
-            raise ConfigError(f"warm_epochs must be at least 1, got {warm_epochs}")
+        if min(warm_epochs, align_epochs, align_window) < 1:
+            raise ConfigError("warm_epochs, align_epochs and align_window must be at least 1")
         self.mode = mode
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
@@ -195,6 +200,9 @@ class UMAPProjector(Projector):
         self.n_epochs = n_epochs
         self.warm_epochs = warm_epochs
         self.warm_learning_rate = warm_learning_rate
+        self.align_epochs = align_epochs
+        self.align_strength = align_strength
+        self.align_window = align_window
         self.random_state = random_state
 
     def fit(self, matrices, progress=None):
@@ -217,6 +225,8 @@ class UMAPProjector(Projector):
                 self.embeddings_ = chain_align(frames, anchor="first")
                 return self
             frames: list[np.ndarray] = []
+            graphs = []
+            total = len(mats) + self.align_epochs
             for i, m in enumerate(mats):
                 if not frames:
                     model = umap.UMAP(n_neighbors=neighbours, min_dist=self.min_dist, metric=self.metric,
@@ -230,9 +240,19 @@ class UMAPProjector(Projector):
                                       **_knn_kwargs(m, neighbours, self.metric))
                     layout = align_to(np.asarray(model.fit_transform(m), dtype=np.float64), frames[-1])
                 frames.append(np.asarray(layout, dtype=np.float64))
+                graphs.append(model.graph_)
                 if progress:
-                    progress(i + 1, len(mats))
-        self.embeddings_ = np.stack(frames)
+                    progress(i + 1, total)
+        from umap.umap_ import find_ab_params
+
+        from embviz.temporal_umap import optimise_jointly
+
+        a, b = find_ab_params(1.0, self.min_dist)
+        joint = optimise_jointly(
+            np.stack(frames), graphs, a=a, b=b, n_epochs=self.align_epochs, strength=self.align_strength,
+            window=self.align_window, seed=self.random_state or 0,
+            progress=progress and (lambda done, _: progress(len(mats) + done, total)))
+        self.embeddings_ = chain_align(list(joint), anchor="first")
         return self
 
 
