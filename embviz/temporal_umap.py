@@ -78,9 +78,9 @@ def neighbourhood_overlap(g: sp.csr_matrix, h: sp.csr_matrix) -> np.ndarray:
 def _edges(graph: sp.spmatrix, n_epochs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(head, tail, epochs_per_sample) of a fuzzy graph, edges below max/n_epochs dropped (as umap)."""
     coo = graph.tocoo()
-    keep = coo.data >= coo.data.max() / n_epochs
-    weights = coo.data[keep].astype(np.float64)
-    return (coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64), weights.max() / weights)
+    top = coo.data.max(initial=0.0)
+    keep = coo.data >= top / n_epochs
+    return (coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64), top / coo.data[keep].astype(np.float64))
 
 
 def optimise_jointly(

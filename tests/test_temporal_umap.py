@@ -62,3 +62,9 @@ def test_joint_optimisation_is_deterministic_and_leaves_its_input_alone() -> Non
     np.testing.assert_array_equal(one, two)
     np.testing.assert_array_equal(inits, before)
     assert reports[-1] == (20, 20) and len(reports) == 20
+
+
+def test_frames_without_edges_are_left_where_they_are() -> None:
+    inits = np.random.default_rng(0).uniform(size=(2, 3, 2))
+    empty = [sp.csr_matrix((3, 3)), sp.csr_matrix((3, 3))]
+    np.testing.assert_allclose(optimise_jointly(inits, empty, a=1.6, b=0.9, n_epochs=5), inits.astype(np.float32))
