@@ -25,6 +25,7 @@ from embviz.animate import (
 from embviz.benchmarks_data import WORDSIM353, gensim_test_file
 from embviz.emergence import compute_emergence, first_crossing
 from embviz.errors import ConfigError
+from embviz.metrics import knn_purity
 from embviz.project import PCAProjector
 from embviz.render import frame_count
 from embviz.run import Run
@@ -205,6 +206,19 @@ def test_animate_writes_everything(run_copy: Path, tmp_path: Path) -> None:
     assert result.level == "field" and len(result.words) == 120
     assert result.files == [out, tmp_path / "out/toy-grid.png", tmp_path / "out/toy-metrics.png",
                             tmp_path / "out/toy-metrics.csv"]
+
+
+def test_umap_film_shows_the_fields_forming(run_copy: Path, tmp_path: Path) -> None:
+    result = animate(run_copy, tmp_path / "umap.gif", method="umap", **SMALL)
+    assert result.method == "umap" and result.params["mode"] == "chain"
+    with Image.open(result.film) as gif:
+        assert gif.n_frames == result.n_frames == frame_count(8, SMALL["fps"], SMALL["seconds_per_snapshot"], "gif")
+    [trajectory] = (run_copy / "projections").glob("umap-*.npy")
+    positions = np.load(trajectory, allow_pickle=False)
+    assert positions.shape == (8, 120, 2) and np.isfinite(positions).all()
+    labels = toy_categories(120)
+    fields = [(c := labels[int(w[1:])]) and "/".join(c.split("/")[:2]) for w in result.words]
+    assert knn_purity(positions[-1], fields, k=5) > knn_purity(positions[0], fields, k=5) + 0.4
 
 
 def test_second_animate_hits_the_cache(run_copy: Path, tmp_path: Path, monkeypatch) -> None:
