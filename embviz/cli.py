@@ -107,8 +107,8 @@ def train(
     lr: str = typer.Option(AUTO, help="Peak learning rate (auto)."),
     weight_decay: float = typer.Option(0.01, help="AdamW weight decay."),
     warmup: str = typer.Option(AUTO, help="Warmup steps (auto)."),
-    patience: str = typer.Option(AUTO, help="Stop after this many epochs without a better validation loss "
-                                            "(auto: on for long runs)."),
+    patience: Optional[int] = typer.Option(None, help="Stop after this many epochs without a better validation "
+                                                      "loss [default: never; the best step is recorded]."),
     seed: int = typer.Option(0, help="Random seed (same seed + config on CPU = identical snapshots)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     snapshot_every: Optional[int] = typer.Option(None, help="Also snapshot every N steps."),
@@ -138,7 +138,7 @@ def train(
                 d_model=_auto(d_model, "d-model", int), layers=_auto(layers, "layers", int),
                 heads=_auto(heads, "heads", int), context=context, dropout=dropout, tie=tie,
                 epochs=_auto(epochs, "epochs", int), batch_size=batch_size, lr=_auto(lr, "lr", float),
-                weight_decay=weight_decay, warmup=_auto(warmup, "warmup", int), patience=_auto(patience, "patience", int), seed=seed,
+                weight_decay=weight_decay, warmup=_auto(warmup, "warmup", int), patience=patience, seed=seed,
                 device=device, snapshot_every=snapshot_every, snapshot_schedule=snapshot_schedule,
                 log_snapshots=log_snapshots, snapshot_dtype=snapshot_dtype, compile=compile)
             target = out_dir or Path("runs") / f"{Path(corpus).name.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -162,7 +162,8 @@ def _train_summary(r) -> None:
         ("model", f"d_model {chosen['d_model']} · layers {chosen['layers']} · heads {chosen['heads']}"),
         ("schedule", f"lr {chosen['lr']:g} · warmup {chosen['warmup']} · batch {chosen['batch_size']} · "
                      f"epochs {chosen['epochs']} · patience {chosen['patience'] or 'off'}"),
-        ("train loss · val loss", f"{_fmt(r.final_train_loss)} · {_fmt(r.final_val_loss)}"),
+        ("train loss · val loss", f"{_fmt(r.final_train_loss)} · {_fmt(r.final_val_loss)}"
+                                  + (f" (best at step {r.best_step})" if r.best_step is not None else "")),
         ("category purity@10", f"{_fmt(r.purity_init)} → {_fmt(r.purity_final)} (chance {_fmt(r.purity_chance)})"),
         ("speed", f"{r.tokens_per_s:,.0f} tokens/s · {r.seconds:.1f} s"),
     ]

@@ -308,6 +308,25 @@ def _load_checkpoint(path: Path) -> dict:
 # -- the session: data, model, optimiser, loop -----------------------------------------------------
 
 
+VAL_PARTS = 20
+"""The validation tokens are taken from this many places spread over the corpus."""
+
+
+def split_validation(ids: torch.Tensor, fraction: float, context: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train ids, validation ids) from token ids [N]: the corpus is cut into up to :data:`VAL_PARTS`
+    equal parts and the last ``fraction`` of each part (at least one window of ``context + 1``
+    tokens in all) is held out, so validation text comes from the whole corpus, not only its end."""
+    n_val = max(context + 1, int(len(ids) * fraction))
+    parts = max(1, min(VAL_PARTS, n_val // (context + 1)))
+    bounds = [len(ids) * i // parts for i in range(parts + 1)]
+    train, val = [], []
+    for i in range(parts):
+        cut = bounds[i + 1] - (n_val * (i + 1) // parts - n_val * i // parts)
+        train.append(ids[bounds[i]:cut])
+        val.append(ids[cut:bounds[i + 1]])
+    return torch.cat(train), torch.cat(val)
+
+
 @dataclass
 class _Session:
     config: TrainConfig
@@ -323,8 +342,7 @@ class _Session:
     @classmethod
     def prepare(cls, config: TrainConfig, corpus: Corpus, tokenizer: Tokenizer, dist: "_Distributed") -> "_Session":
         ids = torch.from_numpy(tokenizer.encode(corpus.text))
-        n_val = max(config.context + 1, int(len(ids) * config.val_fraction))
-        train_ids, val_ids = ids[:-n_val], ids[-n_val:]
+        train_ids, val_ids = split_validation(ids, config.val_fraction, config.context)
         if len(train_ids) < config.context + 1:
             raise CorpusError(f"the corpus has {len(ids)} tokens: too short for a context of {config.context} "
                               "plus a validation split (give more text or a smaller --context)")

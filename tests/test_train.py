@@ -4,10 +4,11 @@ import signal
 
 import numpy as np
 import pytest
+import torch
 
 from embviz.errors import ConfigError, CorpusError, RunError
 from embviz.run import Run
-from embviz.training import resume, train
+from embviz.training import VAL_PARTS, resume, split_validation, train
 
 
 def final_matrix(run_dir):
@@ -43,6 +44,7 @@ def test_training_learns_the_tiny_grammar(tmp_path, tiny_config):
     vocab = len(Run.open(tmp_path / "run").vocab()[0])
     assert result.final_val_loss < np.log(vocab) - 1.0  # far below guessing uniformly
     assert result.purity_final > result.purity_init
+    assert result.chosen["patience"] is None and not result.stopped_early and result.epochs_done == 6
 
 
 def test_the_same_seed_gives_identical_snapshots(tmp_path, tiny_config):
@@ -160,3 +162,31 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again(tmp_path, tiny_co
     shutil.rmtree(run.path / "snapshots")
     assert resume(tmp_path / "early").status == "complete"
     np.testing.assert_array_equal(final_matrix(tmp_path / "whole"), final_matrix(tmp_path / "early"))
+
+
+@pytest.mark.parametrize("n, fraction, context", [(1000, 0.05, 8), (30, 0.05, 8), (100_000, 0.1, 64), (70, 0.3, 4)])
+def test_validation_is_spread_over_the_corpus(n: int, fraction: float, context: int) -> None:
+    ids = torch.arange(n)
+    train_ids, val_ids = split_validation(ids, fraction, context)
+    n_val = max(context + 1, int(n * fraction))
+    assert len(val_ids) == n_val and len(train_ids) == n - n_val
+    assert sorted(torch.cat([train_ids, val_ids]).tolist()) == list(range(n))  # a partition, order kept in each
+    assert (torch.diff(train_ids) > 0).all() and (torch.diff(val_ids) > 0).all()
+    # contiguous val slices, each at least one window long, spread from the first twentieth to the end
+    starts = [0] + [i + 1 for i in range(len(val_ids) - 1) if val_ids[i + 1] != val_ids[i] + 1]
+    lengths = [b - a for a, b in zip(starts, starts[1:] + [len(val_ids)])]
+    assert min(lengths) >= context + 1
+    assert val_ids[-1] == n - 1
+    if n_val >= 20 * (context + 1):
+        assert len(starts) == VAL_PARTS and val_ids[0] < n / VAL_PARTS
+
+
+def test_patience_stops_when_validation_loss_turns_up_and_the_best_step_is_recorded(tmp_path, tiny_config):
+    config = dataclasses.replace(tiny_config, d_model=64, epochs=60, lr=3e-2, patience=2)
+    result = train(config, tmp_path / "run")
+    run = Run.open(tmp_path / "run")
+    epochs = [s for s in run.snapshots() if s.val_loss is not None and s.step > 0]
+    best = min(epochs, key=lambda s: s.val_loss)
+    assert result.stopped_early and result.epochs_done < 60
+    assert result.best_step == best.step == run.manifest()["result"]["best_step"]
+    assert epochs[-1].epoch - best.epoch == 2  # exactly `patience` epochs without a better loss
