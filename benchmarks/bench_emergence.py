@@ -1,4 +1,4 @@
-"""Do the defaults make structure emerge? Train with no tuning flags on synthetic, lee and wiki.
+"""Do the defaults make structure emerge? Train with no tuning flags on synthetic, lee, wiki, wiki-head.
 
 For each corpus: wall time of ``train`` (everything: corpus, tokenizer, training, snapshots,
 purity), the chosen values, field purity (lexicon level 1, k = 10) before → after training next to
@@ -9,12 +9,14 @@ and the achieved FLOP/s of the training loop ÷ a 1024² fp32 matmul peak measur
 process, before and after (the larger peak is used).
 
     .venv/bin/python benchmarks/bench_emergence.py
+    .venv/bin/python benchmarks/bench_emergence.py --corpora lee,wiki-head
 
 Two cores, timings vary with the machine's load: the peak is measured side by side for that reason.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import tempfile
 import time
@@ -31,7 +33,10 @@ from embviz.model import ModelConfig, TinyGPT
 from embviz.run import Run
 from embviz.word2vec import Word2VecOptions, baseline_for_run
 
-CORPORA = ("synthetic", "lee", "wiki")
+CORPORA = ("synthetic", "lee", "wiki", "wiki-head")
+"""``wiki-head``: the first articles of the ``wiki`` file up to 70,000 words, a second real text of
+Lee's size (the issue's size for the 3-minute floor), written by this benchmark."""
+HEAD_WORDS = 70_000
 LEVELS = (0, 1, 2)
 K = 10
 
@@ -59,11 +64,24 @@ def wordsim(vectors: np.ndarray, tokens: list[str]) -> float:
     return word_pair_spearman(vectors, tokens, gensim_test_file(WORDSIM353)).spearman
 
 
+def wiki_head(path: Path) -> Path:
+    """Write the first articles of gensim's Wikipedia sample, up to :data:`HEAD_WORDS` words, to ``path``."""
+    articles, words = [], 0
+    for line in gensim_test_file("head500.noblanks.cor").read_text(encoding="utf-8").splitlines():
+        articles.append(line)
+        words += len(line.split())
+        if words >= HEAD_WORDS:
+            break
+    path.write_text("\n".join(articles) + "\n", encoding="utf-8")
+    return path
+
+
 def bench(corpus: str, root: Path) -> dict:
     out = root / corpus
+    source = str(wiki_head(root / "wiki-head.txt")) if corpus == "wiki-head" else corpus
     peak_before = matmul_peak()
     t0 = time.perf_counter()
-    result = train(TrainConfig(corpus=corpus, device="cpu"), out, overwrite=True)
+    result = train(TrainConfig(corpus=source, device="cpu"), out, overwrite=True)
     wall = time.perf_counter() - t0
     peak_after = matmul_peak()
     run = Run.open(out)
@@ -93,10 +111,13 @@ def bench(corpus: str, root: Path) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpora", default=",".join(CORPORA), help="comma-separated subset of " + ", ".join(CORPORA))
+    args = parser.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_emergence-") as tmp:
-        for corpus in CORPORA:
+        for corpus in args.corpora.split(","):
             rows.append(bench(corpus, Path(tmp)))
             print(f"... {corpus} done in {rows[-1]['wall']:.0f} s", flush=True)
     print()
