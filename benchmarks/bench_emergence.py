@@ -35,7 +35,7 @@ from embviz.word2vec import Word2VecOptions, baseline_for_run
 
 CORPORA = ("synthetic", "lee", "wiki", "wiki-head")
 """``wiki-head``: the first articles of the ``wiki`` file up to 70,000 words, a second real text of
-Lee's size (the issue's size for the 3-minute floor), written by this benchmark."""
+Lee's size (the size the 3-minute floor is set for), written by this benchmark."""
 HEAD_WORDS = 70_000
 LEVELS = (0, 1, 2)
 K = 10

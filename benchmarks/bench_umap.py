@@ -13,7 +13,7 @@ Reported per mode:
 - final-frame quality: trustworthiness@10 (scikit-learn, cosine) and 2-D kNN purity@10 at the
   field level, so a mode cannot look steady by not moving.
 
-    python benchmarks/bench_umap.py                       # 20 snapshots × 2,000 words (issue's sizes)
+    python benchmarks/bench_umap.py                       # 20 snapshots × 2,000 words (the default)
     python benchmarks/bench_umap.py --snapshots 10 --words 500   # a quick look
     python benchmarks/bench_umap.py --modes chain          # skip the slow AlignedUMAP
 """
