@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from PIL import GifImagePlugin, Image
 
 from embviz.errors import ConfigError, EmbvizError
 from embviz.fonts import font_families
+from embviz.run import atomic_path
 
 Progress = Callable[[int, int], None]
 RGBA = tuple[float, float, float, float]
@@ -325,7 +324,7 @@ class _Mp4Writer:
     def __init__(self, path: Path, size: tuple[int, int], fps: float):
         self._gen = imageio_ffmpeg.write_frames(
             str(path), size, pix_fmt_in="rgba", fps=fps, codec="libx264", quality=None,
-            macro_block_size=2, ffmpeg_log_level="error", output_params=["-crf", str(MP4_CRF)],
+            macro_block_size=2, ffmpeg_log_level="error", output_params=["-crf", str(MP4_CRF), "-f", "mp4"],
         )
         self._gen.send(None)
 
@@ -361,20 +360,12 @@ class _GifWriter:
 
 @contextlib.contextmanager
 def _atomic_output(out: Path) -> Iterator[Path]:
-    """Yield a temp path next to ``out`` (same suffix); rename it onto ``out`` on success, remove it on error."""
+    """:func:`embviz.run.atomic_path`, with a failure to write beside ``out`` as a RenderError."""
     try:
-        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=f".tmp{out.suffix}")
+        with atomic_path(out) as tmp:
+            yield tmp
     except OSError as err:
         raise RenderError(f"cannot write to {out.parent}: {err.strerror}") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _font_rc(words: Sequence[str], font: Path | None) -> dict[str, list[str]]:

@@ -71,14 +71,21 @@ def test_frame_count_formula():
 
 def test_mp4_frames_and_size(tmp_path):
     film = make_film()
-    calls = []
-    result = render_film(film, tmp_path / "film.mp4", fps=10, seconds_per_snapshot=0.5, size=SIZE,
-                         progress=lambda done, total: calls.append((done, total)))
+    calls, temps = [], set()
+
+    def progress(done, total):
+        calls.append((done, total))
+        temps.update(p.name for p in tmp_path.iterdir())
+
+    result = render_film(film, tmp_path / "film.mp4", fps=10, seconds_per_snapshot=0.5, size=SIZE, progress=progress)
     frames = iio.imread(result.path)
     assert result.n_frames == frame_count(3, 10, 0.5) == len(frames) == 21
     assert frames.shape[1:3] == (SIZE[1], SIZE[0]) == (result.height, result.width)
     assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 2
     assert calls[-1] == (21, 21) and len(calls) == 21
+    # while writing, one temp file named as a run's stray-file cleanup expects (".<name>.<random>.tmp")
+    [temp] = temps
+    assert temp.startswith(".film.mp4.") and temp.endswith(".tmp")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4"]
 
 
