@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +43,8 @@ CATEGORIES = 40
 
 def build_run(root: Path, vocab: int, dim: int, snapshots: int, dtype: str, corpus_tokens: int,
               categorised: int = 10) -> Path:
-    from embviz.corpus import load_corpus
-    from embviz.run import TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json
-    from embviz.tokenizer import build_tokenizer
-    from embviz.training import TrainConfig
+    from embviz.run import Snapshot, snapshot_name
+    from embviz.toyrun import make_corpus_run
 
     rng = np.random.default_rng(0)
     n_words = vocab - 1  # + <unk>
@@ -56,33 +53,20 @@ def build_run(root: Path, vocab: int, dim: int, snapshots: int, dtype: str, corp
     zipf = 1.0 / np.arange(1, n_words + 1) ** 1.0
     ids = np.concatenate([rng.permutation(n_words), rng.choice(n_words, size=corpus_tokens, p=zipf / zipf.sum())])
     lines = [" ".join(words[ids[i:i + 12]]) for i in range(0, len(ids), 12)]
-    corpus = root / "corpus.txt"
-    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    text = load_corpus(str(corpus)).text
-    tok = build_tokenizer(text, "word", min_count=1)
-    assert len(tok) == vocab, len(tok)
 
-    run = Run.create(root / "run")
-    config = TrainConfig(corpus=str(corpus), d_model=dim, layers=2, heads=8, epochs=snapshots - 1, device="cpu",
-                         snapshot_dtype=dtype)
-    run.write_manifest({
-        "status": "complete", "config": asdict(config),
-        "chosen": {"d_model": dim, "layers": 2, "heads": 8, "epochs": snapshots - 1, "lr": 3e-3, "warmup": 10,
-                   "batch_size": 32, "min_count": 1},
-        "model": {"vocab_size": vocab, "d_model": dim, "layers": 2, "heads": 8, "context": 64, "dropout": 0.0,
-                  "tie": True},
-        "corpus": {"name": "corpus", "source": str(corpus), "sha256": load_corpus(str(corpus)).sha256,
-                   "tokens": len(ids)},
-    })
-    write_json(run.path / TOKENIZER_JSON, tok.to_json())
-    counts = np.bincount(tok.encode(text), minlength=vocab)
-    # Like the built-in lexicon, only some words have a category (one in `categorised`; 1 = every word).
-    cats = [None] + [f"noun/field{int(t[1:]) % CATEGORIES}/sub{int(t[1:]) % (2 * CATEGORIES)}"
-                     if int(t[1:]) % categorised == 0 else None for t in tok.tokens[1:]]
-    run.write_vocab(tok.tokens, counts.tolist(), cats)
+    def category(token: str) -> str | None:
+        """Like the built-in lexicon, only some words have one (one in `categorised`; 1 = every word)."""
+        if not token[1:].isdigit() or int(token[1:]) % categorised:
+            return None
+        i = int(token[1:])
+        return f"noun/field{i % CATEGORIES}/sub{i % (2 * CATEGORIES)}"
+
+    run, tokens = make_corpus_run(root, lines, dim=dim, heads=8, epochs=snapshots - 1, categories=category,
+                                  snapshot_dtype=dtype)
+    assert len(tokens) == vocab, len(tokens)
     centres = rng.standard_normal((2 * CATEGORIES, dim), dtype=np.float32)
     target = np.zeros((vocab, dim), np.float32)
-    target[1:] = centres[[int(t[1:]) % (2 * CATEGORIES) for t in tok.tokens[1:]]]
+    target[1:] = centres[[int(t[1:]) % (2 * CATEGORIES) for t in tokens[1:]]]
     target += 0.7 * rng.standard_normal((vocab, dim), dtype=np.float32)
     noise = rng.standard_normal((vocab, dim), dtype=np.float32)
     steps = np.unique(np.round(np.geomspace(1, 100 * snapshots, snapshots - 1)).astype(int))

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from embviz.compare import CompareOptions, compare
-from embviz.corpus import load_corpus
-from embviz.run import TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json
-from embviz.tokenizer import build_tokenizer
-from embviz.training import TrainConfig
+from embviz.run import Snapshot, snapshot_name
+from embviz.toyrun import make_corpus_run
 from embviz.word2vec import Word2VecOptions, available_cores
 
 V, D, SNAPSHOTS, TOKENS, TOPICS = 5000, 64, 20, 400_000, 50
@@ -42,28 +39,12 @@ def build_run(root: Path) -> Path:
         mixed = np.where(rng.random(length) < 0.3, rng.choice(V - 1, size=length, p=zipf), own)
         lines.append(" ".join(words[i] for i in mixed))
         n += length
-    corpus = root / "corpus.txt"
-    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    text = load_corpus(str(corpus)).text
-    tok = build_tokenizer(text, "word", min_count=1)
-    assert len(tok) == V, len(tok)
-
-    run = Run.create(root / "run")
-    config = TrainConfig(corpus=str(corpus), d_model=D, layers=2, heads=2, epochs=SNAPSHOTS - 1, device="cpu")
-    run.write_manifest({
-        "status": "complete", "config": asdict(config),
-        "chosen": {"d_model": D, "layers": 2, "heads": 2, "epochs": 5, "lr": 3e-3, "warmup": 10, "batch_size": 32,
-                   "min_count": 1},
-        "model": {"vocab_size": V, "d_model": D, "layers": 2, "heads": 2, "context": 64, "dropout": 0.0, "tie": True},
-        "corpus": {"name": "corpus", "source": str(corpus), "sha256": load_corpus(str(corpus)).sha256, "tokens": n},
-    })
-    write_json(run.path / TOKENIZER_JSON, tok.to_json())
-    counts = np.bincount(tok.encode(text), minlength=V)
-    cats = [None] + [f"noun/topic{int(t[1:]) % TOPICS}" for t in tok.tokens[1:]]
-    run.write_vocab(tok.tokens, counts.tolist(), cats)
+    run, tokens = make_corpus_run(root, lines, dim=D, heads=2, epochs=SNAPSHOTS - 1,
+                                  categories=lambda t: f"noun/topic{int(t[1:]) % TOPICS}" if t[1:].isdigit() else None)
+    assert len(tokens) == V, len(tokens)
     centres = rng.normal(size=(TOPICS, D))
     target = np.zeros((V, D))
-    target[1:] = centres[[int(t[1:]) % TOPICS for t in tok.tokens[1:]]] + 0.7 * rng.normal(size=(V - 1, D))
+    target[1:] = centres[[int(t[1:]) % TOPICS for t in tokens[1:]]] + 0.7 * rng.normal(size=(V - 1, D))
     noise = rng.normal(size=(V, D))
     for s in range(SNAPSHOTS):
         mix = s / (SNAPSHOTS - 1)

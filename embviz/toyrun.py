@@ -1,16 +1,20 @@
-"""A toy run directory whose embeddings go from noise to a nested category map, without training.
+"""Run directories built without training, for tests and benchmarks.
 
-Tests, benchmarks and docs use it to exercise ``animate`` on a trajectory whose story is known:
-part of speech separates first, then semantic fields, then sub-fields (coarse before fine).
+:func:`make_toy_run`: embeddings that go from noise to a nested category map, a trajectory whose
+story is known (part of speech separates first, then semantic fields, then sub-fields).
+:func:`make_corpus_run`: a complete run over a given text (corpus file, word tokenizer, run.json,
+vocab.tsv), ready for the caller's snapshots — what ``compare-word2vec`` needs at any scale.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from embviz.run import Run, Snapshot, snapshot_name, write_npy
+from embviz.run import TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json, write_npy
 
 
 def toy_categories(n_words: int, pos: int = 3, fields: int = 3, subfields: int = 2) -> list[str | None]:
@@ -108,3 +112,44 @@ def make_toy_run(
         write_npy(run.snapshot_dir / snap.file, matrix)
     run._write_index(snaps)
     return run
+
+
+def make_corpus_run(
+    root: Path,
+    lines: Sequence[str],
+    *,
+    dim: int,
+    heads: int,
+    epochs: int,
+    categories: Callable[[str], str | None],
+    snapshot_dtype: str = "float32",
+) -> tuple[Run, list[str]]:
+    """Write ``root/corpus.txt`` (``lines``) and a run directory ``root/run`` over it: word tokenizer
+    (min_count 1), a complete run.json (2 layers, context 64), vocab.tsv with the text's counts and
+    ``categories(token)``. Returns the run, to which the caller adds snapshots [V, dim], and its tokens.
+    """
+    from embviz.corpus import load_corpus
+    from embviz.tokenizer import build_tokenizer
+    from embviz.training import TrainConfig
+
+    corpus_path = Path(root) / "corpus.txt"
+    corpus_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    corpus = load_corpus(str(corpus_path))
+    tokenizer = build_tokenizer(corpus.text, "word", min_count=1)
+    ids = tokenizer.encode(corpus.text)
+    vocab = len(tokenizer)
+    config = TrainConfig(corpus=str(corpus_path), d_model=dim, layers=2, heads=heads, epochs=epochs, device="cpu",
+                         snapshot_dtype=snapshot_dtype)
+    run = Run.create(Path(root) / "run")
+    run.write_manifest({
+        "status": "complete", "config": asdict(config),
+        "chosen": {"d_model": dim, "layers": 2, "heads": heads, "epochs": epochs, "lr": 3e-3, "warmup": 10,
+                   "batch_size": 32, "min_count": 1},
+        "model": {"vocab_size": vocab, "d_model": dim, "layers": 2, "heads": heads, "context": 64, "dropout": 0.0,
+                  "tie": True},
+        "corpus": {"name": "corpus", "source": str(corpus_path), "sha256": corpus.sha256, "tokens": len(ids)},
+    })
+    write_json(run.path / TOKENIZER_JSON, tokenizer.to_json())
+    tokens = list(tokenizer.tokens)
+    run.write_vocab(tokens, np.bincount(ids, minlength=vocab).tolist(), [categories(t) for t in tokens])
+    return run, tokens

@@ -25,8 +25,9 @@ from embviz.compare import (
 )
 from embviz.errors import ConfigError
 from embviz.metrics import cosine_knn, knn_jaccard, linear_cka, neighbour_jaccard
-from embviz.run import Run, read_json, write_json
+from embviz.run import Run, Snapshot, read_json, snapshot_name, write_json
 from embviz.tokenizer import UNK, build_tokenizer
+from embviz.toyrun import make_corpus_run
 from embviz.training import TrainConfig, train
 from embviz.word2vec import Word2VecOptions, corpus_sentences, train_word2vec
 
@@ -357,3 +358,21 @@ def test_options_are_checked_before_anything_runs():
         CompareOptions(word2vec=Word2VecOptions(window=0)).validate()
     with pytest.raises(ConfigError):
         CompareOptions(neighbours=0).validate()
+
+
+def test_a_corpus_run_built_without_training_compares_with_its_known_topics(tmp_path):
+    rng = np.random.default_rng(0)
+    topics = [[f"a{i}" for i in range(8)], [f"b{i}" for i in range(8)]]
+    lines = [" ".join(rng.choice(topics[s % 2], size=10)) for s in range(400)]
+    run, tokens = make_corpus_run(tmp_path, lines, dim=8, heads=2, epochs=1,
+                                  categories=lambda t: f"noun/{t[0]}" if t[0] in "ab" else None)
+    _, counts, cats = Run.open(run.path).vocab()
+    assert sorted(tokens[1:]) == sorted(topics[0] + topics[1]) and sum(counts) == 4000
+    assert [c for t, c in zip(tokens, cats) if t.startswith("a")] == ["noun/a"] * 8
+    signal = np.array([[1.0, 0.0] if t[0] == "a" else [0.0, 1.0] for t in tokens])
+    for step in (0, 10):
+        matrix = rng.normal(size=(len(tokens), 8)) * (1.0 if step == 0 else 0.1)
+        matrix[:, :2] += 0 if step == 0 else 3 * signal
+        run.add_snapshot(matrix.astype(np.float32), Snapshot(snapshot_name(step), step, step / 10, step * 64, None, 5.0))
+    report = compare(run.path, CompareOptions(word2vec=Word2VecOptions(epochs=3, workers=1), k=5))
+    assert report.data["purity"]["lm"] == 1.0
