@@ -4,7 +4,7 @@ The run's TinyGPT is trained again with the run's config, seed, data order, sche
 epochs (the same budget), with its token embedding initialised from the Word2Vec vectors and either
 frozen or fine-tuned. The from-scratch arm is the run itself: its validation losses at step 0 and at
 every epoch end, read from its snapshots. The probe reuses the training session of
-:mod:`embviz.training` (``_Session.prepare/step/evaluate``) so the arms differ only in the embedding;
+:mod:`embviz.training` (``_Session.prepare/build/step/evaluate``) so the arms differ only in the embedding;
 with no initial embedding it reproduces the run's own losses exactly on CPU (tested).
 
 When the head is tied to the embedding (the default) a frozen embedding is also a frozen output
@@ -49,7 +49,6 @@ def train_arm(run: Run, manifest: dict, text: str, tokenizer, init: np.ndarray |
     """Train the run's TinyGPT for ``epochs`` epochs with embedding ``init`` [V, d] (None: the run's own init)."""
     import torch
 
-    from embviz.model import TinyGPT
     from embviz.training import TrainConfig, _Distributed, _pick_device, _Session
 
     try:
@@ -64,20 +63,14 @@ def train_arm(run: Run, manifest: dict, text: str, tokenizer, init: np.ndarray |
     if recorded and asdict(session.chosen) != recorded:
         raise RunError(f"{run.path}: the run's training setup cannot be rebuilt exactly (chosen values differ)")
     t0 = time.perf_counter()
-    torch.manual_seed(config.seed)
-    model = TinyGPT(session.model_cfg).to(dist.device)
+    model, optimizer = session.build(dist.device)  # the run's seeded init and optimiser groups
     if init is not None:
         if init.shape != tuple(model.tok.weight.shape):
             raise RunError(f"initial embedding has shape {init.shape}, the model needs {tuple(model.tok.weight.shape)}")
         with torch.no_grad():
             model.tok.weight.copy_(torch.from_numpy(np.ascontiguousarray(init, dtype=np.float32)))
+    # A frozen weight gets no gradient, so AdamW leaves it (and its decay) alone.
     model.tok.weight.requires_grad_(not freeze)
-    # The run's optimiser groups; a frozen weight gets no gradient, so AdamW leaves it (and its decay) alone.
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=session.chosen.lr,
-                                  betas=(0.9, 0.95))
     losses = [session.evaluate(model)]
     total = epochs * session.steps_per_epoch
     step = 0
