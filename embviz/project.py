@@ -206,9 +206,10 @@ class UMAPProjector(Projector):
         self.random_state = random_state
 
     def fit(self, matrices, progress=None):
-        mats = _stack(matrices)
+        """``chain`` reads one snapshot at a time (one float64 copy [n, d] at once); ``aligned`` all."""
+        shape, count = _shape(matrices), len(matrices)
         umap = _import_umap()
-        n = mats[0].shape[0]
+        n = shape[0]
         neighbours = min(self.n_neighbors, n - 1)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*n_jobs.*")
@@ -217,17 +218,18 @@ class UMAPProjector(Projector):
             if self.mode == "aligned":
                 model = umap.AlignedUMAP(n_neighbors=neighbours, min_dist=self.min_dist, metric=self.metric,
                                          n_epochs=self.n_epochs, random_state=self.random_state)
-                relations = [{i: i for i in range(n)} for _ in range(len(mats) - 1)]
-                model.fit(mats, relations=relations)
+                relations = [{i: i for i in range(n)} for _ in range(count - 1)]
+                model.fit(_stack(matrices), relations=relations)
                 frames = [np.asarray(e, dtype=np.float64) for e in model.embeddings_]
                 if progress:
-                    progress(len(mats), len(mats))
+                    progress(count, count)
                 self.embeddings_ = chain_align(frames, anchor="first")
                 return self
             frames: list[np.ndarray] = []
             graphs = []
-            total = len(mats) + self.align_epochs
-            for i, m in enumerate(mats):
+            total = count + self.align_epochs
+            for i in range(count):
+                m = _checked(matrices, i, shape)
                 if not frames:
                     model = umap.UMAP(n_neighbors=neighbours, min_dist=self.min_dist, metric=self.metric,
                                       n_epochs=self.n_epochs, random_state=self.random_state,
@@ -251,7 +253,7 @@ class UMAPProjector(Projector):
         joint = optimise_jointly(
             np.stack(frames), graphs, a=a, b=b, n_epochs=self.align_epochs, strength=self.align_strength,
             window=self.align_window, seed=self.random_state or 0,
-            progress=progress and (lambda done, _: progress(len(mats) + done, total)))
+            progress=progress and (lambda done, _: progress(count + done, total)))
         self.embeddings_ = chain_align(list(joint), anchor="first")
         return self
 
@@ -281,12 +283,14 @@ class TSNEProjector(Projector):
         self.random_state = random_state
 
     def fit(self, matrices, progress=None):
+        """Reads one snapshot at a time (one float64 copy [n, d] at once)."""
         from sklearn.manifold import TSNE
 
-        mats = _stack(matrices)
-        perplexity = min(self.perplexity, (mats[0].shape[0] - 1) / 3)
+        shape, count = _shape(matrices), len(matrices)
+        perplexity = min(self.perplexity, (shape[0] - 1) / 3)
         frames: list[np.ndarray] = []
-        for i, m in enumerate(mats):
+        for i in range(count):
+            m = _checked(matrices, i, shape)
             if not frames:
                 model = TSNE(perplexity=perplexity, metric=self.metric, init="pca", max_iter=self.max_iter,
                              random_state=self.random_state)
@@ -298,7 +302,7 @@ class TSNEProjector(Projector):
                 layout = align_to(np.asarray(model.fit_transform(m), dtype=np.float64), frames[-1])
             frames.append(np.asarray(layout, dtype=np.float64))
             if progress:
-                progress(i + 1, len(mats))
+                progress(i + 1, count)
         self.embeddings_ = np.stack(frames)
         return self
 
