@@ -172,12 +172,12 @@ def test_validation_is_spread_over_the_corpus(n: int, fraction: float, context: 
     assert len(val_ids) == n_val and len(train_ids) == n - n_val
     assert sorted(torch.cat([train_ids, val_ids]).tolist()) == list(range(n))  # a partition, order kept in each
     assert (torch.diff(train_ids) > 0).all() and (torch.diff(val_ids) > 0).all()
-    # contiguous val slices, each at least one window long, spread from the first twentieth to the end
+    # contiguous val slices, each at least one window long, spread from the first part to the end
     starts = [0] + [i + 1 for i in range(len(val_ids) - 1) if val_ids[i + 1] != val_ids[i] + 1]
     lengths = [b - a for a, b in zip(starts, starts[1:] + [len(val_ids)])]
     assert min(lengths) >= context + 1
     assert val_ids[-1] == n - 1
-    if n_val >= 20 * (context + 1):
+    if n_val >= VAL_PARTS * (context + 1):
         assert len(starts) == VAL_PARTS and val_ids[0] < n / VAL_PARTS
 
 
