@@ -84,7 +84,7 @@ def width_for(n_train_tokens: int) -> int:
 def flops_per_token(d_model: int, layers: int, vocab_size: int, context: int) -> float:
     """Training FLOPs per token of a tied TinyGPT (same formula as ``TinyGPT.flops_per_token``)."""
     per_layer = 12 * d_model * d_model + 13 * d_model  # qkv, proj, mlp weights + biases + 2 LayerNorms
-    n = layers * per_layer + vocab_size * d_model + 2 * d_model
+    n = layers * per_layer + vocab_size * (d_model + 1) + 2 * d_model  # tied head + its bias
     return 6.0 * n + 12.0 * layers * d_model * context
 
 

@@ -70,6 +70,9 @@ class Block(nn.Module):
 class TinyGPT(nn.Module):
     """Token embedding + learned positions → blocks → final LayerNorm → LM head (tied by default).
 
+    The head has a bias, set to the corpus's log unigram frequencies by :meth:`set_unigram_prior`:
+    word frequency then lives in the bias instead of in a shared direction of the embedding.
+
     ``forward(idx [B, T]) -> logits [B, T, V]``.
     """
 
@@ -81,7 +84,7 @@ class TinyGPT(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
-        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size)
         if cfg.tie:
             self.head.weight = self.tok.weight
         self.apply(self._init)
@@ -102,6 +105,12 @@ class TinyGPT(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.head(self.ln_f(x))
+
+    @torch.no_grad()
+    def set_unigram_prior(self, counts: torch.Tensor) -> None:
+        """Set the head's bias to log unigram probabilities from token counts ``[V]`` (add-one smoothed)."""
+        smoothed = counts.to(self.head.bias) + 1
+        self.head.bias.copy_(torch.log(smoothed / smoothed.sum()))
 
     def embedding(self) -> torch.Tensor:
         """The filmed matrix ``[V, d]``: the input token embedding (equal to the head when tied)."""

@@ -359,9 +359,11 @@ class _Session:
                    dist)
 
     def build(self, device: torch.device) -> tuple[TinyGPT, torch.optim.Optimizer]:
-        """The model (seeded init) and its AdamW optimiser (no decay on biases and norms)."""
+        """The model (seeded init, head bias at the training text's unigram prior) and its AdamW
+        optimiser (no decay on biases and norms)."""
         torch.manual_seed(self.config.seed)
         model = TinyGPT(self.model_cfg).to(device)
+        model.set_unigram_prior(torch.bincount(self.train_ids, minlength=self.model_cfg.vocab_size))
         decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": self.config.weight_decay},

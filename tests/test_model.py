@@ -40,6 +40,19 @@ def test_embedding_starts_small_so_the_initial_loss_is_near_log_vocab():
     assert abs(loss.item() - torch.log(torch.tensor(50.0)).item()) < 0.2
 
 
+def test_unigram_prior_starts_the_loss_at_the_unigram_entropy_not_log_vocab():
+    m = model()
+    counts = (1000 / torch.arange(1, 51) ** 1.2).round()  # Zipf-like: a few frequent words
+    p = (counts + 1) / (counts + 1).sum()
+    entropy = -(p * p.log()).sum().item()
+    m.set_unigram_prior(counts)
+    torch.testing.assert_close(m.head.bias.softmax(0), p)
+    x, y = torch.multinomial(p, 2 * 8 * 16, replacement=True, generator=torch.Generator().manual_seed(0)).view(2, 8, 16)
+    loss = torch.nn.functional.cross_entropy(m(x).reshape(-1, 50), y.reshape(-1)).item()
+    assert entropy < torch.log(torch.tensor(50.0)).item() - 0.5
+    assert abs(loss - entropy) < 0.25
+
+
 @pytest.mark.parametrize("kw, message", [
     ({"d_model": 30, "heads": 4}, "must divide"),
     ({"d_model": 0}, "d-model"),
