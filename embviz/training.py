@@ -327,6 +327,20 @@ def split_validation(ids: torch.Tensor, fraction: float, context: int) -> tuple[
     return torch.cat(train), torch.cat(val)
 
 
+def epoch_windows(n_tokens: int, context: int, seed: int, epoch: int) -> np.ndarray:
+    """Start positions ``[(n_tokens - 1) // context]`` of one epoch's training windows, in training order.
+
+    The text is cut into slots of ``context`` tokens; each epoch shuffles the slots and moves every
+    window by its own random offset below ``context`` (clamped at the end of the text), so the text
+    is cut at new places in every epoch and the model cannot learn the windows by heart.
+    """
+    windows = (n_tokens - 1) // context
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(windows)
+    shift = rng.integers(0, context, size=windows)
+    return np.minimum(order * context + shift[order], n_tokens - context - 1)
+
+
 @dataclass
 class _Session:
     config: TrainConfig
@@ -423,10 +437,10 @@ class _Session:
         return steps
 
     def batch_windows(self, epoch: int, batch: int) -> torch.Tensor:
-        """This rank's window starts for one global batch; the order depends only on seed and epoch."""
-        order = np.random.default_rng([self.config.seed, epoch]).permutation(self.windows)
+        """This rank's window starts for one global batch; they depend only on seed and epoch."""
         size = self.chosen.batch_size
-        starts = order[batch * size:(batch + 1) * size] * self.config.context
+        starts = epoch_windows(len(self.train_ids), self.config.context, self.config.seed, epoch)
+        starts = starts[batch * size:(batch + 1) * size]
         share = size // self.dist.world
         return torch.from_numpy(starts[self.dist.rank * share:(self.dist.rank + 1) * share])
 

@@ -8,7 +8,7 @@ import torch
 
 from embviz.errors import ConfigError, CorpusError, RunError
 from embviz.run import Run
-from embviz.training import VAL_PARTS, resume, split_validation, train
+from embviz.training import VAL_PARTS, epoch_windows, resume, split_validation, train
 
 
 def final_matrix(run_dir):
@@ -179,6 +179,25 @@ def test_validation_is_spread_over_the_corpus(n: int, fraction: float, context: 
     assert val_ids[-1] == n - 1
     if n_val >= VAL_PARTS * (context + 1):
         assert len(starts) == VAL_PARTS and val_ids[0] < n / VAL_PARTS
+
+
+@pytest.mark.parametrize("n, context", [(10_000, 64), (1_000, 8), (65, 64), (200, 33)])
+def test_each_epoch_cuts_the_text_at_new_places(n: int, context: int) -> None:
+    windows = (n - 1) // context
+    epochs = [epoch_windows(n, context, seed=3, epoch=e) for e in range(6)]
+    for starts in epochs:
+        assert len(starts) == windows and starts.min() >= 0 and starts.max() + context + 1 <= n
+    np.testing.assert_array_equal(epochs[2], epoch_windows(n, context, seed=3, epoch=2))  # resumable
+    if windows < 10:
+        return
+    assert not np.array_equal(epochs[0], epochs[1]) and not np.array_equal(epochs[0], epoch_windows(n, context, 4, 0))
+    assert (epochs[0] % context != 0).mean() > 0.5  # not the fixed slot boundaries
+    covered = np.zeros((len(epochs), n - 1), dtype=bool)
+    for e, starts in enumerate(epochs):
+        for s in starts:
+            covered[e, s:s + context] = True
+    assert covered.mean(axis=1).min() > 0.7  # each epoch still reads most of the text
+    assert covered.any(axis=0).mean() > 0.97  # and a few epochs read all of it
 
 
 def test_patience_stops_when_validation_loss_turns_up_and_the_best_step_is_recorded(tmp_path, tiny_config):
