@@ -18,9 +18,9 @@ never at which corpus it is. ``docs/defaults.md`` gives the reasons and the meas
   lower rates left real text near the unigram loss within the budget.
 - **Warmup** 5 % of the steps, at most 200.
 - **Early stopping** is off unless ``patience`` is given: validation loss is a poor guide to the
-  embedding. On a 71k-token Wikipedia slice it is lowest after epoch 1 while the embedding's purity
-  doubles by epoch 9; on Lee it turns up at epoch 10 while purity is flat. Every run records the
-  step of its best validation loss (``best_step`` in ``run.json``).
+  embedding. On a 71k-token Wikipedia slice it is lowest after epoch 2 while the embedding's purity
+  rises until epoch 6; on Lee it is lowest at epoch 4 while purity peaks at epoch 8. Every run
+  records the step of its best validation loss (``best_step`` in ``run.json``).
 - **Batch** as given, clamped to the number of context windows in the corpus.
 """
 
