@@ -4,7 +4,7 @@ The run's TinyGPT is trained again with the run's config, seed, data order, sche
 epochs (the same budget), with its token embedding initialised from the Word2Vec vectors and either
 frozen or fine-tuned. The from-scratch arm is the run itself: its validation losses at step 0 and at
 every epoch end, read from its snapshots. The probe reuses the training session of
-:mod:`embviz.training` (``_Session.prepare/build/step/evaluate``) so the arms differ only in the embedding;
+:mod:`embviz.training` (``Session.local/build/step/evaluate``) so the arms differ only in the embedding;
 with no initial embedding it reproduces the run's own losses exactly on CPU (tested).
 
 When the head is tied to the embedding (the default) a frozen embedding is also a frozen output
@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
 
-from embviz.corpus import Corpus
 from embviz.errors import RunError
 from embviz.run import Run
 
@@ -49,21 +48,18 @@ def train_arm(run: Run, manifest: dict, text: str, tokenizer, init: np.ndarray |
     """Train the run's TinyGPT for ``epochs`` epochs with embedding ``init`` [V, d] (None: the run's own init)."""
     import torch
 
-    from embviz.training import TrainConfig, _Distributed, _pick_device, _Session
+    from embviz.training import Session, TrainConfig
 
     try:
         config = TrainConfig(**manifest["config"])
     except TypeError:
         raise RunError(f"{run.path / 'run.json'}: config is not one this version understands") from None
-    dist = _Distributed(0, 1, _pick_device(config.device))
-    session = _Session.prepare(config, Corpus(name="run", source="run", text=text), tokenizer, dist)
+    session = Session.local(config, text, tokenizer)
     recorded = {k: v for k, v in manifest.get("chosen", {}).items() if k != "min_count"}
-    from dataclasses import asdict
-
     if recorded and asdict(session.chosen) != recorded:
         raise RunError(f"{run.path}: the run's training setup cannot be rebuilt exactly (chosen values differ)")
     t0 = time.perf_counter()
-    model, optimizer = session.build(dist.device)  # the run's seeded init and optimiser groups
+    model, optimizer = session.build(session.dist.device)  # the run's seeded init and optimiser groups
     if init is not None:
         if init.shape != tuple(model.tok.weight.shape):
             raise RunError(f"initial embedding has shape {init.shape}, the model needs {tuple(model.tok.weight.shape)}")

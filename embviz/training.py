@@ -185,7 +185,7 @@ def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
     try:
         def prepare() -> tuple:
             corpus, lexicon, min_count, tokenizer = _inputs(config)
-            return corpus, lexicon, min_count, _Session.prepare(config, corpus, tokenizer, dist)
+            return corpus, lexicon, min_count, Session.prepare(config, corpus, tokenizer, dist)
 
         corpus, lexicon, min_count, session = dist.agree(prepare)
         with contextlib.ExitStack() as held:
@@ -239,7 +239,7 @@ def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainRes
                 corpus, lexicon, min_count, tokenizer = _inputs(config, tokenizer_json)
                 if corpus.sha256 != sha256:
                     raise CorpusError(f"corpus {config.corpus} has changed since the run started; cannot resume")
-                session = _Session.prepare(config, corpus, tokenizer, dist)
+                session = Session.prepare(config, corpus, tokenizer, dist)
                 if state is not None:
                     session.check_checkpoint(state, Run(run_dir).checkpoint_path)
                 return corpus, lexicon, min_count, session
@@ -342,7 +342,13 @@ def epoch_windows(n_tokens: int, context: int, seed: int, epoch: int) -> np.ndar
 
 
 @dataclass
-class _Session:
+class Session:
+    """One run's training: its data split, chosen values, model builder, schedule and step.
+
+    :func:`train` and :func:`resume` drive it over a run directory; the probe of
+    ``compare-word2vec`` drives it directly (:meth:`local`) to retrain a run with another embedding.
+    """
+
     config: TrainConfig
     chosen: defaults.Chosen
     model_cfg: ModelConfig
@@ -354,7 +360,7 @@ class _Session:
     dist: "_Distributed"
 
     @classmethod
-    def prepare(cls, config: TrainConfig, corpus: Corpus, tokenizer: Tokenizer, dist: "_Distributed") -> "_Session":
+    def prepare(cls, config: TrainConfig, corpus: Corpus, tokenizer: Tokenizer, dist: "_Distributed") -> "Session":
         ids = torch.from_numpy(tokenizer.encode(corpus.text))
         train_ids, val_ids = split_validation(ids, config.val_fraction, config.context)
         if len(train_ids) < config.context + 1:
@@ -371,6 +377,12 @@ class _Session:
         windows = (len(train_ids) - 1) // config.context
         return cls(config, chosen, model_cfg, train_ids, val_ids, windows, windows // chosen.batch_size, tokenizer,
                    dist)
+
+    @classmethod
+    def local(cls, config: TrainConfig, text: str, tokenizer: Tokenizer) -> "Session":
+        """A one-process session over ``text`` on ``config.device``, as the run was prepared."""
+        dist = _Distributed(0, 1, _pick_device(config.device))
+        return cls.prepare(config, Corpus(name="run", source="run", text=text), tokenizer, dist)
 
     def build(self, device: torch.device) -> tuple[TinyGPT, torch.optim.Optimizer]:
         """The model (seeded init, head bias at the training text's unigram prior) and its AdamW
