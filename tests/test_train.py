@@ -209,3 +209,15 @@ def test_patience_stops_when_validation_loss_turns_up_and_the_best_step_is_recor
     assert result.stopped_early and result.epochs_done < 60
     assert result.best_step == best.step == run.manifest()["result"]["best_step"]
     assert epochs[-1].epoch - best.epoch == 2  # exactly `patience` epochs without a better loss
+
+
+def test_training_starts_from_the_unigram_prior_not_from_uniform_guessing(tmp_path, tiny_config):
+    train(tiny_config, tmp_path / "run")
+    run = Run.open(tmp_path / "run")
+    _, counts, _ = run.vocab()
+    p = (np.array(counts, dtype=float) + 1) / (np.sum(counts) + len(counts))
+    entropy = float(-(p * np.log(p)).sum())
+    first = run.snapshots()[0]
+    assert first.step == 0
+    assert entropy < np.log(len(counts)) - 0.25  # a skewed text, so the two starts differ
+    assert abs(first.val_loss - entropy) < 0.1
