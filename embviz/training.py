@@ -358,6 +358,8 @@ class Session:
     steps_per_epoch: int
     tokenizer: Tokenizer
     dist: "_Distributed"
+    epoch_starts: tuple[int, np.ndarray] | None = field(default=None, repr=False)
+    """The last epoch's window starts, ``(epoch, epoch_windows(...))``: computed once per epoch."""
 
     @classmethod
     def prepare(cls, config: TrainConfig, corpus: Corpus, tokenizer: Tokenizer, dist: "_Distributed") -> "Session":
@@ -450,9 +452,10 @@ class Session:
 
     def batch_windows(self, epoch: int, batch: int) -> torch.Tensor:
         """This rank's window starts for one global batch; they depend only on seed and epoch."""
+        if self.epoch_starts is None or self.epoch_starts[0] != epoch:
+            self.epoch_starts = (epoch, epoch_windows(len(self.train_ids), self.config.context, self.config.seed, epoch))
         size = self.chosen.batch_size
-        starts = epoch_windows(len(self.train_ids), self.config.context, self.config.seed, epoch)
-        starts = starts[batch * size:(batch + 1) * size]
+        starts = self.epoch_starts[1][batch * size:(batch + 1) * size]
         share = size // self.dist.world
         return torch.from_numpy(starts[self.dist.rank * share:(self.dist.rank + 1) * share])
 
