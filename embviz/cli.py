@@ -257,27 +257,40 @@ def _size(value: str) -> tuple[int, int]:
     return width, height
 
 
+# Word, level and projection options shared by animate and explore (one film and one explorer of a run
+# show the same layout).
+METHOD = typer.Option("pca", help="pca, umap or tsne.")
+ALIGN = typer.Option("final", help="PCA alignment: final (one basis from the final snapshot), chain "
+                                   "(Procrustes onto the neighbouring frame) or none.")
+UMAP_MODE = typer.Option("chain", help="UMAP: chain (each frame warm-started from the previous one, then all "
+                                       "refined together) or aligned (umap-learn's AlignedUMAP, much slower).")
+METRIC = typer.Option("cosine", help="cosine or euclidean.")
+WORDS = typer.Option(None, help="Comma-separated words to add to the words shown (or, with --only, to show alone).")
+WORDS_FILE = typer.Option(None, help="A file of words to add (or show alone with --only).")
+ONLY = typer.Option(False, "--only", help="Show only --words / --words-file.")
+TOP = typer.Option(300, help="Also show the N most frequent tokens (besides every categorised word).")
+CONTENT_ONLY = typer.Option(False, "--content-only", help="Leave out punctuation and function words.")
+LEVEL = typer.Option(None, help="Category level to colour by: pos, field or subfield [default: the middle level].")
+CACHE = typer.Option(True, help="Reuse cached projections and metrics from <run>/projections.")
+SEED = typer.Option(0, help="Random seed of UMAP / t-SNE.")
+
+
 @app.command()
 def animate(
     run_dir: Path = typer.Argument(..., help="A run directory written by embviz train."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Film file, .mp4 or .gif [default: <run>/film.mp4]; "
                                                                 "also writes <out>-grid.png, -metrics.png, -metrics.csv."),
     fmt: Optional[str] = typer.Option(None, "--format", help="mp4 or gif [default: from --out, else mp4]."),
-    method: str = typer.Option("pca", help="pca, umap or tsne."),
-    align: str = typer.Option("final", help="PCA alignment: final (one basis from the final snapshot), chain "
-                                            "(Procrustes onto the neighbouring frame) or none."),
-    umap_mode: str = typer.Option("chain", help="UMAP: chain (each frame warm-started from the previous one, "
-                                                "then all refined together) or aligned (umap-learn's AlignedUMAP, "
-                                                "much slower)."),
-    metric: str = typer.Option("cosine", help="cosine or euclidean."),
-    words: Optional[str] = typer.Option(None, help="Comma-separated words to add to the film (or, with --only, "
-                                                   "to show alone)."),
-    words_file: Optional[Path] = typer.Option(None, help="A file of words to add (or show alone with --only)."),
-    only: bool = typer.Option(False, "--only", help="Show only --words / --words-file."),
-    top: int = typer.Option(300, help="Also show the N most frequent tokens (besides every categorised word)."),
-    content_only: bool = typer.Option(False, "--content-only", help="Leave out punctuation and function words."),
-    level: Optional[str] = typer.Option(None, help="Category level to colour by: pos, field or subfield "
-                                                   "[default: the middle level]."),
+    method: str = METHOD,
+    align: str = ALIGN,
+    umap_mode: str = UMAP_MODE,
+    metric: str = METRIC,
+    words: Optional[str] = WORDS,
+    words_file: Optional[Path] = WORDS_FILE,
+    only: bool = ONLY,
+    top: int = TOP,
+    content_only: bool = CONTENT_ONLY,
+    level: Optional[str] = LEVEL,
     fps: float = typer.Option(30, help="Frames per second (gifs are capped at 20)."),
     seconds_per_snapshot: float = typer.Option(0.5, help="Seconds of film between two snapshots."),
     label: int = typer.Option(30, help="How many words to label, spread over the categories."),
@@ -286,8 +299,8 @@ def animate(
     size: str = typer.Option("1280x720", help="Film size in pixels, WIDTHxHEIGHT."),
     grid: Optional[str] = typer.Option(None, help="Comma-separated snapshot indices for the grid figure "
                                                   "[default: about 6, evenly spaced in how far the map has moved]."),
-    cache: bool = typer.Option(True, help="Reuse cached projections and metrics from <run>/projections."),
-    seed: int = typer.Option(0, help="Random seed of UMAP / t-SNE."),
+    cache: bool = CACHE,
+    seed: int = SEED,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
 ) -> None:
     """Film the run's snapshots as an aligned 2-D map, with the small-multiples grid and emergence metrics."""
@@ -349,6 +362,39 @@ def _animate_summary(r, max_rows: int = 20) -> None:
     out.print(f"Film: {r.film} ({r.n_frames} frames, {r.width}x{r.height}, {r.fmt})", highlight=False, soft_wrap=True)
     for name, path in (("Grid", r.grid), ("Metrics plot", r.metrics_png), ("Metrics table", r.metrics_csv)):
         out.print(f"{name}: {path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def explore(
+    run_dir: Path = typer.Argument(..., help="A run directory written by embviz train."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="HTML file [default: <run>/explorer.html]."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing file."),
+    method: str = METHOD,
+    align: str = ALIGN,
+    umap_mode: str = UMAP_MODE,
+    metric: str = METRIC,
+    words: Optional[str] = WORDS,
+    words_file: Optional[Path] = WORDS_FILE,
+    only: bool = ONLY,
+    top: int = TOP,
+    content_only: bool = CONTENT_ONLY,
+    level: Optional[str] = LEVEL,
+    cache: bool = CACHE,
+    seed: int = SEED,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Write one self-contained HTML page to play, pause, search and click through the run's training."""
+    from embviz.explore import explore as run_explore
+
+    with Bars(quiet) as bars:
+        result = run_explore(
+            run_dir, out_file, overwrite=overwrite, method=method, align=align, umap_mode=umap_mode, metric=metric,
+            words=_split(words), words_file=words_file, only=only, top=top, content_only=content_only, level=level,
+            cache=cache, seed=seed, progress=bars.update)
+    if not quiet:
+        w2v = " with the Word2Vec space" if result.word2vec else ""
+        out.print(f"Explorer: {result.path} ({result.n_words:,} words × {result.n_snapshots} snapshots{w2v}, "
+                  f"{result.size_bytes / 1e6:.1f} MB)", highlight=False, soft_wrap=True)
 
 
 def _finite(value: float) -> float | None:
