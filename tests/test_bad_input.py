@@ -219,6 +219,7 @@ NUMBER_ROWS: list[Row] = [
 
 RUN_READERS = [
     ("animate", lambda s: [str(s.run)]),
+    ("explore", lambda s: [str(s.run)]),
     ("compare-word2vec", lambda s: [str(s.run)]),
     ("train", lambda s: ["--resume", str(s.run)]),  # the row marks the run interrupted before breaking it
 ]
@@ -276,6 +277,7 @@ WORD_ROWS: list[Row] = [
     ("unknown words only", "animate", lambda s: [str(s.run), "--words", "zzyzx,qwxq", "--only"], "zzyzx"),
     ("unknown words file", "animate", lambda s: [str(s.run), "--words-file", str(s.root / "no-words.txt")],
      "no-words.txt"),
+    ("unknown words only", "explore", lambda s: [str(s.run), "--words", "zzyzx,qwxq", "--only"], "zzyzx"),
     ("unknown words", "compare-word2vec", lambda s: [str(s.run), "--words", "zzyzx,qwxq"], "zzyzx"),
 ]
 
@@ -286,6 +288,12 @@ UNWRITABLE_ROWS: list[Row] = [
      "cannot create run directory"),
     ("animate output under a file", "animate", lambda s: [str(s.run), "--out", str(s.corpus / "film.mp4")],
      "tiny.txt"),
+    ("explore output under a file", "explore", lambda s: [str(s.run), "--out", str(s.corpus / "x.html")],
+     "tiny.txt"),
+    ("explore output exists", "explore",
+     lambda s: [str(s.run), "--out", str(write(s.root / "explorer.html", "keep"))], "--overwrite"),
+    ("explore run with one snapshot", "explore",
+     lambda s: s.edit_json("snapshots/index.json", lambda d: d[:1]) or [str(s.run)], "at least 2"),
     ("compare output dir is a file", "compare-word2vec",
      lambda s: (write(s.run / "word2vec", "a file in the way"), [str(s.run)])[1], "word2vec"),
 ]
