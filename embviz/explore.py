@@ -139,7 +139,7 @@ def _film_stages(run: Run, options: dict, progress: StageProgress | None) -> Sta
     if len(snaps) < 2:
         raise RunError(f"{run.path} has {len(snaps)} snapshot(s); exploring needs at least 2")
     tokens, counts, categories = run.vocab()
-    check_snapshots(run, snaps, len(tokens))
+    dim = check_snapshots(run, snaps, len(tokens))[1]
     words_file = options.get("words_file")
     requested = list(options.get("words", ())) + (read_words_file(words_file) if words_file else [])
     rows, unknown = select_words(tokens, counts, categories, top=options.get("top", 300),
@@ -155,7 +155,7 @@ def _film_stages(run: Run, options: dict, progress: StageProgress | None) -> Sta
     level = options.get("level") or (levels[len(levels) // 2] if levels else FLAT_LEVEL)
     if levels and level not in levels:
         raise ConfigError(f"--level {level}: this run's categories have the level(s) {', '.join(levels)}")
-    matrices = np.empty((len(snaps), rows.size, check_snapshots(run, snaps[:1], len(tokens))[1]), dtype=np.float32)
+    matrices = np.empty((len(snaps), rows.size, dim), dtype=np.float32)
     for t, snap in enumerate(snaps):
         matrices[t] = run.load_snapshot(snap, rows)
         if not np.isfinite(matrices[t]).all():
