@@ -14,6 +14,7 @@ strings, which the page puts into the DOM as text.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 import warnings
@@ -246,12 +247,14 @@ def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v) -> dict:
 
 
 def render_page(data: dict) -> str:
-    """The explorer page: the template with its script, style and ``data`` inlined."""
+    """The explorer page: the template with its style, script and ``data`` inlined. The page's
+    Content-Security-Policy runs only that script (by its SHA-256) and allows no network request."""
     web = resources.files("embviz") / "web"
     html = (web / "explorer.html").read_text(encoding="utf-8")
+    script = (web / "explorer.js").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     parts = {"/*EMBVIZ_STYLE*/": (web / "explorer.css").read_text(encoding="utf-8"),
-             "/*EMBVIZ_SCRIPT*/": (web / "explorer.js").read_text(encoding="utf-8"),
-             "EMBVIZ_TITLE": "", "EMBVIZ_DATA": script_json(data)}
+             "EMBVIZ_SCRIPT_HASH": f"sha256-{digest}", "/*EMBVIZ_SCRIPT*/": script, "EMBVIZ_DATA": script_json(data)}
     for key, value in parts.items():
         html = html.replace(key, value, 1)
     return html
