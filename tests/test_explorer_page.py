@@ -159,6 +159,8 @@ def test_play_moves_time_forward(browser, toy) -> None:
 
 def test_search_finds_and_centres_a_word(browser, toy) -> None:
     load(browser, toy[1])
+    assert js(browser, "Array.from(document.querySelectorAll('#wordlist option'), o => o.value)") \
+        == js(browser, "embviz.words()")  # the completions
     box = browser.find_element("id", "search")
     box.send_keys("w17\n")
     time.sleep(0.2)
@@ -291,3 +293,23 @@ def test_word2vec_space_and_neighbours(browser, w2v) -> None:
     assert js(browser, "embviz.word2vecShown()")
     assert js(browser, "embviz.drawnPoints()") == present.size
     assert js(browser, "embviz.dataPosition(arguments[0])", j) != final
+
+
+def test_pan_and_zoom_move_the_view_not_the_data(browser, toy) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+
+    load(browser, toy[1])
+    canvas = browser.find_element("id", "map")
+    data = js(browser, "[embviz.dataPosition(1), embviz.dataPosition(2)]")
+    a, b = np.array(js(browser, "[embviz.screenPosition(1), embviz.screenPosition(2)]"))
+    ActionChains(browser).move_to_element(canvas).click_and_hold().move_by_offset(40, 25).release().perform()
+    time.sleep(0.1)
+    a2, b2 = np.array(js(browser, "[embviz.screenPosition(1), embviz.screenPosition(2)]"))
+    np.testing.assert_allclose(a2 - a, [40, 25], atol=1)
+    assert js(browser, "embviz.selected()") == -1  # a drag is not a click
+    ActionChains(browser).scroll_from_origin(ScrollOrigin.from_element(canvas), 0, -300).perform()
+    time.sleep(0.2)
+    a3, b3 = np.array(js(browser, "[embviz.screenPosition(1), embviz.screenPosition(2)]"))
+    assert np.linalg.norm(a3 - b3) > 1.3 * np.linalg.norm(a2 - b2)
+    assert js(browser, "[embviz.dataPosition(1), embviz.dataPosition(2)]") == data
