@@ -8,6 +8,7 @@ Target: ≤ 20 s on 2 cores for the uncached call.
 
     python benchmarks/bench_animate.py [--snapshots 50] [--words 1000] [--dim 64]
                                        [--seconds-per-snapshot 0.2]
+    python benchmarks/bench_animate.py --smoke     # the same calls on a toy run, in seconds
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--fps", type=float, default=30)
     parser.add_argument("--seconds-per-snapshot", type=float, default=0.2)
+    parser.add_argument("--smoke", action="store_true", help="toy sizes: check that the benchmark runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.snapshots, args.words, args.dim, args.fps, args.seconds_per_snapshot = 4, 60, 8, 4, 0.25
 
     with tempfile.TemporaryDirectory() as tmp:
         run = make_toy_run(Path(tmp) / "run", n_words=args.words, n_snapshots=args.snapshots, dim=args.dim)
