@@ -17,9 +17,11 @@ import argparse
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from embviz.animate import animate
+from embviz.options import AnimateOptions, FilmOptions
 from embviz.render import frame_count
 from embviz.toyrun import make_toy_run
 
@@ -43,10 +45,10 @@ def main() -> None:
         expected = frame_count(args.snapshots, args.fps, args.seconds_per_snapshot, "mp4")
         print(f"toy run: {args.snapshots} snapshots × {args.words} words × d {args.dim}; "
               f"mp4 {args.fps:g} fps, {args.seconds_per_snapshot:g} s/snapshot → {expected} frames, 1280x720")
-        options = dict(method="pca", align="final", top=args.words, fps=args.fps,
-                       seconds_per_snapshot=args.seconds_per_snapshot)
+        options = AnimateOptions(method="pca", align="final", top=args.words,
+                                 film=FilmOptions(fps=args.fps, seconds_per_snapshot=args.seconds_per_snapshot))
         start, cpu = time.perf_counter(), os.times()
-        result = animate(run.path, Path(tmp) / "film.mp4", cache=False, **options)
+        result = animate(run.path, Path(tmp) / "film.mp4", replace(options, cache=False))
         total = time.perf_counter() - start
         used = os.times()
         cpu_s = sum(getattr(used, f) - getattr(cpu, f) for f in ("user", "system", "children_user", "children_system"))
@@ -59,9 +61,9 @@ def main() -> None:
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         film_s = result.seconds.get("film", float("nan"))
         print(f"  film: {result.n_frames / film_s:.1f} frames/s")
-        animate(run.path, Path(tmp) / "warm.mp4", **options)  # fill the cache
+        animate(run.path, Path(tmp) / "warm.mp4", options)  # fill the cache
         start = time.perf_counter()
-        again = animate(run.path, Path(tmp) / "restyled.gif", **{**options, "label": 10, "fps": 15})
+        again = animate(run.path, Path(tmp) / "restyled.gif", replace(options, film=replace(options.film, label=10, fps=15)))
         total = time.perf_counter() - start
         print(f"cached projection + metrics, restyled as gif: {total:.2f} s for {again.n_frames} frames "
               f"(projection cached: {again.projection_cached}, metrics cached: {again.metrics_cached})")

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from embviz import TrainConfig, train
-from embviz.benchmarks_data import WORDSIM353, gensim_test_file
+from embviz.gensim_eval import WORDSIM353, gensim_test_file, word_pair_spearman
 from embviz.lexicon import at_level
-from embviz.metrics import knn_purity, purity_chance, word_pair_spearman
+from embviz.metrics import knn_purity, purity_chance
 from embviz.model import ModelConfig, TinyGPT
 from embviz.run import Run
 from embviz.word2vec import Word2VecOptions, baseline_for_run

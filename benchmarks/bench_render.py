@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.animation import FFMpegWriter, FuncAnimation  # noqa: E402
 
+from embviz.options import FilmOptions  # noqa: E402
 from embviz.render import (  # noqa: E402
     MP4_CRF,
     Film,
@@ -112,8 +113,8 @@ def main() -> None:
     states = moving + [moving[-1]] * (total - len(moving))
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        result = render_film(film, Path(tmp) / "ours.mp4", fps=FPS, seconds_per_snapshot=SECONDS_PER_SNAPSHOT,
-                             size=size, dpi=DPI)
+        result = render_film(film, Path(tmp) / "ours.mp4",
+                             FilmOptions(fps=FPS, seconds_per_snapshot=SECONDS_PER_SNAPSHOT, size=size), dpi=DPI)
         ours = time.perf_counter() - start
         start = time.perf_counter()
         render_funcanimation(film, Path(tmp) / "funcanimation.mp4", states, size)

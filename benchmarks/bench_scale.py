@@ -38,7 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
+from embviz.options import AnimateOptions, FilmOptions
+
 TARGET_BYTES = 2 * 1024**3
+SMALL_FILM = FilmOptions(fps=4, seconds_per_snapshot=0.25, size=(320, 240), label=10)
+"""The animate cases measure memory, not rendering: a short, small film."""
 CATEGORIES = 40
 
 
@@ -122,8 +126,8 @@ def case_animate(run_dir: Path, words: int) -> dict:
     t0 = time.perf_counter()
     tokens = Run.open(run_dir).vocab()[0]
     chosen = [tokens[i] for i in chosen_rows(len(tokens), words)]
-    result = animate(run_dir, run_dir.parent / "film.mp4", method="pca", words=chosen, only=True, fps=4,
-                     seconds_per_snapshot=0.25, size=(320, 240), label=10, cache=False)
+    result = animate(run_dir, run_dir.parent / "film.mp4", AnimateOptions(words=tuple(chosen), only=True, cache=False,
+                                                                          film=SMALL_FILM))
     return {"seconds": time.perf_counter() - t0, "rss_after_imports": start_rss,
             "result": f"{Path(result.film).name if hasattr(result, 'film') else 'film'}"}
 
@@ -138,8 +142,7 @@ def case_default(run_dir: Path, words: int) -> dict:
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = animate(run_dir, run_dir.parent / "film-default.mp4", method="pca", fps=4,
-                         seconds_per_snapshot=0.25, size=(320, 240), label=10, cache=False)
+        result = animate(run_dir, run_dir.parent / "film-default.mp4", AnimateOptions(cache=False, film=SMALL_FILM))
     said = [str(w.message) for w in caught if "category" in str(w.message)]
     return {"seconds": time.perf_counter() - t0, "rss_after_imports": start_rss,
             "result": f"{len(result.words):,} words" + (f"; warned: {said[0]}" if said else "")}
