@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,6 +28,7 @@ from bench_emergence import matmul_peak  # noqa: E402
 from embviz.animate import animate  # noqa: E402
 from embviz.errors import ConfigError  # noqa: E402
 from embviz.explore import explore  # noqa: E402
+from embviz.options import AnimateOptions, FilmOptions  # noqa: E402
 from embviz.toyrun import make_toy_run  # noqa: E402
 
 MAX_MB, MAX_PAINT_S, MIN_FPS = 15.0, 2.0, 30.0
@@ -74,22 +76,22 @@ def main() -> None:
     parser.add_argument("--run", type=Path, help="time explore vs animate on this run (default words) instead of a toy run")
     args = parser.parse_args()
     words, snaps, big_words, big_snaps = (60, 6, 1_000, 300) if args.smoke else (2_000, 50, 10_000, 100)
-    film_options = {"fps": 5} if args.smoke else {}
+    looks = FilmOptions(fps=5) if args.smoke else FilmOptions()
     peak = matmul_peak()
     print(f"matmul peak (fp32, 1024², this process): {peak / 1e9:.1f} GFLOP/s")
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if args.run:
-            run_dir, chosen = args.run, {}
+            run_dir, chosen = args.run, AnimateOptions(cache=False)
         else:
             run_dir = make_toy_run(root / "run", n_words=words, n_snapshots=snaps, dim=64).path
-            chosen = {"words": [f"w{i}" for i in range(words)], "only": True}
+            chosen = AnimateOptions(words=tuple(f"w{i}" for i in range(words)), only=True, cache=False)
         start = time.perf_counter()
-        result = explore(run_dir, root / "explorer.html", cache=False, **chosen)
+        result = explore(run_dir, root / "explorer.html", chosen)
         explore_s = time.perf_counter() - start
         start = time.perf_counter()
-        film = animate(run_dir, root / "film.mp4", method="pca", cache=False, **chosen, **film_options)
+        film = animate(run_dir, root / "film.mp4", replace(chosen, method="pca", film=looks))
         animate_s = time.perf_counter() - start
         mb = result.size_bytes / 1e6
         print(f"\n{run_dir.name if args.run else 'toy run, d 64'}: {result.n_words:,} words × {result.n_snapshots} "
@@ -113,7 +115,7 @@ def main() -> None:
         big = make_toy_run(root / "big", n_words=big_words, n_snapshots=big_snaps, dim=8)
         start = time.perf_counter()
         try:
-            explore(big.path, root / "big.html", words=[f"w{i}" for i in range(big_words)], only=True)
+            explore(big.path, root / "big.html", AnimateOptions(words=tuple(f"w{i}" for i in range(big_words)), only=True))
             print(f"\n{big_words:,} words × {big_snaps} snapshots: written (unexpected)")
         except ConfigError as e:
             print(f"\n{big_words:,} words × {big_snaps} snapshots: refused in {time.perf_counter() - start:.2f} s, "

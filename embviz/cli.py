@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from embviz.errors import ConfigError, EmbvizError
+from embviz.options import AnimateOptions, FilmOptions
 
 app = typer.Typer(
     help="Watch the token embeddings of a small language model learn, and compare them with Word2Vec.",
@@ -257,22 +258,27 @@ def _size(value: str) -> tuple[int, int]:
     return width, height
 
 
-# Word, level and projection options shared by animate and explore (one film and one explorer of a run
-# show the same layout).
-METHOD = typer.Option("pca", help="pca, umap or tsne.")
-ALIGN = typer.Option("final", help="PCA alignment: final (one basis from the final snapshot), chain "
-                                   "(Procrustes onto the neighbouring frame) or none.")
-UMAP_MODE = typer.Option("chain", help="UMAP: chain (each frame warm-started from the previous one, then all "
-                                       "refined together) or aligned (umap-learn's AlignedUMAP, much slower).")
-METRIC = typer.Option("cosine", help="cosine or euclidean.")
+_ANIMATE = AnimateOptions()
+_FILM = _ANIMATE.film
+
+# Word, level and projection options shared by animate and explore (a film and an explorer of one run
+# show the same words in the same layout).
+METHOD = typer.Option(_ANIMATE.method, help="pca, umap or tsne.")
+ALIGN = typer.Option(_ANIMATE.align, help="PCA alignment: final (one basis from the final snapshot), chain "
+                                          "(Procrustes onto the neighbouring frame) or none.")
+UMAP_MODE = typer.Option(_ANIMATE.umap_mode, help="UMAP: chain (each frame warm-started from the previous one, then "
+                                                  "all refined together) or aligned (umap-learn's AlignedUMAP, much "
+                                                  "slower).")
+METRIC = typer.Option(_ANIMATE.metric, help="cosine or euclidean.")
 WORDS = typer.Option(None, help="Comma-separated words to add to the words shown (or, with --only, to show alone).")
-WORDS_FILE = typer.Option(None, help="A file of words to add (or show alone with --only).")
-ONLY = typer.Option(False, "--only", help="Show only --words / --words-file.")
-TOP = typer.Option(300, help="Also show the N most frequent tokens (besides every categorised word).")
-CONTENT_ONLY = typer.Option(False, "--content-only", help="Leave out punctuation and function words.")
-LEVEL = typer.Option(None, help="Category level to colour by: pos, field or subfield [default: the middle level].")
-CACHE = typer.Option(True, help="Reuse cached projections and metrics from <run>/projections.")
-SEED = typer.Option(0, help="Random seed of UMAP / t-SNE.")
+WORDS_FILE = typer.Option(_ANIMATE.words_file, help="A file of words to add (or show alone with --only).")
+ONLY = typer.Option(_ANIMATE.only, "--only", help="Show only --words / --words-file.")
+TOP = typer.Option(_ANIMATE.top, help="Also show the N most frequent tokens (besides every categorised word).")
+CONTENT_ONLY = typer.Option(_ANIMATE.content_only, "--content-only", help="Leave out punctuation and function words.")
+LEVEL = typer.Option(_ANIMATE.level, help="Category level to colour by: pos, field or subfield [default: the middle "
+                                          "level].")
+CACHE = typer.Option(_ANIMATE.cache, help="Reuse cached projections and metrics from <run>/projections.")
+SEED = typer.Option(_ANIMATE.seed, help="Random seed of UMAP / t-SNE.")
 
 
 @app.command()
@@ -280,7 +286,7 @@ def animate(
     run_dir: Path = typer.Argument(..., help="A run directory written by embviz train."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Film file, .mp4 or .gif [default: <run>/film.mp4]; "
                                                                 "also writes <out>-grid.png, -metrics.png, -metrics.csv."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="mp4 or gif [default: from --out, else mp4]."),
+    fmt: Optional[str] = typer.Option(_ANIMATE.fmt, "--format", help="mp4 or gif [default: from --out, else mp4]."),
     method: str = METHOD,
     align: str = ALIGN,
     umap_mode: str = UMAP_MODE,
@@ -291,12 +297,13 @@ def animate(
     top: int = TOP,
     content_only: bool = CONTENT_ONLY,
     level: Optional[str] = LEVEL,
-    fps: float = typer.Option(30, help="Frames per second (gifs are capped at 20)."),
-    seconds_per_snapshot: float = typer.Option(0.5, help="Seconds of film between two snapshots."),
-    label: int = typer.Option(30, help="How many words to label, spread over the categories."),
+    fps: float = typer.Option(_FILM.fps, help="Frames per second (gifs are capped at 20)."),
+    seconds_per_snapshot: float = typer.Option(_FILM.seconds_per_snapshot, help="Seconds of film between two "
+                                                                                "snapshots."),
+    label: int = typer.Option(_FILM.label, help="How many words to label, spread over the categories."),
     label_words: Optional[str] = typer.Option(None, help="Comma-separated words that are always labelled."),
-    font: Optional[Path] = typer.Option(None, help="Font file for non-Latin tokens (e.g. a CJK font)."),
-    size: str = typer.Option("1280x720", help="Film size in pixels, WIDTHxHEIGHT."),
+    font: Optional[Path] = typer.Option(_FILM.font, help="Font file for non-Latin tokens (e.g. a CJK font)."),
+    size: str = typer.Option("x".join(map(str, _FILM.size)), help="Film size in pixels, WIDTHxHEIGHT."),
     grid: Optional[str] = typer.Option(None, help="Comma-separated snapshot indices for the grid figure "
                                                   "[default: about 6, evenly spaced in how far the map has moved]."),
     cache: bool = CACHE,
@@ -307,16 +314,17 @@ def animate(
     from embviz.animate import animate as run_animate
 
     try:
-        grid_snapshots = [int(v) for v in _split(grid)] or None
+        grid_snapshots = tuple(int(v) for v in _split(grid)) or None
     except ValueError:
         raise ConfigError(f"--grid must be comma-separated snapshot indices, got {grid!r}") from None
+    options = AnimateOptions(
+        words=_split(words), words_file=words_file, only=only, top=top, content_only=content_only, level=level,
+        method=method, align=align, umap_mode=umap_mode, metric=metric, seed=seed, cache=cache, fmt=fmt,
+        film=FilmOptions(fps=fps, seconds_per_snapshot=seconds_per_snapshot, label=label,
+                         label_words=_split(label_words), font=font, size=_size(size)),
+        grid_snapshots=grid_snapshots)
     with Bars(quiet) as bars:
-        result = run_animate(
-            run_dir, out_file, method=method, align=align, umap_mode=umap_mode, metric=metric,
-            words=_split(words), words_file=words_file, only=only, top=top, content_only=content_only, level=level,
-            fmt=fmt, fps=fps, seconds_per_snapshot=seconds_per_snapshot, label=label,
-            label_words=_split(label_words), font=font, size=_size(size), grid_snapshots=grid_snapshots,
-            cache=cache, seed=seed, progress=bars.update)
+        result = run_animate(run_dir, out_file, options, progress=bars.update)
     if not quiet:
         _animate_summary(result)
 
@@ -386,11 +394,11 @@ def explore(
     """Write one self-contained HTML page to play, pause, search and click through the run's training."""
     from embviz.explore import explore as run_explore
 
+    options = AnimateOptions(words=_split(words), words_file=words_file, only=only, top=top, content_only=content_only,
+                             level=level, method=method, align=align, umap_mode=umap_mode, metric=metric, seed=seed,
+                             cache=cache)
     with Bars(quiet) as bars:
-        result = run_explore(
-            run_dir, out_file, overwrite=overwrite, method=method, align=align, umap_mode=umap_mode, metric=metric,
-            words=_split(words), words_file=words_file, only=only, top=top, content_only=content_only, level=level,
-            cache=cache, seed=seed, progress=bars.update)
+        result = run_explore(run_dir, out_file, options, overwrite=overwrite, progress=bars.update)
     if not quiet:
         w2v = " with the Word2Vec space" if result.word2vec else ""
         out.print(f"Explorer: {result.path} ({result.n_words:,} words × {result.n_snapshots} snapshots{w2v}, "

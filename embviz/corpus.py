@@ -90,7 +90,7 @@ def _builtin(name: str, synthetic_tokens: int | None, seed: int, difficulty: flo
         if difficulty is not None:
             kwargs["difficulty"] = difficulty
         return Corpus(name="synthetic", source="builtin:synthetic", text=synthetic.generate(**kwargs))
-    from embviz.benchmarks_data import gensim_test_file
+    from embviz.gensim_eval import gensim_test_file
 
     path = gensim_test_file(_GENSIM_FILES[name])
     return Corpus(name=name, source=f"builtin:{name}", text=_read_text(path))

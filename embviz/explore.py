@@ -25,10 +25,25 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.errors import ConfigError, EmbvizError, RunError
-from embviz.lexicon import LEVELS, at_level
-from embviz.project import align_to, exact_knn, make_projector, project_snapshots
-from embviz.run import WORD2VEC, Run, write_text
+from embviz.animate import (
+    Selection,
+    SnapshotRows,
+    _stage,
+    choose_words,
+    describe_snapshot,
+    display_names,
+    film_snapshots,
+    film_title,
+    measure,
+    project,
+    projector_for,
+    word_benchmarks,
+)
+from embviz.emergence import Emergence
+from embviz.errors import ConfigError, EmbvizError
+from embviz.options import AnimateOptions
+from embviz.project import Trajectory, TrajectoryCache, align_to, exact_knn, project_snapshots
+from embviz.run import WORD2VEC, Run, Snapshot, check_writable, write_text
 
 StageProgress = Callable[[str, int, int], None]
 """progress(stage, done, total); stages: animate's, then "neighbours" and "writing"."""
@@ -89,11 +104,9 @@ def neighbours(matrices: np.ndarray, k: int = NEIGHBOURS, progress: Callable[[in
 
 def check_output(path: Path, overwrite: bool) -> None:
     """Fail before any work when ``path`` cannot be written or would be replaced without ``overwrite``."""
-    from embviz.animate import _check_writable
-
     if path.exists() and not path.is_dir() and not overwrite:
         raise ConfigError(f"{path} already exists; pass --overwrite to replace it")
-    _check_writable(path)
+    check_writable(path)
 
 
 def _check_size(n_words: int, n_snapshots: int) -> None:
@@ -105,85 +118,41 @@ def _check_size(n_words: int, n_snapshots: int) -> None:
             "with --only")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Stages:
-    """The film's stages for one set of options: words [n], trajectory [T, n, 2], emergence table and
-    the shown rows of every snapshot ``matrices`` [T, n, d] float32."""
+    """The film's stages for one set of options: its snapshots, words, trajectory [T, n, 2], emergence
+    table and the shown rows of every snapshot ``matrices`` [T, n, d] float32."""
 
-    snapshots: list
-    rows: np.ndarray
-    words: list[str]
-    counts: list[int]
-    paths: list[str | None]
-    levels: list[str]
-    level: str
-    positions: np.ndarray
-    emergence: object
+    snapshots: list[Snapshot]
+    selection: Selection
+    trajectory: Trajectory
+    emergence: Emergence
     matrices: np.ndarray
-    projector: object
-    cache: object
-    projection_cached: bool
     title: str
 
 
-def _film_stages(run: Run, options: dict, progress: StageProgress | None) -> Stages:
-    """animate's word choice, projection (cached) and emergence table for ``options``."""
-    from embviz.animate import (FLAT_LEVEL, _describe, _warn_unknown, category_levels, check_snapshots,
-                                read_words_file, select_words)
-    from embviz.emergence import compute_emergence
-    from embviz.project import TrajectoryCache
-
-    method = options.get("method", "pca")
-    projector = make_projector(method, align=options.get("align", "final"), metric=options.get("metric", "cosine"),
-                               umap_mode=options.get("umap_mode", "chain"), seed=options.get("seed", 0))
-    snaps = run.snapshots()
-    if len(snaps) < 2:
-        raise RunError(f"{run.path} has {len(snaps)} snapshot(s); exploring needs at least 2")
-    tokens, counts, categories = run.vocab()
-    dim = check_snapshots(run, snaps, len(tokens))[1]
-    words_file = options.get("words_file")
-    requested = list(options.get("words", ())) + (read_words_file(words_file) if words_file else [])
-    rows, unknown = select_words(tokens, counts, categories, top=options.get("top", 300),
-                                 content_only=options.get("content_only", False), words=requested,
-                                 only=options.get("only", False))
-    if rows.size < 3:
-        raise ConfigError(f"none of the requested words is in the vocabulary ({', '.join(unknown[:10])})"
-                          if requested and rows.size == 0 else f"exploring needs at least 3 words, found {rows.size}")
-    _warn_unknown(unknown)
-    _check_size(rows.size, len(snaps))
-    words, paths = [tokens[i] for i in rows], [categories[i] for i in rows]
-    levels = category_levels(paths)
-    level = options.get("level") or (levels[len(levels) // 2] if levels else FLAT_LEVEL)
-    if levels and level not in levels:
-        raise ConfigError(f"--level {level}: this run's categories have the level(s) {', '.join(levels)}")
-    matrices = np.empty((len(snaps), rows.size, dim), dtype=np.float32)
-    for t, snap in enumerate(snaps):
-        matrices[t] = run.load_snapshot(snap, rows)
-        if not np.isfinite(matrices[t]).all():
-            raise RunError(f"snapshot {snap.file} contains nan or infinite values")
-        if progress:
-            progress("loading", t + 1, len(snaps))
-    cache = TrajectoryCache(run.path) if options.get("cache", True) else None
-    trajectory = project_snapshots(projector, matrices, rows, words, [_describe(run, s) for s in snaps], cache,
-                                   progress=(lambda d, n: progress("projecting", d, n)) if progress else None)
-    level_labels = {lvl: [at_level(p, 0 if lvl == FLAT_LEVEL else LEVELS.index(lvl)) for p in paths] for lvl in levels}
-    table = compute_emergence(matrices, level_labels, [s.step for s in snaps], [s.epoch for s in snaps],
-                              [s.train_loss if s.train_loss is not None else s.val_loss for s in snaps],
-                              progress=(lambda d, n: progress("metrics", d, n)) if progress else None)
-    return Stages(snaps, rows, words, [counts[i] for i in rows], paths, levels, level, trajectory.positions,
-                  table, matrices, projector, cache, trajectory.cached, f"{run.path.name} · {method}")
+def film_stages(run: Run, options: AnimateOptions, progress: StageProgress | None = None) -> Stages:
+    """animate's stages for ``options``: the same words, cached projection and emergence table as its film;
+    refuses (before reading any snapshot) more words × snapshots than one page holds."""
+    snapshots = film_snapshots(run)
+    selection = choose_words(run, options)
+    _check_size(selection.rows.size, len(snapshots))
+    bench = word_benchmarks(run.vocab()[0])
+    rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=_stage(progress, "loading"))
+    trajectory = project(run, snapshots, selection, options, lambda: rows.shown, progress=_stage(progress, "projecting"))
+    table, _ = measure(run, snapshots, selection, bench, rows, cache=options.cache, progress=_stage(progress, "metrics"))
+    return Stages(snapshots, selection, trajectory, table, rows.shown, film_title(run, selection, options))
 
 
-def _word2vec_layout(run: Run, rows: np.ndarray, words: list[str], final: np.ndarray, projector,
-                     cache) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The Word2Vec vectors of ``rows`` projected like the run and fitted onto ``final`` [n, 2] (scale +
-    Procrustes), with their neighbours; None when the run has no readable baseline.
+def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: AnimateOptions
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The Word2Vec vectors of the selection projected like the run (``options``, cached like it) and fitted
+    onto ``final`` [n, 2] (scale + Procrustes), with their neighbours; None when the run has no baseline.
 
     Returns ``(positions float32 [n, 2], indices uint16 [n, k], cosines float32 [n, k])``; words without a
     Word2Vec vector are at nan with no neighbours (index 65535).
     """
-    from embviz.animate import _describe
-
+    rows, words = selection.rows, selection.words
     if not (run.path / WORD2VEC).is_dir():
         return None
     try:
@@ -196,9 +165,9 @@ def _word2vec_layout(run: Run, rows: np.ndarray, words: list[str], final: np.nda
     present = np.flatnonzero(np.any(vectors != 0, axis=1) & np.isfinite(vectors).all(axis=1))
     if present.size < 3:
         return None
-    described = [_describe(base, snap)]
-    layout = project_snapshots(projector, [vectors[present]], rows[present], [words[i] for i in present],
-                               described, cache).positions[0]
+    cache = TrajectoryCache(run.path) if options.cache else None
+    layout = project_snapshots(projector_for(options), [vectors[present]], rows[present], [words[i] for i in present],
+                               [describe_snapshot(base, snap)], cache).positions[0]
     target = final[present]
     spread = np.sqrt(((layout - layout.mean(0)) ** 2).sum(1).mean())
     scale = np.sqrt(((target - target.mean(0)) ** 2).sum(1).mean()) / max(spread, 1e-12)
@@ -213,13 +182,13 @@ def _word2vec_layout(run: Run, rows: np.ndarray, words: list[str], final: np.nda
 
 def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v) -> dict:
     """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays."""
-    from embviz.animate import FLAT_LEVEL, display_names
     from embviz.render import category_colors
 
-    n = len(stages.words)
+    sel = stages.selection
+    n = len(sel.words)
     levels = []
-    for level in stages.levels:
-        labels = [at_level(p, 0 if level == FLAT_LEVEL else LEVELS.index(level)) for p in stages.paths]
+    for level in sel.levels:
+        labels = sel.labels(level)
         colours = category_colors(labels)
         order = list(colours)
         names = display_names(order)
@@ -233,12 +202,12 @@ def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v) -> dict:
     snaps = stages.snapshots
     data = {
         "title": stages.title, "n": n, "T": len(snaps), "k": int(idx.shape[2]),
-        "words": stages.words, "counts": [int(c) for c in stages.counts], "paths": stages.paths,
-        "levels": levels, "level": stages.levels.index(stages.level) if stages.level in stages.levels else 0,
+        "words": sel.words, "counts": [int(c) for c in sel.counts], "paths": sel.paths,
+        "levels": levels, "level": sel.levels.index(sel.level) if sel.level in sel.levels else 0,
         "steps": [s.step for s in snaps], "epochs": [s.epoch for s in snaps],
         "trainLoss": [s.train_loss for s in snaps], "valLoss": [s.val_loss for s in snaps],
         "curves": curves, "chance": chance, "loss": _nan_to_none(table.losses),
-        "positions": _b64(stages.positions, "f4"), "nbrIndex": _b64(idx, "u2"), "nbrCos": _b64(cos, "f4"),
+        "positions": _b64(stages.trajectory.positions, "f4"), "nbrIndex": _b64(idx, "u2"), "nbrCos": _b64(cos, "f4"),
     }
     if w2v is not None:
         pos, widx, wcos = w2v
@@ -260,27 +229,21 @@ def render_page(data: dict) -> str:
     return html
 
 
-def explore(
-    run_dir: Path,
-    out: Path | None = None,
-    *,
-    overwrite: bool = False,
-    progress: StageProgress | None = None,
-    **options,
-) -> ExploreResult:
+def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = AnimateOptions(), *,
+            overwrite: bool = False, progress: StageProgress | None = None) -> ExploreResult:
     """Write the explorer page of the run in ``run_dir`` (default ``<run>/explorer.html``).
 
-    ``options`` are animate's word, level and projection options (``method``, ``align``, ``umap_mode``,
-    ``words``, ``words_file``, ``only``, ``top``, ``content_only``, ``level``, ``cache``, ``seed``…).
+    ``options`` are animate's; its word, level and projection options are used (the film options are not).
     Raises EmbvizError subclasses for bad input, before anything is written.
     """
     start = time.perf_counter()
+    options.validate()
     run = Run.open(Path(run_dir))
     path = Path(out) if out is not None else run.path / DEFAULT_NAME
     check_output(path, overwrite)
-    stages = _film_stages(run, options, progress)
-    idx, cos = neighbours(stages.matrices, progress=(lambda d, n: progress("neighbours", d, n)) if progress else None)
-    w2v = _word2vec_layout(run, stages.rows, stages.words, stages.positions[-1], stages.projector, stages.cache)
+    stages = film_stages(run, options, progress)
+    idx, cos = neighbours(stages.matrices, progress=_stage(progress, "neighbours"))
+    w2v = word2vec_layout(run, stages.selection, stages.trajectory.positions[-1], options)
     data = page_data(stages, idx, cos, w2v)
     if progress:
         progress("writing", 0, 1)
@@ -291,7 +254,7 @@ def explore(
         raise EmbvizError(f"cannot write {path}: {e.strerror or e}") from None
     if progress:
         progress("writing", 1, 1)
-    return ExploreResult(path=path, n_words=len(stages.words), n_snapshots=len(stages.snapshots),
+    return ExploreResult(path=path, n_words=len(stages.selection.words), n_snapshots=len(stages.snapshots),
                          size_bytes=path.stat().st_size, word2vec=w2v is not None,
-                         projection_cached=stages.projection_cached, seconds={"total": time.perf_counter() - start})
+                         projection_cached=stages.trajectory.cached, seconds={"total": time.perf_counter() - start})
 

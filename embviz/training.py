@@ -29,7 +29,7 @@ from embviz.errors import ConfigError, CorpusError, EmbvizError, RunError
 from embviz.lexicon import Lexicon, at_level
 from embviz.model import ModelConfig, TinyGPT
 from embviz.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
-from embviz.tokenizer import KINDS, Tokenizer, build_tokenizer
+from embviz.tokenizer import BPE_MARK, KINDS, Tokenizer, build_tokenizer
 
 SCHEDULES = ("epoch", "log")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -628,7 +628,7 @@ class Session:
 
 def _categories(tokenizer: Tokenizer, lexicon: Lexicon) -> list[str | None]:
     """The lexicon path of every token (a BPE word-start marker is ignored for the look-up)."""
-    return [lexicon.path(t.lstrip("▁")) if t.strip("▁") else None for t in tokenizer.tokens]
+    return [lexicon.path(t.lstrip(BPE_MARK)) if t.strip(BPE_MARK) else None for t in tokenizer.tokens]
 
 
 def _save_checkpoint(run: Run, state: dict) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from embviz import explore as ex
 from embviz.cli import main
+from embviz.options import AnimateOptions
 from embviz.project import PCAProjector, exact_knn
 from embviz.toyrun import make_toy_run
 
@@ -53,7 +54,7 @@ def test_neighbours_equal_exact_knn() -> None:
 
 def test_page_holds_the_run(toy: Path, tmp_path: Path) -> None:
     out = tmp_path / "page.html"
-    result = ex.explore(toy, out, cache=False)
+    result = ex.explore(toy, out, AnimateOptions(cache=False))
     html = out.read_text(encoding="utf-8")
     assert result.path == out and result.size_bytes == len(html.encode()) and not result.word2vec
     assert HOSTILE not in html and "<img" not in html  # only its escaped JSON form is in the file

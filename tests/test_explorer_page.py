@@ -17,6 +17,7 @@ import pytest
 
 from embviz.compare import CompareOptions, compare
 from embviz.explore import explore
+from embviz.options import AnimateOptions
 from embviz.project import PCAProjector, exact_knn
 from embviz.run import Run, Snapshot, snapshot_name
 from embviz.toyrun import make_corpus_run, make_toy_run
@@ -56,7 +57,7 @@ def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("page")
     tokens = [HOSTILE] + [f"w{i}" for i in range(1, 60)]
     run = make_toy_run(root / "run", n_snapshots=6, tokens=tokens)
-    result = explore(run.path, cache=False)
+    result = explore(run.path, options=AnimateOptions(cache=False))
     return run, result
 
 
