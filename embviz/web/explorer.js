@@ -5,6 +5,7 @@
   const n = D.n, T = D.T, K = D.k;
 
   function decode(b64, Type) {
+    if (Uint8Array.fromBase64) return new Type(Uint8Array.fromBase64(b64).buffer);
     const bin = atob(b64), bytes = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     return new Type(bytes.buffer);
