@@ -325,7 +325,7 @@ class Run:
         """Tokens, counts and category paths, indexed by token id."""
         where = self.path / VOCAB_TSV
         try:
-            lines = where.read_text(encoding="utf-8").splitlines()
+            lines = where.read_text(encoding="utf-8").removesuffix("\n").split("\n")  # not splitlines: \f, \u2028… are token text
         except FileNotFoundError:
             raise RunError(f"{where} is missing") from None
         except UnicodeDecodeError:
