@@ -183,15 +183,14 @@ def _write_projector(folder: Path, run: Run, snaps: list[Snapshot], tokens: list
     write_text(folder / METADATA_TSV, metadata_tsv(tokens, counts, categories))
     entries = []
     for i, snap in enumerate(snaps):
-        matrix = run.load_snapshot(snap)
+        matrix = _float32(run.load_snapshot(snap))
         name = Path(snap.file).stem
-        raw = matrix.astype("<f4").tobytes()
-        if _reads_as_text(raw):  # TensorBoard would misread these bytes: write the values as TSV text
+        if _reads_as_text(matrix):  # TensorBoard would misread these bytes: write the values as TSV text
             path = f"{name}.tsv"
             write_text(folder / path, "".join("\t".join(f"{v:.9g}" for v in row) + "\n" for row in matrix.tolist()))
         else:
             path = f"{name}.bytes"
-            atomic_write(folder / path, lambda f: f.write(raw))
+            atomic_write(folder / path, lambda f: f.write(memoryview(matrix).cast("B")))
         entries.append({"tensorName": name, "tensorShape": list(matrix.shape), "tensorPath": path,
                         "metadataPath": METADATA_TSV})
         report("export", i + 1, len(snaps))
@@ -221,10 +220,15 @@ def metadata_tsv(tokens: list[str], counts: list[int], categories: list[str | No
     return "\n".join(lines) + "\n"
 
 
-def _reads_as_text(raw: bytes) -> bool:
-    """Whether TensorBoard would take these float32 bytes for TSV text (their first 8 KiB are UTF-8)."""
+def _float32(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` as C-contiguous little-endian float32 (no copy when it already is)."""
+    return np.ascontiguousarray(matrix, dtype="<f4")
+
+
+def _reads_as_text(matrix: np.ndarray) -> bool:
+    """Whether TensorBoard would take the bytes of ``matrix`` (float32) for TSV text: their first 8 KiB are UTF-8."""
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(raw[:_TEXT_PROBE])
+        codecs.getincrementaldecoder("utf-8")().decode(matrix.reshape(-1)[: _TEXT_PROBE // 4].tobytes())
     except UnicodeDecodeError:
         return False
     return True
@@ -258,7 +262,7 @@ def _write_word2vec(path: Path, matrix: np.ndarray, tokens: list[str], binary: b
     rows, dim = matrix.shape
     row_text = " ".join(["%.9g"] * dim)
     every = max(1, rows // 100)
-    values = matrix.astype("<f4") if binary else matrix.tolist()
+    values = _float32(matrix) if binary else matrix.tolist()
     with open(path, "wb") as f:
         f.write(f"{rows} {dim}\n".encode())
         for i, (token, row) in enumerate(zip(tokens, values)):
@@ -301,7 +305,7 @@ def _write_npz(path: Path, run: Run, snaps: list[Snapshot], tokens: list[str], c
             with zf.open("embeddings.npy", "w", force_zip64=True) as f:
                 np.lib.format.write_array_header_1_0(f, header)
                 for i, snap in enumerate(snaps):
-                    f.write((first if i == 0 else run.load_snapshot(snap)).astype("<f4").tobytes())
+                    f.write(memoryview(_float32(first if i == 0 else run.load_snapshot(snap))).cast("B"))
                     report("export", i + 1, len(snaps))
         raw.flush()
         os.fsync(raw.fileno())
