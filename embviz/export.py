@@ -167,7 +167,7 @@ def _atomic_folder(out: Path) -> Iterator[Path]:
             except BaseException:
                 os.rename(old, out)
                 raise
-            shutil.rmtree(old)
+            shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
     except BaseException:
