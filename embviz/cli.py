@@ -265,8 +265,9 @@ def export(
                             progress=bars.update)
     if not quiet:
         steps = ", ".join(map(str, result.steps)) if len(result.steps) <= 6 else f"{result.steps[0]} … {result.steps[-1]}"
-        out.print(f"Wrote {result.path} ({result.fmt}): {len(result.steps)} snapshot(s) at step {steps}, "
-                  f"{result.tokens:,} tokens × {result.dim}", highlight=False, soft_wrap=True)
+        out.print(f"Wrote {result.path} ({result.fmt}): {len(result.steps)} snapshot(s) "
+                  f"(step{'s' if len(result.steps) > 1 else ''} {steps}) of {result.tokens:,} tokens × {result.dim}",
+                  highlight=False, soft_wrap=True)
         if result.fmt == "projector":
             out.print(f"View it with: tensorboard --logdir {result.path}", highlight=False, soft_wrap=True)
 

@@ -303,7 +303,7 @@ def exported(s: Space, fmt: str, out: str) -> None:
 
 
 EXPORT_ROWS: list[Row] = [
-    ("export of an interrupted run", "export", lambda s: s.interrupted() and export_to("npz", "e.npz")(s),
+    ("export of an interrupted run", "export", lambda s: (s.interrupted(), export_to("npz", "e.npz")(s))[1],
      "no final snapshot"),
     ("export unknown format", "export", export_to("csv", "e.csv"), "unknown export format 'csv'"),
     ("export missing step", "export", export_to("word2vec", "e.txt", "--snapshot", "12345"), "no snapshot at step 12345"),
@@ -312,17 +312,17 @@ EXPORT_ROWS: list[Row] = [
     ("export under a file", "export", lambda s: [str(s.run), "--to", "projector", str(s.corpus / "out")],
      "not an existing folder"),
     ("export into a missing folder", "export", export_to("word2vec", "nowhere/e.txt"), "not an existing folder"),
-    ("existing projector export", "export", lambda s: exported(s, "projector", "p") or export_to("projector", "p")(s),
+    ("existing projector export", "export", lambda s: (exported(s, "projector", "p"), export_to("projector", "p")(s))[1],
      "--overwrite"),
-    ("existing npz export", "export", lambda s: exported(s, "npz", "e.npz") or export_to("npz", "e.npz")(s),
+    ("existing npz export", "export", lambda s: (exported(s, "npz", "e.npz"), export_to("npz", "e.npz")(s))[1],
      "--overwrite"),
     ("overwrite a folder that is no export", "export",
-     lambda s: export_to("projector", "mine", "--overwrite")(s) if write(s.root / "mine" / "notes.txt", "keep") else [],
+     lambda s: (write(s.root / "mine" / "notes.txt", "keep"), export_to("projector", "mine", "--overwrite")(s))[1],
      "not a projector export"),
     ("overwrite the run itself", "export", lambda s: [str(s.run), "--to", "projector", str(s.run), "--overwrite"],
      "not a projector export"),
     ("overwrite a folder with a file", "export",
-     lambda s: exported(s, "projector", "p") or export_to("npz", "p", "--overwrite")(s), "is a directory"),
+     lambda s: (exported(s, "projector", "p"), export_to("npz", "p", "--overwrite")(s))[1], "is a directory"),
 ]
 
 ROWS = CORPUS_ROWS + NUMBER_ROWS + broken_run_rows() + RESUME_ROWS + WORD_ROWS + UNWRITABLE_ROWS + EXPORT_ROWS

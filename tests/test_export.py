@@ -156,7 +156,7 @@ def test_gensim_loads_the_snapshot_exactly(run, tmp_path, capsys, binary, snapsh
     if snapshot is not None:
         args += ["--snapshot", str(expected.step) if snapshot == "step" else snapshot]
     assert cli(args) == 0
-    assert f"at step {expected.step}," in capsys.readouterr().out
+    assert f"1 snapshot(s) (step {expected.step}) of {len(run.vocab()[0])} tokens × {DIM}" in capsys.readouterr().out
     vectors = KeyedVectors.load_word2vec_format(str(path), binary=binary)
     assert [word2vec_token(key) for key in vectors.index_to_key] == run.vocab()[0]
     assert np.array_equal(vectors.vectors, run.load_snapshot(expected))
