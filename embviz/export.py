@@ -53,6 +53,7 @@ _TEXT_PROBE = 8192
 
 _KEY_ESCAPES = {"\\": "\\\\", " ": "\\s", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _KEY_UNESCAPES = {code[1]: char for char, code in _KEY_ESCAPES.items()}
+_ESCAPED = re.compile(r"[\s\\]")  # for str patterns re's \s is exactly str.isspace()
 _EMPTY_KEY = "\\e"
 
 
@@ -245,7 +246,7 @@ def word2vec_key(token: str) -> str:
     """
     if not token:
         return _EMPTY_KEY
-    return "".join(_KEY_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if c.isspace() else c) for c in token)
+    return _ESCAPED.sub(lambda m: _KEY_ESCAPES.get(m[0]) or f"\\u{ord(m[0]):04x}", token)
 
 
 def word2vec_token(key: str) -> str:
@@ -266,8 +267,9 @@ def _write_word2vec(path: Path, matrix: np.ndarray, tokens: list[str], binary: b
     with open(path, "wb") as f:
         f.write(f"{rows} {dim}\n".encode())
         for i, (token, row) in enumerate(zip(tokens, values)):
-            vector = row.tobytes() if binary else (row_text % tuple(row)).encode()
-            f.write(word2vec_key(token).encode("utf-8") + b" " + vector + b"\n")
+            f.write(word2vec_key(token).encode("utf-8") + b" ")
+            f.write(row if binary else (row_text % tuple(row)).encode())
+            f.write(b"\n")
             if (i + 1) % every == 0 or i + 1 == rows:
                 report("export", i + 1, rows)
         f.flush()
