@@ -246,6 +246,33 @@ def _compare_summary(d: dict) -> None:
         out.print(f"{name}: {path}", highlight=False, soft_wrap=True)
 
 
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A complete run directory (from embviz train)."),
+    out_path: Path = typer.Argument(..., metavar="OUT", help="A folder for projector, a file for word2vec and npz."),
+    to: str = typer.Option(..., "--to", help="projector (TensorBoard's embedding projector), word2vec (gensim, "
+                                             "one snapshot) or npz (every snapshot in one NumPy file)."),
+    snapshot: Optional[str] = typer.Option(None, help="final, init or a step number [default: final for word2vec, "
+                                                      "every snapshot for projector and npz]."),
+    binary: bool = typer.Option(False, "--binary", help="word2vec: the binary format instead of text."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing export."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Export the run's snapshots for TensorBoard's projector, gensim (word2vec) or NumPy (npz)."""
+    from embviz.export import export as run_export
+
+    with Bars(quiet) as bars:
+        result = run_export(run_dir, to, out_path, snapshot=snapshot, binary=binary, overwrite=overwrite,
+                            progress=bars.update)
+    if not quiet:
+        steps = ", ".join(map(str, result.steps)) if len(result.steps) <= 6 else f"{result.steps[0]} … {result.steps[-1]}"
+        out.print(f"Wrote {result.path} ({result.fmt}): {len(result.steps)} snapshot(s) "
+                  f"(step{'s' if len(result.steps) > 1 else ''} {steps}) of {result.tokens:,} tokens × {result.dim}",
+                  highlight=False, soft_wrap=True)
+        if result.fmt == "projector":
+            out.print(f"View it with: tensorboard --logdir {result.path}", highlight=False, soft_wrap=True)
+
+
 def _split(value: Optional[str]) -> tuple[str, ...]:
     return tuple(w.strip() for w in (value or "").split(",") if w.strip())
 

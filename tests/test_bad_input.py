@@ -221,6 +221,7 @@ RUN_READERS = [
     ("animate", lambda s: [str(s.run)]),
     ("compare-word2vec", lambda s: [str(s.run)]),
     ("train", lambda s: ["--resume", str(s.run)]),  # the row marks the run interrupted before breaking it
+    ("export", lambda s: [str(s.run), "--to", "npz", str(s.root / "run.npz")]),
 ]
 
 
@@ -290,7 +291,41 @@ UNWRITABLE_ROWS: list[Row] = [
      lambda s: (write(s.run / "word2vec", "a file in the way"), [str(s.run)])[1], "word2vec"),
 ]
 
-ROWS = CORPUS_ROWS + NUMBER_ROWS + broken_run_rows() + RESUME_ROWS + WORD_ROWS + UNWRITABLE_ROWS
+
+def export_to(fmt: str, out: str, *more: str) -> Callable[[Space], list[str]]:
+    return lambda s: [str(s.run), "--to", fmt, str(s.root / out), *more]
+
+
+def exported(s: Space, fmt: str, out: str) -> None:
+    from embviz.export import export
+
+    export(s.run, fmt, s.root / out)
+
+
+EXPORT_ROWS: list[Row] = [
+    ("export of an interrupted run", "export", lambda s: (s.interrupted(), export_to("npz", "e.npz")(s))[1],
+     "no final snapshot"),
+    ("export unknown format", "export", export_to("csv", "e.csv"), "unknown export format 'csv'"),
+    ("export missing step", "export", export_to("word2vec", "e.txt", "--snapshot", "12345"), "no snapshot at step 12345"),
+    ("export step not a number", "export", export_to("npz", "e.npz", "--snapshot", "latest"), "--snapshot"),
+    ("export binary npz", "export", export_to("npz", "e.npz", "--binary"), "--binary"),
+    ("export under a file", "export", lambda s: [str(s.run), "--to", "projector", str(s.corpus / "out")],
+     "not an existing folder"),
+    ("export into a missing folder", "export", export_to("word2vec", "nowhere/e.txt"), "not an existing folder"),
+    ("existing projector export", "export", lambda s: (exported(s, "projector", "p"), export_to("projector", "p")(s))[1],
+     "--overwrite"),
+    ("existing npz export", "export", lambda s: (exported(s, "npz", "e.npz"), export_to("npz", "e.npz")(s))[1],
+     "--overwrite"),
+    ("overwrite a folder that is no export", "export",
+     lambda s: (write(s.root / "mine" / "notes.txt", "keep"), export_to("projector", "mine", "--overwrite")(s))[1],
+     "not a projector export"),
+    ("overwrite the run itself", "export", lambda s: [str(s.run), "--to", "projector", str(s.run), "--overwrite"],
+     "not a projector export"),
+    ("overwrite a folder with a file", "export",
+     lambda s: (exported(s, "projector", "p"), export_to("npz", "p", "--overwrite")(s))[1], "is a directory"),
+]
+
+ROWS = CORPUS_ROWS + NUMBER_ROWS + broken_run_rows() + RESUME_ROWS + WORD_ROWS + UNWRITABLE_ROWS + EXPORT_ROWS
 
 
 KNOWN_BUGS = {
