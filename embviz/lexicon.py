@@ -85,6 +85,10 @@ class Lexicon:
         paths = self._paths.get(word.lower())
         return paths[0] if paths else None
 
+    def token_paths(self, tokens: Iterable[str]) -> list[str | None]:
+        """The main path of every token, looked up without a BPE word-start marker ``▁``."""
+        return [self.path(t.lstrip("▁")) if t.strip("▁") else None for t in tokens]
+
     def ambiguous(self, word: str) -> tuple[str, ...]:
         """Every category path of ``word`` (main one first); empty when unknown."""
         return self._paths.get(word.lower(), ())

@@ -325,7 +325,8 @@ class Run:
         """Tokens, counts and category paths, indexed by token id."""
         where = self.path / VOCAB_TSV
         try:
-            lines = where.read_text(encoding="utf-8").splitlines()
+            # split at "\n" only: a token may be a vertical tab, form feed or other line-break character
+            lines = where.read_bytes().decode("utf-8").removesuffix("\n").split("\n")
         except FileNotFoundError:
             raise RunError(f"{where} is missing") from None
         except UnicodeDecodeError:
