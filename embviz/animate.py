@@ -54,7 +54,7 @@ DEFAULT_UMAP_MODE = "chain"
 trustworthiness, but AlignedUMAP is steadier between frames (benchmarks/bench_umap.py, docs/animate.md)."""
 FLAT_LEVEL = "category"
 """Name of the only level of a flat (one-level) lexicon."""
-METRICS_CACHE_VERSION = 1
+METRICS_CACHE_VERSION = 2
 _SPECIAL = re.compile(r"^<[^<>\s]+>$")
 
 
@@ -435,6 +435,11 @@ def animate(
     _check_writable(film_path)
 
     tokens, counts, categories = run.vocab()
+    frequencies_known = any(counts)
+    if not frequencies_known:
+        warnings.warn("token frequencies are unknown (the run was imported without --corpus): --top takes the "
+                      "lowest token ids, and the norm-frequency measure stays empty", stacklevel=2)
+        counts = list(range(len(tokens), 0, -1))
     dim = check_snapshots(run, snaps, len(tokens))[1]
     requested = list(words) + (read_words_file(words_file) if words_file is not None else [])
     rows, unknown = select_words(tokens, counts, categories, top=top, content_only=content_only,
@@ -503,7 +508,8 @@ def animate(
         shown_mats, bench_mats = load()
         table = compute_emergence(shown_mats, level_labels, steps, epochs, losses,
                                   benchmark_vectors=bench_mats, benchmark_words=[tokens[i] for i in bench_rows],
-                                  benchmark_files=bench_files, progress=report("metrics"))
+                                  benchmark_files=bench_files, progress=report("metrics"),
+                                  frequencies=np.asarray(counts)[rows] if frequencies_known else None)
         if cache:
             _save_metrics(metrics_cache, table)
     elif progress:

@@ -362,6 +362,10 @@ def _animate_summary(r, max_rows: int = 20) -> None:
     if e.levels:
         columns.append((f"silh.\n{short.get(r.level, r.level)}", f"silhouette_{r.level}", 2))
     columns += [("Jacc.\n@10", "jaccard10_final", 2), ("CKA", "cka_final", 2), ("drift", "drift_prev", 3)]
+    columns += [(head, key, digits) for head, key, digits in (
+        ("Jacc.\nprev", "jaccard10_prev", 2), ("eff.\nrank", "effective_rank", 1), ("aniso", "anisotropy", 2),
+        ("aniso\ncentr.", "anisotropy_centred", 3), ("TwoNN", "twonn_dim", 1), ("ρ norm\n~freq", "norm_freq_spearman", 2))
+        if key in c]
     columns += [(head, key, 2) for head, key in (("WS353\nρ", "wordsim353_spearman"), ("SL999\nρ", "simlex999_spearman"))
                 if key in c]
     for name in ("step", "loss", *(head for head, _, _ in columns)):
