@@ -132,7 +132,7 @@ def find_checkpoints(sources: Sequence[str | Path]) -> list[Checkpoint]:
                 raise CheckpointError(f"{path} does not exist")
     if not found:
         raise CheckpointError("no checkpoints given")
-    unique = list({c.path.resolve(): c for c in reversed(found)}.values())[::-1]
+    unique = list({c.path.resolve(): c for c in found}.values())
     kinds = {c.kind: c for c in unique}
     if len(kinds) > 1:
         listed = ", ".join(f"{c.name} ({k})" for k, c in kinds.items())

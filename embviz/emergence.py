@@ -12,8 +12,8 @@ Columns (``<L>`` is each category level, e.g. ``pos``, ``field``, ``subfield``):
 ``cka_final``           linear CKA with the final snapshot
 ``drift_prev``          mean 1 - cos between a word and its previous-snapshot vector after Procrustes
 ``drift_init``          the same against the first snapshot (initialisation)
-``chance_jaccard10``    their expected value for unrelated neighbourhoods (``metrics.jaccard_chance``)
 ``jaccard10_prev``      mean Jaccard overlap of each word's 10 nearest neighbours with the previous snapshot's
+``chance_jaccard10``    the two Jaccard columns' value for unrelated neighbourhoods (``metrics.jaccard_chance``)
 ``effective_rank``      exp of the entropy of the normalised singular values (``geometry.effective_rank``)
 ``anisotropy``          mean cosine of two different words; ``anisotropy_centred`` after mean-centring
 ``twonn_dim``           TwoNN intrinsic dimension
@@ -96,7 +96,7 @@ class Emergence:
         if "chance_jaccard10" in self.columns:
             for title in (f"Jaccard@{K} with final", GEOMETRY_PANELS["jaccard10_prev"]):
                 chance[title] = float(self.columns["chance_jaccard10"][0])
-            for key in ("anisotropy", "anisotropy_centred", "norm_freq_spearman"):
+            for key in ("anisotropy", "norm_freq_spearman"):
                 chance[GEOMETRY_PANELS[key]] = 0.0
         for name, label in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
             key = f"{name}_spearman"

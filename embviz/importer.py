@@ -20,7 +20,9 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -331,15 +333,25 @@ def import_checkpoints(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     built = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
         os.chmod(built, 0o777 & ~_umask())
         run = Run(built)
         sources_json, kept_steps, dropped = [], [], []
         seen: dict[str, str] = {}
+
+        def load(i: int) -> tuple[np.ndarray, str]:
+            array = ck.read_matrix(found[i], tensors[i].key, keep)
+            return array, hashlib.sha256(memoryview(array).cast("B")).hexdigest()
+
+        # One checkpoint is read and hashed on a thread while the previous one is written: disk reads,
+        # hashing and the snapshot's write + fsync overlap (each releases the GIL).
+        pending = deque(pool.submit(load, i) for i in ranked[:1])
         for n, i in enumerate(ranked):
             c, step, state = found[i], order[i], states[i]
-            array = ck.read_matrix(c, tensors[i].key, keep)
-            digest = hashlib.sha256(memoryview(array).cast("B")).hexdigest()
+            array, digest = pending.popleft().result()
+            if n + 1 < len(ranked):
+                pending.append(pool.submit(load, ranked[n + 1]))
             entry = {"path": str(c.path.resolve()), "step": step, "key": tensors[i].key, "dtype": tensors[i].dtype,
                      "sha256": digest}
             if digest in seen:
@@ -389,8 +401,11 @@ def import_checkpoints(
         run.write_manifest(manifest)
         _move_into_place(built, out, overwrite)
     except BaseException:
+        pool.shutdown(cancel_futures=True)
         shutil.rmtree(built, ignore_errors=True)
         raise
+    finally:
+        pool.shutdown()
     if text is None:
         warnings.warn("token frequencies are unknown (no --corpus): --top, the norm-frequency measure and "
                       "compare-word2vec need one", stacklevel=2)
