@@ -5,8 +5,8 @@ Writes 20 random checkpoints once to a temporary folder, each a whole GPT-2 smal
 ``checkpoint-N/model.safetensors`` folders (or nanoGPT-style ``.pt`` files with ``--kind pt``). Then,
 side by side, with the files' pages dropped from the page cache before each (``posix_fadvise``):
 
-* reference: read the embedding's bytes of every file straight from disk into one buffer
-  (the least any importer must do);
+* reference: read the embedding's bytes of every file straight from disk into one buffer, and
+  (timed apart) write each as a ``.npy`` with fsync — the least any importer into a run must do;
 * ``embviz import`` as a subprocess: the library call's time (reading, checking, hashing, writing the
   snapshots with fsync), the whole command's, and its peak RSS (``VmHWM``).
 
@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -120,19 +121,29 @@ def embedding_range(path: Path, kind: str) -> tuple[int, int]:
     raise RuntimeError(f"embedding not found in {path}")
 
 
-def read_embeddings(files: list[Path], kind: str) -> float:
-    """Seconds to read every file's embedding bytes into one reused buffer."""
+def read_and_write_embeddings(files: list[Path], kind: str, out: Path) -> tuple[float, float]:
+    """Seconds to read every file's embedding bytes into one reused buffer, and seconds to write each
+    as a ``.npy`` file with fsync (what any importer into a run directory must do, nothing more)."""
     ranges = [embedding_range(p, kind) for p in files]
     buf = bytearray(max(n for _, n in ranges))
     view = memoryview(buf)
-    t0 = time.perf_counter()
-    for path, (offset, n) in zip(files, ranges):
+    out.mkdir()
+    read = write = 0.0
+    for i, (path, (offset, n)) in enumerate(zip(files, ranges)):
+        t0 = time.perf_counter()
         with open(path, "rb", buffering=0) as f:
             f.seek(offset)
             got = 0
             while got < n:
                 got += f.readinto(view[got:n])
-    return time.perf_counter() - t0
+        t1 = time.perf_counter()
+        with open(out / f"{i}.npy", "wb") as f:
+            np.save(f, np.frombuffer(view[:n], dtype=np.float32))
+            f.flush()
+            os.fsync(f.fileno())
+        write += time.perf_counter() - t1
+        read += t1 - t0
+    return read, write
 
 
 def main() -> None:
@@ -155,7 +166,8 @@ def main() -> None:
         emb_bytes = shape["vocab"] * shape["d"] * 4
 
         drop_cache(files)
-        reference = read_embeddings(files, args.kind)
+        reference, writing = read_and_write_embeddings(files, args.kind, Path(tmp) / "plain")
+        shutil.rmtree(Path(tmp) / "plain")
 
         drop_cache(files)
         args_ = ["import", str(root), "--out", str(Path(tmp) / "run"), "--vocab", str(vocab)]
@@ -176,7 +188,9 @@ def main() -> None:
           f"{shape['vocab']:,} × {shape['d']}, {emb_bytes / 1e6:,.1f} MB), written in {written:.1f} s; page cache "
           "dropped before each measurement")
     print(f"reference: read the embedding bytes         {reference:8.2f} s   ({args.n * emb_bytes / reference / 1e6:,.0f} MB/s)")
-    print(f"embviz import, the library call             {library:8.2f} s   ratio import / read {library / reference:.2f}")
+    print(f"reference: write them as .npy with fsync    {writing:8.2f} s   ({args.n * emb_bytes / writing / 1e6:,.0f} MB/s)")
+    print(f"embviz import, the library call             {library:8.2f} s   ratio import / read {library / reference:.2f}, "
+          f"import / (read + write) {library / (reference + writing):.2f}")
     print(f"embviz import, the whole command            {imported:8.2f} s   (interpreter + imports alone: {startup:.2f} s)")
     print(f"peak RSS of embviz import                   {peak_rss / 1e6:8,.0f} MB   (floor < 1,500 MB; one embedding is "
           f"{emb_bytes / 1e6:,.0f} MB, one checkpoint {np.mean(sizes) / 1e6:,.0f} MB)")

@@ -247,8 +247,8 @@ def _compare_summary(d: dict) -> None:
 
 @app.command("import")
 def import_(
-    sources: list[str] = typer.Argument(..., help="Checkpoint files (.safetensors, .bin, .pt, shard indexes), "
-                                                  "checkpoint folders, folders of them, or globs."),
+    sources: list[str] = typer.Argument(..., metavar="SOURCE", help="Checkpoint files (.safetensors, .bin, .pt, "
+                                        "shard indexes), checkpoint folders, folders of them, or globs."),
     out_dir: Path = typer.Option(..., "--out", help="The run directory to write."),
     key: Optional[str] = typer.Option(None, help="Name of the tensor to import [default: the token embedding, "
                                                  "found by its usual names]."),
