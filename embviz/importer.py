@@ -255,6 +255,93 @@ def _metrics_rows(state: dict | None) -> list[dict]:
     return rows
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One checkpoint of the series, surveyed: its matrix's name and shape, its Trainer state, its step."""
+
+    checkpoint: ck.Checkpoint
+    tensor: ck.Tensor
+    state: dict | None
+    step: int
+
+
+def survey(found: Sequence[ck.Checkpoint], key: str | None, matrix: str, steps: Sequence[int] | None,
+           progress: StageProgress | None = None) -> list[Entry]:
+    """Every checkpoint's matrix and step (no tensor data read), in step order; a CheckpointError when a
+    step is missing or repeated or the shapes change."""
+    if steps is not None and len(steps) != len(found):
+        raise ConfigError(f"--steps gives {len(steps)} step(s) for {len(found)} checkpoint(s)")
+    entries = []
+    for i, c in enumerate(found):
+        state = ck.trainer_state(c)
+        tensor = ck.inspect(c, key, matrix)
+        step = steps[i] if steps is not None else ck.checkpoint_step(c, state, tensor.iter_num)
+        if step is None:
+            raise CheckpointError(f"cannot tell the step of {c.name} (no trainer_state.json, iter_num or number "
+                                  "in its name); pass --steps")
+        if step < 0:
+            raise ConfigError(f"step {step} of {c.name} is negative")
+        entries.append(Entry(c, tensor, state, step))
+        if progress:
+            progress("checking", i + 1, len(found))
+    entries.sort(key=lambda e: e.step)
+    for a, b in zip(entries, entries[1:]):
+        if a.step == b.step:
+            raise CheckpointError(f"{a.checkpoint.name} and {b.checkpoint.name} both have step {a.step}; pass --steps")
+    first = entries[0]
+    for e in entries[1:]:
+        if e.tensor.shape != first.tensor.shape:
+            raise CheckpointError(f"shapes change: {first.checkpoint.name} has {first.tensor.key} "
+                                  f"{list(first.tensor.shape)}, {e.checkpoint.name} has {e.tensor.key} "
+                                  f"{list(e.tensor.shape)}")
+    return entries
+
+
+def write_snapshots(run: Run, entries: Sequence[Entry], rows: int, matrix: str,
+                    progress: StageProgress | None = None) -> tuple[list[dict], list[str]]:
+    """Read each entry's matrix (its first ``rows`` rows) into ``run`` as a snapshot, dropping repeats.
+
+    One checkpoint is read and hashed on a thread while the previous one is written: disk reads,
+    hashing and the snapshot's write + fsync overlap (each releases the GIL). Returns the sources
+    for ``run.json`` and the names of the checkpoints dropped as duplicates.
+    """
+
+    def load(e: Entry) -> tuple[np.ndarray, str]:
+        array = ck.read_matrix(e.checkpoint, e.tensor.key, rows)
+        return array, hashlib.sha256(memoryview(array).cast("B")).hexdigest()
+
+    sources, dropped, seen = [], [], {}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = deque([pool.submit(load, entries[0])])
+        for n, e in enumerate(entries):
+            array, digest = pending.popleft().result()
+            if n + 1 < len(entries):
+                pending.append(pool.submit(load, entries[n + 1]))
+            c = e.checkpoint
+            source = {"path": str(c.path.resolve()), "step": e.step, "key": e.tensor.key, "dtype": e.tensor.dtype,
+                      "sha256": digest}
+            if digest in seen:
+                warnings.warn(f"{c.name} has the same {matrix} matrix as {seen[digest]} (SHA-256 {digest[:12]}…); "
+                              "dropped", stacklevel=3)
+                dropped.append(c.name)
+                source["duplicate_of"] = seen[digest]
+            else:
+                seen[digest] = c.name
+                state = e.state or {}
+                epoch, tokens_seen = state.get("epoch"), state.get("num_input_tokens_seen")
+                train_loss, val_loss = _losses(state, e.step)
+                run.add_snapshot(array, Snapshot(
+                    file=snapshot_name(e.step), step=e.step,
+                    epoch=float(epoch) if isinstance(epoch, (int, float)) else math.nan,
+                    tokens_seen=tokens_seen if isinstance(tokens_seen, int) else 0,
+                    train_loss=train_loss, val_loss=val_loss))
+            sources.append(source)
+            del array
+            if progress:
+                progress("reading", n + 1, len(entries))
+    return sources, dropped
+
+
 def import_checkpoints(
     sources: Sequence[str | Path],
     out: Path,
@@ -282,101 +369,34 @@ def import_checkpoints(
         raise ConfigError("give --tokenizer or --vocab, not both")
     _check_target(out, overwrite)
     found = ck.find_checkpoints(sources)
-    if steps is not None and len(steps) != len(found):
-        raise ConfigError(f"--steps gives {len(steps)} step(s) for {len(found)} checkpoint(s)")
-
-    states, tensors, order = [], [], []
-    for i, c in enumerate(found):
-        state = ck.trainer_state(c)
-        tensor = ck.inspect(c, key, matrix)
-        step = steps[i] if steps is not None else ck.checkpoint_step(c, state, tensor.iter_num)
-        if step is None:
-            raise CheckpointError(f"cannot tell the step of {c.name} (no trainer_state.json, iter_num or number "
-                                  "in its name); pass --steps")
-        if step < 0:
-            raise ConfigError(f"step {step} of {c.name} is negative")
-        states.append(state)
-        tensors.append(tensor)
-        order.append(step)
-        if progress:
-            progress("checking", i + 1, len(found))
-    by_step: dict[int, int] = {}
-    for i, step in enumerate(order):
-        if step in by_step:
-            raise CheckpointError(f"{found[by_step[step]].name} and {found[i].name} both have step {step}; "
-                                  "pass --steps")
-        by_step[step] = i
-    ranked = sorted(range(len(found)), key=lambda i: order[i])
-    first = tensors[ranked[0]]
-    for i in ranked[1:]:
-        if tensors[i].shape != first.shape:
-            raise CheckpointError(f"shapes change: {found[ranked[0]].name} has {first.key} {list(first.shape)}, "
-                                  f"{found[i].name} has {tensors[i].key} {list(tensors[i].shape)}")
+    entries = survey(found, key, matrix, steps, progress)
+    first = entries[0].tensor
+    rows, dim = first.shape
 
     words = load_token_list(vocab) if vocab is not None else (
         load_vocabulary(tokenizer) if tokenizer is not None else find_vocabulary(found))
-    rows, dim = first.shape
     keep = rows_to_keep(len(words.tokens), rows)
     if keep < rows:
         warnings.warn(f"dropped {rows - keep} padding row(s) past the tokenizer's {keep:,} tokens", stacklevel=2)
     tok = words.tokenizer()
     text = None
+    counts = np.zeros(keep, dtype=np.int64)
     if corpus is not None:
         if words.hf_json is None:
             raise ConfigError("--corpus needs a real tokenizer (--tokenizer or one beside the checkpoints), "
                               "not a --vocab list")
         text = load_corpus(corpus)
         counts = np.bincount(tok.encode(text.text), minlength=keep)[:keep]
-    else:
-        counts = np.zeros(keep, dtype=np.int64)
     lexicon = Lexicon.from_tsv(categories) if categories is not None else Lexicon.builtin()
 
     out.parent.mkdir(parents=True, exist_ok=True)
     built = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
-    pool = ThreadPoolExecutor(max_workers=1)
     try:
         os.chmod(built, 0o777 & ~_umask())
         run = Run(built)
-        sources_json, kept_steps, dropped = [], [], []
-        seen: dict[str, str] = {}
-
-        def load(i: int) -> tuple[np.ndarray, str]:
-            array = ck.read_matrix(found[i], tensors[i].key, keep)
-            return array, hashlib.sha256(memoryview(array).cast("B")).hexdigest()
-
-        # One checkpoint is read and hashed on a thread while the previous one is written: disk reads,
-        # hashing and the snapshot's write + fsync overlap (each releases the GIL).
-        pending = deque(pool.submit(load, i) for i in ranked[:1])
-        for n, i in enumerate(ranked):
-            c, step, state = found[i], order[i], states[i]
-            array, digest = pending.popleft().result()
-            if n + 1 < len(ranked):
-                pending.append(pool.submit(load, ranked[n + 1]))
-            entry = {"path": str(c.path.resolve()), "step": step, "key": tensors[i].key, "dtype": tensors[i].dtype,
-                     "sha256": digest}
-            if digest in seen:
-                warnings.warn(f"{c.name} has the same {matrix} matrix as {seen[digest]} (SHA-256 {digest[:12]}…); "
-                              "dropped", stacklevel=2)
-                dropped.append(c.name)
-                entry["duplicate_of"] = seen[digest]
-            else:
-                seen[digest] = c.name
-                train_loss, val_loss = _losses(state, step)
-                epoch = (state or {}).get("epoch")
-                tokens_seen = (state or {}).get("num_input_tokens_seen")
-                run.add_snapshot(array, Snapshot(
-                    file=snapshot_name(step), step=step,
-                    epoch=float(epoch) if isinstance(epoch, (int, float)) else math.nan,
-                    tokens_seen=tokens_seen if isinstance(tokens_seen, int) else 0,
-                    train_loss=train_loss, val_loss=val_loss))
-                kept_steps.append(step)
-            sources_json.append(entry)
-            del array
-            if progress:
-                progress("reading", n + 1, len(ranked))
-
-        last_state = states[ranked[-1]]
-        epochs = (last_state or {}).get("epoch")
+        sources_json, dropped = write_snapshots(run, entries, keep, matrix, progress)
+        last_state = entries[-1].state or {}
+        epochs = last_state.get("epoch")
         run.write_metrics(_metrics_rows(last_state))
         write_json(built / TOKENIZER_JSON, tok.to_json())
         run.write_vocab(words.tokens, counts.tolist(), lexicon.token_paths(words.tokens))
@@ -401,15 +421,13 @@ def import_checkpoints(
         run.write_manifest(manifest)
         _move_into_place(built, out, overwrite)
     except BaseException:
-        pool.shutdown(cancel_futures=True)
         shutil.rmtree(built, ignore_errors=True)
         raise
-    finally:
-        pool.shutdown()
     if text is None:
         warnings.warn("token frequencies are unknown (no --corpus): --top, the norm-frequency measure and "
                       "compare-word2vec need one", stacklevel=2)
-    return ImportResult(run_dir=out, steps=kept_steps, dropped=dropped, shape=(keep, int(dim)), rows_dropped=rows - keep,
+    kept = [e.step for e, source in zip(entries, sources_json) if "duplicate_of" not in source]
+    return ImportResult(run_dir=out, steps=kept, dropped=dropped, shape=(keep, int(dim)), rows_dropped=rows - keep,
                         key=first.key, tokenizer=words.origin, frequencies=text is not None,
                         seconds=time.perf_counter() - t0)
 
