@@ -273,6 +273,44 @@ def export(
             out.print(f"View it with: tensorboard --logdir {result.path}", highlight=False, soft_wrap=True)
 
 
+@app.command("import")
+def import_(
+    sources: list[str] = typer.Argument(..., metavar="SOURCE", help="Checkpoint files (.safetensors, .bin, .pt, "
+                                        "shard indexes), checkpoint folders, folders of them, or globs."),
+    out_dir: Path = typer.Option(..., "--out", help="The run directory to write."),
+    key: Optional[str] = typer.Option(None, help="Name of the tensor to import [default: the token embedding, "
+                                                 "found by its usual names]."),
+    matrix: str = typer.Option("input", help="input (token embedding) or output (an untied LM head)."),
+    steps: Optional[str] = typer.Option(None, help="Comma-separated step of each checkpoint, in the order found "
+                                                   "[default: trainer_state.json, iter_num, or the name's number]."),
+    tokenizer: Optional[Path] = typer.Option(None, help="tokenizer.json, vocab.json (+ merges.txt) or a folder "
+                                                        "holding one [default: found beside the checkpoints]."),
+    vocab: Optional[Path] = typer.Option(None, help="A file of tokens, one per line, instead of a tokenizer."),
+    corpus: Optional[str] = typer.Option(None, help="Text to count token frequencies in (a file, folder or "
+                                                    "built-in name); needed by --top and compare-word2vec."),
+    categories: Optional[Path] = typer.Option(None, help="TSV of word<TAB>category to label the vocabulary."),
+    overwrite: bool = typer.Option(False, help="Replace an existing run directory."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Turn a series of checkpoints (Hugging Face, nanoGPT, plain state dicts) into a run that animate and
+    compare-word2vec read."""
+    from embviz.importer import import_checkpoints
+
+    try:
+        step_list = [int(v) for v in _split(steps)] if steps is not None else None
+    except ValueError:
+        raise ConfigError(f"--steps must be comma-separated integers, got {steps!r}") from None
+    with Bars(quiet) as bars:
+        r = import_checkpoints(sources, out_dir, key=key, matrix=matrix, steps=step_list, tokenizer=tokenizer,
+                               vocab=vocab, corpus=corpus, categories=categories, overwrite=overwrite,
+                               progress=bars.update)
+    if not quiet:
+        out.print(f"Imported {len(r.steps)} snapshot(s) of {r.key} {list(r.shape)} at steps "
+                  f"{', '.join(f'{s:,}' for s in r.steps)} in {r.seconds:.1f} s"
+                  + (f"; {len(r.dropped)} duplicate(s) dropped" if r.dropped else ""), highlight=False, soft_wrap=True)
+        out.print(f"Run directory: {r.run_dir}", highlight=False, soft_wrap=True)
+
+
 def _split(value: Optional[str]) -> tuple[str, ...]:
     return tuple(w.strip() for w in (value or "").split(",") if w.strip())
 
@@ -361,6 +399,10 @@ def _animate_summary(r, max_rows: int = 20) -> None:
     if e.levels:
         columns.append((f"silh.\n{short.get(r.level, r.level)}", f"silhouette_{r.level}", 2))
     columns += [("Jacc.\n@10", "jaccard10_final", 2), ("CKA", "cka_final", 2), ("drift", "drift_prev", 3)]
+    columns += [(head, key, digits) for head, key, digits in (
+        ("Jacc.\nprev", "jaccard10_prev", 2), ("eff.\nrank", "effective_rank", 1), ("aniso", "anisotropy", 2),
+        ("aniso\ncentr.", "anisotropy_centred", 3), ("TwoNN", "twonn_dim", 1), ("ρ norm\n~freq", "norm_freq_spearman", 2))
+        if key in c]
     columns += [(head, key, 2) for head, key in (("WS353\nρ", "wordsim353_spearman"), ("SL999\nρ", "simlex999_spearman"))
                 if key in c]
     for name in ("step", "loss", *(head for head, _, _ in columns)):

@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from embviz.errors import ConfigError
+from embviz.tokenizer import BPE_MARK
 
 LEVELS = ("pos", "field", "subfield")
 """Names of the category levels: ``noun/animal/pet`` is pos ``noun``, field ``noun/animal``, subfield
@@ -84,6 +85,10 @@ class Lexicon:
         """The main category path of ``word``, or None when the word is unknown."""
         paths = self._paths.get(word.lower())
         return paths[0] if paths else None
+
+    def token_paths(self, tokens: Iterable[str]) -> list[str | None]:
+        """The main path of every token, looked up without a BPE word-start marker."""
+        return [self.path(t.lstrip(BPE_MARK)) if t.strip(BPE_MARK) else None for t in tokens]
 
     def ambiguous(self, word: str) -> tuple[str, ...]:
         """Every category path of ``word`` (main one first); empty when unknown."""

@@ -44,14 +44,14 @@ class Tokenizer:
         return len(self.tokens)
 
     def split(self, text: str) -> list[str]:
-        """The token strings of ``text`` (before mapping to ids)."""
+        """The token strings of ``text``; for ``bpe``, ``tokens[id]`` of each id (an imported tokenizer's readable forms)."""
         if self.lowercase:
             text = text.lower()
         if self.kind == "word":
             return WORD_PATTERN.findall(text)
         if self.kind == "char":
             return [c for c in text if not c.isspace() or c == " "]
-        return self._bpe.encode(text).tokens
+        return [self.tokens[i] for i in self._bpe.encode(text).ids]
 
     def encode(self, text: str) -> np.ndarray:
         """Token ids ``[N]`` (int64); unknown tokens map to ``<unk>`` (id 0)."""

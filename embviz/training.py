@@ -29,7 +29,7 @@ from embviz.errors import ConfigError, CorpusError, EmbvizError, RunError
 from embviz.lexicon import Lexicon, at_level
 from embviz.model import ModelConfig, TinyGPT
 from embviz.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
-from embviz.tokenizer import BPE_MARK, KINDS, Tokenizer, build_tokenizer
+from embviz.tokenizer import KINDS, Tokenizer, build_tokenizer
 
 SCHEDULES = ("epoch", "log")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -478,7 +478,7 @@ class Session:
         write_json(run.path / TOKENIZER_JSON, self.tokenizer.to_json())
         counts = np.bincount(np.concatenate([self.train_ids.numpy(), self.val_ids.numpy()]),
                              minlength=self.model_cfg.vocab_size)
-        run.write_vocab(self.tokenizer.tokens, counts.tolist(), _categories(self.tokenizer, lexicon))
+        run.write_vocab(self.tokenizer.tokens, counts.tolist(), lexicon.token_paths(self.tokenizer.tokens))
 
     def loop(self, run: Run, lexicon: Lexicon, progress: Progress | None, start: dict | None) -> TrainResult:
         cfg, dist = self.config, self.dist
@@ -624,11 +624,6 @@ class Session:
             best_step=best["step"], stopped_early=stopped_early, purity_init=purity_init, purity_final=purity_final, purity_chance=chance,
             tokens_per_s=tokens / seconds_training if seconds_training else 0.0, seconds=seconds,
             chosen=asdict(self.chosen))
-
-
-def _categories(tokenizer: Tokenizer, lexicon: Lexicon) -> list[str | None]:
-    """The lexicon path of every token (a BPE word-start marker is ignored for the look-up)."""
-    return [lexicon.path(t.lstrip(BPE_MARK)) if t.strip(BPE_MARK) else None for t in tokenizer.tokens]
 
 
 def _save_checkpoint(run: Run, state: dict) -> None:

@@ -280,6 +280,17 @@ WORD_ROWS: list[Row] = [
     ("unknown words", "compare-word2vec", lambda s: [str(s.run), "--words", "zzyzx,qwxq"], "zzyzx"),
 ]
 
+IMPORT_ROWS: list[Row] = [  # tests/test_import.py has the rows that need checkpoints written by transformers
+    ("import finds no checkpoint", "import", lambda s: [str(s.run / "snapshots"), "--out", str(s.root / "imported")],
+     "no checkpoints found"),
+    ("import a text file", "import", lambda s: [str(s.corpus), "--out", str(s.root / "imported")],
+     "is not a checkpoint file"),
+    ("import a checkpoint without a known embedding name", "import",
+     lambda s: [str(s.run / "checkpoint"), "--out", str(s.root / "imported")], "no token-embedding tensor found"),
+    ("import onto an existing run", "import", lambda s: [str(s.run / "checkpoint"), "--out", str(s.run)],
+     "already exists; pass --overwrite"),
+]
+
 UNWRITABLE_ROWS: list[Row] = [
     # Tests run as root here, so directory permissions would not stop a write: a path *under a regular
     # file* cannot be created by anyone.
@@ -325,7 +336,8 @@ EXPORT_ROWS: list[Row] = [
      lambda s: (exported(s, "projector", "p"), export_to("npz", "p", "--overwrite")(s))[1], "is a directory"),
 ]
 
-ROWS = CORPUS_ROWS + NUMBER_ROWS + broken_run_rows() + RESUME_ROWS + WORD_ROWS + UNWRITABLE_ROWS + EXPORT_ROWS
+ROWS = (CORPUS_ROWS + NUMBER_ROWS + broken_run_rows() + RESUME_ROWS + WORD_ROWS + IMPORT_ROWS + UNWRITABLE_ROWS
+        + EXPORT_ROWS)
 
 
 KNOWN_BUGS = {
