@@ -213,12 +213,17 @@ def metadata_tsv(tokens: list[str], counts: list[int], categories: list[str | No
     every token is one field of one line; an uncategorised token has empty category fields. With at
     least two columns the header always holds a tab, which is how the projector knows it is a header.
     """
-    levels = category_levels(categories)
-    columns = [[at_level(c, i) or "" for c in categories] for i in range(len(levels))]
+    levels, columns = category_columns(categories)
     lines = ["\t".join(["token", "count", *levels])]
     for i, (token, count) in enumerate(zip(tokens, counts)):
         lines.append("\t".join([tsv_escape(token), str(count), *(column[i] for column in columns)]))
     return "\n".join(lines) + "\n"
+
+
+def category_columns(categories: list[str | None]) -> tuple[list[str], list[list[str]]]:
+    """The vocabulary's category level names [L] and each token's category at each level [L][V] (``""``: none)."""
+    levels = category_levels(categories)
+    return levels, [[at_level(c, i) or "" for c in categories] for i in range(len(levels))]
 
 
 def _float32(matrix: np.ndarray) -> np.ndarray:
@@ -284,7 +289,7 @@ def _write_npz(path: Path, run: Run, snaps: list[Snapshot], tokens: list[str], c
     """The ``.npz`` (an uncompressed zip of ``.npy`` files) with ``embeddings`` [T, V, d] float32
     streamed one snapshot at a time, so memory holds one snapshot whatever the run's size. Strings are
     fixed-width unicode arrays (an object array would need pickle to load)."""
-    levels = category_levels(categories)
+    levels, columns = category_columns(categories)
     arrays = {
         "steps": np.array([s.step for s in snaps], dtype=np.int64),
         "epochs": np.array([s.epoch for s in snaps], dtype=np.float64),
@@ -294,8 +299,7 @@ def _write_npz(path: Path, run: Run, snaps: list[Snapshot], tokens: list[str], c
         "tokens": np.array(tokens, dtype=str),
         "counts": np.array(counts, dtype=np.int64),
         "levels": np.array(levels, dtype=str),
-        "categories": np.array([[at_level(c, i) or "" for c in categories] for i in range(len(levels))],
-                               dtype=str).reshape(len(levels), len(tokens)),
+        "categories": np.array(columns, dtype=str).reshape(len(levels), len(tokens)),
     }
     first = run.load_snapshot(snaps[0])
     header = {"descr": "<f4", "fortran_order": False, "shape": (len(snaps), *first.shape)}

@@ -226,3 +226,13 @@ def test_projector_fills_an_empty_folder(run, tmp_path):
     (tmp_path / "out").mkdir()
     export(run.path, "projector", tmp_path / "out", snapshot="final")
     assert (tmp_path / "out" / "projector_config.pbtxt").is_file()
+
+
+def test_an_uncategorised_vocabulary_keeps_a_two_column_header(tmp_path):
+    run = make_toy_run(tmp_path / "run", labels=[None] * 10, n_snapshots=2, dim=4)
+    export(run.path, "projector", tmp_path / "projector")
+    lines = (tmp_path / "projector" / "metadata.tsv").read_text(encoding="utf-8").split("\n")
+    assert lines[0] == "token\tcount" and len(lines) == 1 + 10 + 1
+    export(run.path, "npz", tmp_path / "run.npz")
+    with np.load(tmp_path / "run.npz", allow_pickle=False) as data:
+        assert data["levels"].shape == (0,) and data["categories"].shape == (0, 10)
