@@ -393,25 +393,29 @@ def _animate_summary(r, max_rows: int = 20) -> None:
     shown = sorted({int(round(x)) - 1 for x in np.geomspace(1, t, min(t, max_rows))}) if t > max_rows else range(t)
     title = (f"emergence · {len(r.words):,} words · {r.n_snapshots} snapshots"
              + (f" (showing {len(shown)}; all in {r.metrics_csv.name})" if t > max_rows else ""))
-    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
     short = {"subfield": "subfld", "category": "categ"}
     columns = [(f"purity\n{short.get(lvl, lvl)}", f"purity_{lvl}", 2) for lvl in e.levels]
     if e.levels:
         columns.append((f"silh.\n{short.get(r.level, r.level)}", f"silhouette_{r.level}", 2))
     columns += [("Jacc.\n@10", "jaccard10_final", 2), ("CKA", "cka_final", 2), ("drift", "drift_prev", 3)]
-    columns += [(head, key, digits) for head, key, digits in (
-        ("Jacc.\nprev", "jaccard10_prev", 2), ("eff.\nrank", "effective_rank", 1), ("aniso", "anisotropy", 2),
-        ("aniso\ncentr.", "anisotropy_centred", 3), ("TwoNN", "twonn_dim", 1), ("ρ norm\n~freq", "norm_freq_spearman", 2))
-        if key in c]
     columns += [(head, key, 2) for head, key in (("WS353\nρ", "wordsim353_spearman"), ("SL999\nρ", "simlex999_spearman"))
                 if key in c]
-    for name in ("step", "loss", *(head for head, _, _ in columns)):
-        table.add_column(name, justify="right", no_wrap=True)
-    for i in shown:
-        values = [f"{int(e.steps[i]):,}", _fmt(_finite(e.losses[i]), 2)]
-        values += [_fmt(_finite(c[key][i]), digits) for _, key, digits in columns]
-        table.add_row(*values)
-    out.print(table)
+    geometry = [(head, key, digits) for head, key, digits in (
+        ("Jacc.@10\nprevious", "jaccard10_prev", 2), ("drift\nfrom init", "drift_init", 3),
+        ("effective\nrank", "effective_rank", 1), ("aniso-\ntropy", "anisotropy", 3),
+        ("centred\naniso.", "anisotropy_centred", 3), ("TwoNN\ndim.", "twonn_dim", 1),
+        ("ρ norm\n~ freq.", "norm_freq_spearman", 2)) if key in c]
+    for heading, cols in ((title, columns), ("geometry", geometry)):
+        if not cols:
+            continue
+        table = Table(title=heading, box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
+        for name in ("step", "loss", *(head for head, _, _ in cols)):
+            table.add_column(name, justify="right", no_wrap=True)
+        for i in shown:
+            values = [f"{int(e.steps[i]):,}", _fmt(_finite(e.losses[i]), 2)]
+            values += [_fmt(_finite(c[key][i]), digits) for _, key, digits in cols]
+            table.add_row(*values)
+        out.print(table)
     notes = []
     if e.levels:
         notes.append("purity@10 chance: " + " · ".join(f"{lvl} {_fmt(_finite(c[f'chance_{lvl}'][0]), 2)}"

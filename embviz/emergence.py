@@ -295,7 +295,7 @@ def _compute(
         cols["cka_final"][t] = m.linear_cka(x, final)
         if previous is not None:
             cols["drift_prev"][t] = m.drift(previous, x)
-        cols["drift_init"][t] = m.drift(matrices[0], x)
+        cols["drift_init"][t] = m.drift(matrices[0], x) if t else 0.0
         cols["effective_rank"][t] = g.effective_rank(x)
         cols["anisotropy"][t] = g.anisotropy(x)
         cols["anisotropy_centred"][t] = g.anisotropy(x, centre=True)

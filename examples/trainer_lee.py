@@ -1,8 +1,11 @@
 """Train a small GPT-2 with the Hugging Face ``Trainer`` on the Lee corpus, then film its token embedding
 with ``embviz import`` and ``embviz animate``.
 
-    python examples/trainer_lee.py                       # about 10 minutes on 2 CPU cores
-    python examples/trainer_lee.py --epochs 1 --d-model 32 --save-steps 20   # a quick look
+    python examples/trainer_lee.py                       # 8 epochs of 103 steps, a checkpoint every 50
+    python examples/trainer_lee.py --epochs 1 --d-model 32 --save-steps 20   # a quick look: 7 snapshots
+
+(The quick look trained in 61 s on 2 busy CPU cores; import took 29 s, counting the corpus's tokens
+included, and animate about a minute for the 1280×720 film.)
 
 Needs ``transformers`` and ``accelerate`` (``pip install -e '.[dev]'``). Writes into ``--out``:
 ``tokenizer.json`` (a byte-level BPE trained here with ``tokenizers``), ``checkpoint-0/`` (the model
