@@ -73,17 +73,25 @@ def test_map_change_is_zero_for_a_rotated_and_scaled_map_and_grows_with_noise():
 
 
 def test_a_run_stops_by_the_rule_records_why_and_resumes_to_the_same_stop(tmp_path, tiny_config):
-    config = dataclasses.replace(tiny_config, epochs=12, stop_when_settled=True)
+    config = dataclasses.replace(tiny_config, epochs=8)
+    assert config.stop_when_settled  # the default
     result = train(config, tmp_path / "whole")
     run = Run.open(tmp_path / "whole")
     epochs = [s for s in run.snapshots() if s.val_loss is not None]
     assert result.stopped_early and result.status == "complete"
-    assert RULE.min_epochs <= result.epochs_done < 12 == result.chosen["epochs"]
+    assert RULE.min_epochs <= result.epochs_done < 8 == result.chosen["epochs"]
     assert result.stop_reason.startswith(f"settled at epoch {result.epochs_done}")
     assert run.manifest()["result"]["stop_reason"] == result.stop_reason
     assert epochs[-1].epoch == result.epochs_done
     assert settled(Watch.of_run(run).history) == result.stop_reason
     assert settled(Watch.of_run(run).history[:-1]) is None  # it stopped at the first settled epoch
+
+    # --all-epochs runs every epoch, and the stopped run is step for step its beginning
+    every = train(dataclasses.replace(config, stop_when_settled=False), tmp_path / "every")
+    assert every.epochs_done == 8 and not every.stopped_early and every.stop_reason is None
+    full = Run.open(tmp_path / "every")
+    for snap in epochs:
+        np.testing.assert_array_equal(run.load_snapshot(snap), full.load_snapshot(snap))
 
     per_epoch = run.manifest()["steps_per_epoch"]
 
@@ -96,9 +104,3 @@ def test_a_run_stops_by_the_rule_records_why_and_resumes_to_the_same_stop(tmp_pa
     assert (again.epochs_done, again.stop_reason) == (result.epochs_done, result.stop_reason)
     np.testing.assert_array_equal(run.load_snapshot(epochs[-1]),
                                   Run.open(tmp_path / "broken").load_snapshot(epochs[-1]))
-
-
-def test_all_epochs_turns_the_rule_off(tmp_path, tiny_config):
-    config = dataclasses.replace(tiny_config, epochs=7, stop_when_settled=False)
-    result = train(config, tmp_path / "run")
-    assert result.epochs_done == 7 and not result.stopped_early and result.stop_reason is None
