@@ -1,11 +1,12 @@
-"""When a run has stopped learning what the film shows: validation loss and the map both levelled.
+"""When a run has stopped learning what the film shows: the map and validation loss have levelled.
 
 The rule reads one record per epoch end (:class:`EpochRecord`): the validation loss and how much the
 embedding moved since the previous epoch end, ``1 - linear CKA`` of the two snapshots (0: the same
-map up to rotation and scale). It stops a run when, over the last :attr:`Rule.window` epochs, the
-validation loss has not beaten its earlier best by more than :attr:`Rule.loss_tol` (relative) and
-every epoch moved the map by less than :attr:`Rule.change_tol`; never before :attr:`Rule.min_epochs`.
-``docs/defaults.md`` gives the measurements the thresholds come from.
+map up to rotation and scale). It stops a run when, over the last :attr:`Rule.window` epochs, every
+epoch moved the map by less than :attr:`Rule.change_tol` and the validation loss has not fallen more
+than :attr:`Rule.loss_tol` (relative) below its earlier best; never before :attr:`Rule.min_epochs`.
+The map decides; the loss only keeps a run going while it still falls fast (on real text it goes
+on falling for epochs after purity has peaked). ``docs/defaults.md`` gives the measurements.
 
 The history is rebuilt from a run's own epoch snapshots (:meth:`Watch.of_run`), so a resumed run
 decides exactly as an unbroken one would.
@@ -64,31 +65,29 @@ def settled(history: Sequence[EpochRecord], rule: Rule = RULE) -> str | None:
     changes = [r.change for r in recent]
     if any(c is None or not c < rule.change_tol for c in changes):
         return None  # the map still moving
-    return (f"settled at epoch {history[-1].epoch}: for {rule.window} epochs validation loss levelled "
-            f"(best {best_before:.3f}) and the map moved at most {max(changes):.3f} (1 - CKA) per epoch")
+    return (f"settled at epoch {history[-1].epoch}: the map moved at most {max(changes):.3f} (1 - CKA) per "
+            f"epoch for {rule.window} epochs; validation loss {best_recent:.3f} (best before {best_before:.3f})")
 
 
 @dataclass
 class Watch:
-    """The per-epoch history of a run as it trains, and the rule that reads it."""
+    """The per-epoch history of a run as it trains (what :func:`settled` reads)."""
 
-    rule: Rule = RULE
     history: list[EpochRecord] = field(default_factory=list)
     last: np.ndarray | None = field(default=None, repr=False)
     """The previous epoch end's snapshot ``[V, d]``."""
 
     @classmethod
-    def of_run(cls, run: Run, rule: Rule = RULE) -> "Watch":
+    def of_run(cls, run: Run) -> "Watch":
         """The history of the epoch snapshots ``run`` holds (those with a validation loss)."""
-        watch = cls(rule)
+        watch = cls()
         for snap in run.snapshots():
             if snap.val_loss is not None:
                 watch.add(snap, run.load_snapshot(snap))
         return watch
 
-    def add(self, snap: Snapshot, matrix: np.ndarray) -> str | None:
-        """Record an epoch snapshot and its matrix ``[V, d]`` as saved; returns :func:`settled`'s verdict."""
+    def add(self, snap: Snapshot, matrix: np.ndarray) -> None:
+        """Record an epoch snapshot and its matrix ``[V, d]`` as saved."""
         change = None if self.last is None else map_change(self.last, matrix)
         self.history.append(EpochRecord(round(snap.epoch), snap.step, snap.val_loss, change))
         self.last = matrix
-        return settled(self.history, self.rule)
