@@ -110,8 +110,8 @@ def train(
     patience: Optional[int] = typer.Option(None, help="Stop after this many epochs without a better validation "
                                                       "loss [default: never; the best step is recorded]."),
     stop_when_settled: bool = typer.Option(True, "--stop-when-settled/--all-epochs",
-                                           help="Stop once validation loss and the map have both levelled, or "
-                                                "run every epoch."),
+                                           help="Stop once the map has settled and validation loss no longer falls "
+                                                "fast (docs/defaults.md), or run every epoch."),
     seed: int = typer.Option(0, help="Random seed (same seed + config on CPU = identical snapshots)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     snapshot_every: Optional[int] = typer.Option(None, help="Also snapshot every N steps."),

@@ -64,7 +64,7 @@ class TrainConfig:
     warmup: int | None = None
     patience: int | None = None
     stop_when_settled: bool = True
-    """Stop once validation loss and the map have both levelled (:mod:`embviz.stopping`)."""
+    """Stop once the map has settled and validation loss no longer falls fast (:mod:`embviz.stopping`)."""
     val_fraction: float = 0.05
     seed: int = 0
     device: str = "auto"
