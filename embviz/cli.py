@@ -110,6 +110,9 @@ def train(
     warmup: str = typer.Option(AUTO, help="Warmup steps (auto)."),
     patience: Optional[int] = typer.Option(None, help="Stop after this many epochs without a better validation "
                                                       "loss [default: never; the best step is recorded]."),
+    stop_when_settled: bool = typer.Option(True, "--stop-when-settled/--all-epochs",
+                                           help="Stop once the map has settled and validation loss no longer falls "
+                                                "fast (docs/defaults.md), or run every epoch."),
     seed: int = typer.Option(0, help="Random seed (same seed + config on CPU = identical snapshots)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     snapshot_every: Optional[int] = typer.Option(None, help="Also snapshot every N steps."),
@@ -139,7 +142,8 @@ def train(
                 d_model=_auto(d_model, "d-model", int), layers=_auto(layers, "layers", int),
                 heads=_auto(heads, "heads", int), context=context, dropout=dropout, tie=tie,
                 epochs=_auto(epochs, "epochs", int), batch_size=batch_size, lr=_auto(lr, "lr", float),
-                weight_decay=weight_decay, warmup=_auto(warmup, "warmup", int), patience=patience, seed=seed,
+                weight_decay=weight_decay, warmup=_auto(warmup, "warmup", int), patience=patience,
+                stop_when_settled=stop_when_settled, seed=seed,
                 device=device, snapshot_every=snapshot_every, snapshot_schedule=snapshot_schedule,
                 log_snapshots=log_snapshots, snapshot_dtype=snapshot_dtype, compile=compile)
             target = out_dir or Path("runs") / f"{Path(corpus).name.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -157,8 +161,8 @@ def _train_summary(r) -> None:
     table.add_column()
     chosen = r.chosen
     rows = [
-        ("status", r.status + (" (early stop)" if r.stopped_early else "")),
-        ("steps · epochs", f"{r.steps} · {r.epochs_done}"),
+        ("status", r.status + (f" ({r.stop_reason})" if r.stop_reason else "")),
+        ("steps · epochs", f"{r.steps} · {r.epochs_done} of {chosen['epochs']}"),
         ("snapshots", str(r.snapshots)),
         ("model", f"d_model {chosen['d_model']} · layers {chosen['layers']} · heads {chosen['heads']}"),
         ("schedule", f"lr {chosen['lr']:g} · warmup {chosen['warmup']} · batch {chosen['batch_size']} · "

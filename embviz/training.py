@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from embviz import defaults
+from embviz import defaults, stopping
 from embviz.corpus import Corpus, load_corpus
 from embviz.errors import ConfigError, CorpusError, EmbvizError, RunError
 from embviz.lexicon import Lexicon, at_level
@@ -63,6 +63,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup: int | None = None
     patience: int | None = None
+    stop_when_settled: bool = True
+    """Stop once the map has settled and validation loss no longer falls fast (:mod:`embviz.stopping`)."""
     val_fraction: float = 0.05
     seed: int = 0
     device: str = "auto"
@@ -159,6 +161,8 @@ class TrainResult:
     final_val_loss: float | None
     best_step: int | None
     stopped_early: bool
+    stop_reason: str | None
+    """Why training stopped before its last epoch (the settle rule or patience); None if it did not."""
     purity_init: float | None
     purity_final: float | None
     purity_chance: float | None
@@ -498,7 +502,10 @@ class Session:
         best = (start or {}).get("best", {"step": None, "val": math.inf, "since": 0})
         t_start, tokens_timed, time_timed = time.perf_counter(), 0, 0.0
         stop = _StopFlag()
-        stopped_early = False
+        stop_reason: str | None = None
+        # The settle rule's history, rebuilt from the run's own epoch snapshots (so --resume decides
+        # as an unbroken run); rank 0 keeps it and tells the other ranks its verdict.
+        watch = stopping.Watch.of_run(run) if dist.is_writer else None
 
         def save_snapshot(at_step: int, epoch_float: float, val_loss: float | None) -> None:
             train_loss = float(np.mean(losses_since_snapshot)) if losses_since_snapshot else None
@@ -506,9 +513,11 @@ class Session:
             if not dist.is_writer:
                 return
             matrix = model.embedding().detach().float().cpu().numpy().astype(cfg.snapshot_dtype)
-            run.add_snapshot(matrix, Snapshot(file=snapshot_name(at_step), step=at_step, epoch=round(epoch_float, 6),
-                                              tokens_seen=at_step * tokens_per_step,
-                                              train_loss=train_loss, val_loss=val_loss))
+            snap = Snapshot(file=snapshot_name(at_step), step=at_step, epoch=round(epoch_float, 6),
+                            tokens_seen=at_step * tokens_per_step, train_loss=train_loss, val_loss=val_loss)
+            run.add_snapshot(matrix, snap)
+            if val_loss is not None:
+                watch.add(snap, matrix)
 
         def save_checkpoint() -> None:
             if dist.is_writer:
@@ -557,14 +566,17 @@ class Session:
                     save_snapshot(step, float(epoch), val)
                     save_checkpoint()
                     if self.chosen.patience and best["since"] >= self.chosen.patience:
-                        stopped_early = True
+                        stop_reason = f"patience: no better validation loss for {best['since']} epochs"
+                    elif cfg.stop_when_settled and epoch < self.chosen.epochs:
+                        stop_reason = dist.on_writer(lambda: stopping.settled(watch.history))
+                    if stop_reason:
                         break
                 else:  # stopped mid-epoch by a signal
                     if step not in snap_steps:
                         save_snapshot(step, epoch + batch / self.steps_per_epoch, None)
                     save_checkpoint()
-        status = "complete" if epoch >= self.chosen.epochs or stopped_early else "interrupted"
-        result = self.result(run, labels, status, step, epoch, best, stopped_early, tokens_timed, time_timed,
+        status = "complete" if epoch >= self.chosen.epochs or stop_reason else "interrupted"
+        result = self.result(run, labels, status, step, epoch, best, stop_reason, tokens_timed, time_timed,
                              time.perf_counter() - t_start)
         # A collective: no rank leaves (and tears down the process group) while rank 0 still writes.
         dist.on_writer(lambda: run.set_status(status, result=_jsonable(result)))
@@ -604,7 +616,7 @@ class Session:
         return self.dist.sum(total) / (n * ctx)  # the same value on every rank, so all agree on patience
 
     def result(self, run: Run, labels: list[str | None], status: str, step: int, epoch: int, best: dict,
-               stopped_early: bool, tokens: int, seconds_training: float, seconds: float) -> TrainResult:
+               stop_reason: str | None, tokens: int, seconds_training: float, seconds: float) -> TrainResult:
         snaps = run.snapshots() if self.dist.is_writer else []
         purity_init = purity_final = chance = None
         if len(snaps) >= 2 and self.dist.is_writer:
@@ -621,7 +633,8 @@ class Session:
         return TrainResult(
             run_dir=run.path, status=status, steps=step, epochs_done=epoch, snapshots=len(snaps),
             final_train_loss=final.train_loss if final else None, final_val_loss=last_val,
-            best_step=best["step"], stopped_early=stopped_early, purity_init=purity_init, purity_final=purity_final, purity_chance=chance,
+            best_step=best["step"], stopped_early=stop_reason is not None, stop_reason=stop_reason,
+            purity_init=purity_init, purity_final=purity_final, purity_chance=chance,
             tokens_per_s=tokens / seconds_training if seconds_training else 0.0, seconds=seconds,
             chosen=asdict(self.chosen))
 
