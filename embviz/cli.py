@@ -363,7 +363,7 @@ def _finite(value: float) -> float | None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    err.print(f"Warning: {message}", highlight=False)
+    err.print(f"Warning: {message}", highlight=False, markup=False)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -375,10 +375,10 @@ def main(argv: list[str] | None = None) -> None:
     except TyperException as e:  # a usage error: unknown option, bad value, missing argument
         ctx = getattr(e, "ctx", None)
         hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
-        err.print(f"Error: {e.format_message()}{hint}", highlight=False, soft_wrap=True)
+        err.print(f"Error: {e.format_message()}{hint}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(getattr(e, "exit_code", 2))
     except EmbvizError as e:
-        err.print(f"Error: {e}", highlight=False, soft_wrap=True)
+        err.print(f"Error: {e}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         err.print("Aborted.")
