@@ -123,9 +123,20 @@ def _jieba():
     return jieba
 
 
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+"""Full-width ASCII forms (``１２``, ``ｃｄ``) → ASCII: jieba keeps runs of ASCII letters and digits
+whole but cuts full-width ones into single characters."""
+
+
 def segment(text: str) -> list[str]:
-    """The words of ``text`` as jieba segments them (spaces dropped; every other character kept, in order)."""
-    return [w for w in _jieba().lcut(text) if not w.isspace()]
+    """The words of ``text`` as jieba segments them (spaces dropped; every other character kept as
+    written, in order). jieba sees full-width letters and digits as ASCII, one character for one."""
+    words, at = [], 0
+    for piece in _jieba().lcut(text.translate(_HALF_WIDTH)):
+        if not piece.isspace():
+            words.append(text[at:at + len(piece)])
+        at += len(piece)
+    return words
 
 
 def segmenter_version() -> str:

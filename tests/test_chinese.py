@@ -82,9 +82,10 @@ def test_gold_parse_errors_and_slices_larger_than_the_corpus():
 
 
 def test_jieba_segmentation_keeps_every_character_and_round_trips(tmp_path):
-    words = chinese.segment(ARTICLE + "我们 用 Python 3 训练。")
-    assert "".join(words) == "".join((ARTICLE + "我们 用 Python 3 训练。").split())
-    assert {"红色", "数字", "动词"} <= set(words)
+    text = ARTICLE + "我们 用 Python 3 训练。\n１２月３１日，用　Ｐｙｔｈｏｎ３训练。"
+    words = chinese.segment(text)
+    assert "".join(words) == "".join(text.split())
+    assert {"红色", "数字", "动词", "Python", "１２", "３１", "Ｐｙｔｈｏｎ３"} <= set(words)  # full-width runs whole
     tok = build_tokenizer(ARTICLE * 3, "word")
     assert tok.segmenter == "jieba"
     path = tmp_path / "tokenizer.json"
