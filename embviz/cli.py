@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from embviz.errors import ConfigError, EmbvizError
+from embviz.options import AnimateOptions, FilmOptions
 
 app = typer.Typer(
     help="Watch the token embeddings of a small language model learn, and compare them with Word2Vec.",
@@ -263,53 +264,62 @@ def _size(value: str) -> tuple[int, int]:
     return width, height
 
 
+_ANIMATE = AnimateOptions()
+_FILM = _ANIMATE.film
+
+
 @app.command()
 def animate(
     run_dir: Path = typer.Argument(..., help="A run directory written by embviz train."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Film file, .mp4 or .gif [default: <run>/film.mp4]; "
                                                                 "also writes <out>-grid.png, -metrics.png, -metrics.csv."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="mp4 or gif [default: from --out, else mp4]."),
-    method: str = typer.Option("pca", help="pca, umap or tsne."),
-    align: str = typer.Option("final", help="PCA alignment: final (one basis from the final snapshot), chain "
-                                            "(Procrustes onto the neighbouring frame) or none."),
-    umap_mode: str = typer.Option("chain", help="UMAP: chain (each frame warm-started from the previous one, "
-                                                "then all refined together) or aligned (umap-learn's AlignedUMAP, "
-                                                "much slower)."),
-    metric: str = typer.Option("cosine", help="cosine or euclidean."),
+    fmt: Optional[str] = typer.Option(_ANIMATE.fmt, "--format", help="mp4 or gif [default: from --out, else mp4]."),
+    method: str = typer.Option(_ANIMATE.method, help="pca, umap or tsne."),
+    align: str = typer.Option(_ANIMATE.align, help="PCA alignment: final (one basis from the final snapshot), chain "
+                                                   "(Procrustes onto the neighbouring frame) or none."),
+    umap_mode: str = typer.Option(_ANIMATE.umap_mode, help="UMAP: chain (each frame warm-started from the previous "
+                                                           "one, then all refined together) or aligned (umap-learn's "
+                                                           "AlignedUMAP, much slower)."),
+    metric: str = typer.Option(_ANIMATE.metric, help="cosine or euclidean."),
     words: Optional[str] = typer.Option(None, help="Comma-separated words to add to the film (or, with --only, "
                                                    "to show alone)."),
-    words_file: Optional[Path] = typer.Option(None, help="A file of words to add (or show alone with --only)."),
-    only: bool = typer.Option(False, "--only", help="Show only --words / --words-file."),
-    top: int = typer.Option(300, help="Also show the N most frequent tokens (besides every categorised word)."),
-    content_only: bool = typer.Option(False, "--content-only", help="Leave out punctuation and function words."),
-    level: Optional[str] = typer.Option(None, help="Category level to colour by: pos, field or subfield "
-                                                   "[default: the middle level]."),
-    fps: float = typer.Option(30, help="Frames per second (gifs are capped at 20)."),
-    seconds_per_snapshot: float = typer.Option(0.5, help="Seconds of film between two snapshots."),
-    label: int = typer.Option(30, help="How many words to label, spread over the categories."),
+    words_file: Optional[Path] = typer.Option(_ANIMATE.words_file, help="A file of words to add (or show alone "
+                                                                        "with --only)."),
+    only: bool = typer.Option(_ANIMATE.only, "--only", help="Show only --words / --words-file."),
+    top: int = typer.Option(_ANIMATE.top, help="Also show the N most frequent tokens (besides every categorised "
+                                               "word)."),
+    content_only: bool = typer.Option(_ANIMATE.content_only, "--content-only",
+                                      help="Leave out punctuation and function words."),
+    level: Optional[str] = typer.Option(_ANIMATE.level, help="Category level to colour by: pos, field or subfield "
+                                                             "[default: the middle level]."),
+    fps: float = typer.Option(_FILM.fps, help="Frames per second (gifs are capped at 20)."),
+    seconds_per_snapshot: float = typer.Option(_FILM.seconds_per_snapshot, help="Seconds of film between two "
+                                                                                "snapshots."),
+    label: int = typer.Option(_FILM.label, help="How many words to label, spread over the categories."),
     label_words: Optional[str] = typer.Option(None, help="Comma-separated words that are always labelled."),
-    font: Optional[Path] = typer.Option(None, help="Font file for non-Latin tokens (e.g. a CJK font)."),
-    size: str = typer.Option("1280x720", help="Film size in pixels, WIDTHxHEIGHT."),
+    font: Optional[Path] = typer.Option(_FILM.font, help="Font file for non-Latin tokens (e.g. a CJK font)."),
+    size: str = typer.Option("x".join(map(str, _FILM.size)), help="Film size in pixels, WIDTHxHEIGHT."),
     grid: Optional[str] = typer.Option(None, help="Comma-separated snapshot indices for the grid figure "
                                                   "[default: about 6, evenly spaced in how far the map has moved]."),
-    cache: bool = typer.Option(True, help="Reuse cached projections and metrics from <run>/projections."),
-    seed: int = typer.Option(0, help="Random seed of UMAP / t-SNE."),
+    cache: bool = typer.Option(_ANIMATE.cache, help="Reuse cached projections and metrics from <run>/projections."),
+    seed: int = typer.Option(_ANIMATE.seed, help="Random seed of UMAP / t-SNE."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
 ) -> None:
     """Film the run's snapshots as an aligned 2-D map, with the small-multiples grid and emergence metrics."""
     from embviz.animate import animate as run_animate
 
     try:
-        grid_snapshots = [int(v) for v in _split(grid)] or None
+        grid_snapshots = tuple(int(v) for v in _split(grid)) or None
     except ValueError:
         raise ConfigError(f"--grid must be comma-separated snapshot indices, got {grid!r}") from None
+    options = AnimateOptions(
+        words=_split(words), words_file=words_file, only=only, top=top, content_only=content_only, level=level,
+        method=method, align=align, umap_mode=umap_mode, metric=metric, seed=seed, cache=cache, fmt=fmt,
+        film=FilmOptions(fps=fps, seconds_per_snapshot=seconds_per_snapshot, label=label,
+                         label_words=_split(label_words), font=font, size=_size(size)),
+        grid_snapshots=grid_snapshots)
     with Bars(quiet) as bars:
-        result = run_animate(
-            run_dir, out_file, method=method, align=align, umap_mode=umap_mode, metric=metric,
-            words=_split(words), words_file=words_file, only=only, top=top, content_only=content_only, level=level,
-            fmt=fmt, fps=fps, seconds_per_snapshot=seconds_per_snapshot, label=label,
-            label_words=_split(label_words), font=font, size=_size(size), grid_snapshots=grid_snapshots,
-            cache=cache, seed=seed, progress=bars.update)
+        result = run_animate(run_dir, out_file, options, progress=bars.update)
     if not quiet:
         _animate_summary(result)
 

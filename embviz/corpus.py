@@ -128,7 +128,7 @@ def _builtin(name: str, synthetic_tokens: int | None, seed: int, difficulty: flo
         text = "\n".join(" ".join(line) for line in words) + "\n"
         return Corpus(name=name, source=f"builtin:{name}", text=text,
                       categories=Lexicon(chinese.gold_categories(words, tags)))
-    from embviz.benchmarks_data import gensim_test_file
+    from embviz.gensim_eval import gensim_test_file
 
     path = gensim_test_file(_GENSIM_FILES[name])
     return Corpus(name=name, source=f"builtin:{name}", text=first_words(_read_text(path), max_tokens, name))

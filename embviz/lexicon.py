@@ -6,13 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from embviz import chinese
 from embviz.errors import ConfigError
-
-if TYPE_CHECKING:
-    from embviz.tokenizer import Tokenizer
+from embviz.tokenizer import BPE_MARK, Tokenizer
 
 LEVELS = ("pos", "field", "subfield")
 """Names of the category levels: ``noun/animal/pet`` is pos ``noun``, field ``noun/animal``, subfield
@@ -136,14 +133,14 @@ def _level_index(level: int | str) -> int:
     return level
 
 
-def token_categories(tokenizer: "Tokenizer", lexicon: Lexicon) -> list[str | None]:
+def token_categories(tokenizer: Tokenizer, lexicon: Lexicon) -> list[str | None]:
     """The category path of every token of ``tokenizer`` (None where it has none).
 
     The lexicon's path, with a BPE word-start marker ignored; a word segmented by jieba that the
     lexicon lacks takes the part of speech jieba's dictionary gives it; a character token that is a
     letter of an alphabet (Latin ``s``, kana) has none, as it is no word (a Han character is one).
     """
-    words = [t.lstrip("▁") if t.strip("▁") else "" for t in tokenizer.tokens]
+    words = [t.lstrip(BPE_MARK) if t.strip(BPE_MARK) else "" for t in tokenizer.tokens]
     paths = [lexicon.path(w) if w else None for w in words]
     if tokenizer.kind == "char":
         paths = [None if w.isalpha() and not chinese.HAN.match(w) else p for w, p in zip(words, paths)]

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from embviz.errors import RunError
+from embviz.errors import ConfigError, EmbvizError, RunError
 
 RUN_JSON = "run.json"
 TOKENIZER_JSON = "tokenizer.json"
@@ -265,14 +265,16 @@ class Run:
         Only the ``.npy`` headers are read (through a memory map), so this is cheap even for big runs.
         """
         snaps = self.snapshots()
-        shapes = {}
+        first = None
         for snap in snaps:
-            shapes[snap.file] = self._open_snapshot(snap).shape
-        if len(set(shapes.values())) > 1:
-            raise RunError(f"{self.snapshot_dir}: snapshots have different shapes ({', '.join(sorted(set(map(str, shapes.values()))))})")
-        if rows is not None and shapes and next(iter(shapes.values()))[0] != rows:
-            raise RunError(f"{self.snapshot_dir}: snapshots have {next(iter(shapes.values()))[0]} rows but the "
-                           f"vocabulary has {rows} tokens")
+            shape = self._open_snapshot(snap).shape
+            if first is None:
+                first = shape
+                if rows is not None and shape[0] != rows:
+                    raise RunError(f"snapshot {snap.file} has {shape[0]} rows but the vocabulary has {rows} tokens")
+            elif shape != first:
+                raise RunError(f"snapshots differ in shape: {snaps[0].file} is {list(first)}, "
+                               f"{snap.file} is {list(shape)}")
         return snaps
 
     def _open_snapshot(self, snapshot: Snapshot) -> np.ndarray:
@@ -282,7 +284,7 @@ class Run:
         except FileNotFoundError:
             raise RunError(f"snapshot {path} is missing") from None
         except (ValueError, OSError, EOFError) as e:
-            raise RunError(f"snapshot {path} is corrupt ({e})") from None
+            raise RunError(f"snapshot {path} is corrupt ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
         if not isinstance(array, np.ndarray) or array.ndim != 2 or array.dtype.kind != "f":
             raise RunError(f"snapshot {path} is not a 2-D float matrix")
         return array
@@ -293,24 +295,30 @@ class Run:
         picked = array if rows is None else array[np.asarray(rows)]
         return np.asarray(picked, dtype=np.float32)
 
-    def gather(self, rows: np.ndarray, snapshots: list[Snapshot] | None = None) -> np.ndarray:
+    def gather(self, rows: np.ndarray, snapshots: list[Snapshot] | None = None,
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Rows ``rows`` of every snapshot as one float32 array ``[T, n, d]``, read through memory maps.
 
         The output is allocated once and filled snapshot by snapshot, so the peak memory is the result
-        plus one snapshot's rows, whatever the size of the snapshots on disk.
+        plus one snapshot's rows, whatever the size of the snapshots on disk. A nan or infinite value
+        is a RunError; ``progress(done, T)`` is called after each snapshot.
         """
         snaps = self.snapshots() if snapshots is None else snapshots
         rows = np.asarray(rows)
         if not snaps:
             raise RunError(f"{self.path} has no snapshots")
-        first = self.load_snapshot(snaps[0], rows)
-        out = np.empty((len(snaps), *first.shape), dtype=np.float32)
-        out[0] = first
-        for i, snap in enumerate(snaps[1:], start=1):
+        out = None
+        for i, snap in enumerate(snaps):
             block = self.load_snapshot(snap, rows)
-            if block.shape != first.shape:
-                raise RunError(f"snapshot {snap.file} has shape {block.shape}, unlike {snaps[0].file} {first.shape}")
+            if out is None:
+                out = np.empty((len(snaps), *block.shape), dtype=np.float32)
+            elif block.shape != out.shape[1:]:
+                raise RunError(f"snapshot {snap.file} has shape {block.shape}, unlike {snaps[0].file} {out.shape[1:]}")
+            if not np.isfinite(block).all():
+                raise RunError(f"snapshot {snap.file} contains nan or infinite values")
             out[i] = block
+            if progress:
+                progress(i + 1, len(snaps))
         return out
 
     # -- vocabulary and metrics --------------------------------------------------------------
@@ -475,6 +483,21 @@ def _unescape(text: str) -> str:
             out.append(text[i])
             i += 1
     return "".join(out)
+
+
+def check_writable(path: Path) -> None:
+    """Fail early, with a one-line error, when the file ``path`` could not be written (its folder is
+    created if missing)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"output {path} is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=".embviz-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise EmbvizError(f"cannot write to {path.parent}: {e.strerror or e}") from None
 
 
 def snapshot_name(step: int) -> str:

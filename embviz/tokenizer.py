@@ -20,6 +20,8 @@ from embviz.errors import ConfigError, CorpusError
 
 UNK = "<unk>"
 KINDS = ("word", "char", "bpe")
+BPE_MARK = "▁"
+"""The word-start marker of BPE tokens (the ``Metaspace`` pre-tokenizer's replacement character)."""
 WORD_PATTERN = re.compile(r"<unk>|\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
 
 
@@ -137,8 +139,8 @@ def _build_bpe(text: str, lowercase: bool, vocab_size: int) -> Tokenizer:
     hf = HFTokenizer(models.BPE(unk_token=UNK))
     if lowercase:
         hf.normalizer = normalizers.Lowercase()
-    hf.pre_tokenizer = pre_tokenizers.Metaspace()
-    hf.decoder = decoders.Metaspace()
+    hf.pre_tokenizer = pre_tokenizers.Metaspace(replacement=BPE_MARK)
+    hf.decoder = decoders.Metaspace(replacement=BPE_MARK)
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[UNK], show_progress=False)
     hf.train_from_iterator(text.splitlines(), trainer=trainer)
     # Renumber by frequency so ids follow the same convention as the other tokenizers.
