@@ -85,11 +85,16 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 @app.command()
 def train(
     corpus: str = typer.Argument("synthetic", help="A UTF-8 text file, a .gz file, a folder of *.txt files, "
-                                                   "or a built-in corpus: synthetic, lee, wiki."),
+                                                   "or a built-in corpus: synthetic, synthetic-zh, lee, wiki, "
+                                                   "peoples-daily."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Run directory [default: runs/<corpus>-<time>]."),
     overwrite: bool = typer.Option(False, help="Replace an existing run directory."),
     resume: Optional[Path] = typer.Option(None, help="Continue the interrupted run in this directory."),
     tokenizer: str = typer.Option("word", help="word, char or bpe."),
+    segmenter: str = typer.Option("auto", help="How --tokenizer word finds Chinese words: jieba, whitespace (already "
+                                               "segmented), none, or auto (from the text)."),
+    max_tokens: Optional[int] = typer.Option(None, help="Use only the first lines of the corpus holding this many "
+                                                        "space-separated words (peoples-daily: gold words)."),
     lowercase: bool = typer.Option(True, help="Lowercase the text first."),
     min_count: str = typer.Option(AUTO, help="Drop word/char types rarer than this (auto: from corpus size)."),
     max_vocab: Optional[int] = typer.Option(None, help="Keep at most this many tokens (word/char)."),
@@ -136,7 +141,8 @@ def train(
             result = training.resume(resume, progress=report)
         else:
             config = training.TrainConfig(
-                corpus=corpus, synthetic_tokens=synthetic_tokens, difficulty=difficulty, tokenizer=tokenizer,
+                corpus=corpus, synthetic_tokens=synthetic_tokens, difficulty=difficulty, max_tokens=max_tokens,
+                tokenizer=tokenizer, segmenter=segmenter,
                 lowercase=lowercase, min_count=_auto(min_count, "min-count", int), max_vocab=max_vocab,
                 vocab_size=vocab_size, categories=str(categories) if categories else None,
                 d_model=_auto(d_model, "d-model", int), layers=_auto(layers, "layers", int),
@@ -444,7 +450,7 @@ def _finite(value: float) -> float | None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    err.print(f"Warning: {message}", highlight=False)
+    err.print(f"Warning: {message}", highlight=False, markup=False)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -456,10 +462,10 @@ def main(argv: list[str] | None = None) -> None:
     except TyperException as e:  # a usage error: unknown option, bad value, missing argument
         ctx = getattr(e, "ctx", None)
         hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
-        err.print(f"Error: {e.format_message()}{hint}", highlight=False, soft_wrap=True)
+        err.print(f"Error: {e.format_message()}{hint}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(getattr(e, "exit_code", 2))
     except EmbvizError as e:
-        err.print(f"Error: {e}", highlight=False, soft_wrap=True)
+        err.print(f"Error: {e}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         err.print("Aborted.")

@@ -193,6 +193,18 @@ CORPUS_ROWS: list[Row] = [
     ("tiny vocabulary", "train", lambda s: [str(write(s.root / "v.txt", "aaa aaa aaa aaa\n")), "--out",
                                             str(s.root / "new"), *TINY], "at least 2"),
     ("unknown built-in", "train", lambda s: ["shakespeare", "--out", str(s.root / "new")], "does not exist"),
+    ("segmenter forced on Latin text", "train", lambda s: [str(s.corpus), "--segmenter", "jieba", "--out",
+                                                           str(s.root / "new")], "Han characters"),
+    ("segmenter forced on Japanese", "train", lambda s: [str(write(s.root / "ja.txt", "ねこはさかなをたべる。漢字\n" * 50)),
+                                                         "--segmenter", "jieba", "--out", str(s.root / "new")], "HIRAGANA"),
+    ("segmenter with char tokenizer", "train", lambda s: [str(s.corpus), "--tokenizer", "char", "--segmenter",
+                                                          "jieba", "--out", str(s.root / "new")], "--tokenizer word"),
+    ("unknown segmenter", "train", lambda s: [str(s.corpus), "--segmenter", "pkuseg", "--out", str(s.root / "new")],
+     "unknown segmenter"),
+    ("slice larger than the gold corpus", "train", lambda s: ["peoples-daily", "--max-tokens", "5000000", "--out",
+                                                              str(s.root / "new")], "more than the 1,121,447 words"),
+    ("slice larger than a file", "train", lambda s: [str(s.corpus), "--max-tokens", "100000", "--out",
+                                                     str(s.root / "new")], "more than"),
 ]
 
 NUMBER_ROWS: list[Row] = [
