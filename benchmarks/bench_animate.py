@@ -1,6 +1,6 @@
 """Time ``animate`` on the PCA path: 50 snapshots × 1,000 words → an mp4 of at least 300 frames.
 
-The run is a toy run (``embviz.toyrun``): snapshot .npy files, index, vocab and metrics written
+The run is a toy run (``benchmarks/toyrun.py``): snapshot .npy files, index, vocab and metrics written
 through ``Run`` — no training. The whole ``animate`` call is timed (word choice, memory-mapped
 gathering, projection, every emergence metric, film, grid, metric curves, CSV), first without
 any cache, then again with the cached projection and metrics (re-rendering in another style).
@@ -23,7 +23,8 @@ from pathlib import Path
 from embviz.animate import animate
 from embviz.options import AnimateOptions, FilmOptions
 from embviz.render import frame_count
-from embviz.toyrun import make_toy_run
+
+from toyrun import make_toy_run
 
 TARGET_S = 20.0
 

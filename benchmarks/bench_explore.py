@@ -29,7 +29,8 @@ from embviz.animate import animate  # noqa: E402
 from embviz.errors import ConfigError  # noqa: E402
 from embviz.explore import explore  # noqa: E402
 from embviz.options import AnimateOptions, FilmOptions  # noqa: E402
-from embviz.toyrun import make_toy_run  # noqa: E402
+
+from toyrun import make_toy_run  # noqa: E402
 
 MAX_MB, MAX_PAINT_S, MIN_FPS = 15.0, 2.0, 30.0
 

@@ -49,7 +49,8 @@ CATEGORIES = 40
 def build_run(root: Path, vocab: int, dim: int, snapshots: int, dtype: str, corpus_tokens: int,
               categorised: int = 10) -> Path:
     from embviz.run import Snapshot, snapshot_name
-    from embviz.toyrun import make_corpus_run
+
+    from toyrun import make_corpus_run
 
     rng = np.random.default_rng(0)
     n_words = vocab - 1  # + <unk>

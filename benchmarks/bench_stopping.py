@@ -26,14 +26,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_emergence import wiki_head
 
 from embviz import TrainConfig, train
 from embviz.lexicon import at_level
 from embviz.metrics import cosine_knn, knn_jaccard, knn_purity
 from embviz.run import Run
 from embviz.stopping import RULE, Rule, Watch, settled
-
-from bench_emergence import wiki_head
 
 CORPORA = ("lee", "wiki-head", "pydoc", "synthetic")
 K = 10

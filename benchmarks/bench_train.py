@@ -26,7 +26,6 @@ from embviz.run import Run, Snapshot, read_json, snapshot_name
 from embviz.tokenizer import Tokenizer
 from embviz.training import Session, TrainConfig, train
 
-
 SMOKE = dict(synthetic_tokens=2000, d_model=16, layers=1, heads=2, context=16, batch_size=8)
 """``--smoke``: a toy model on a small synthetic corpus (the same code path, seconds)."""
 

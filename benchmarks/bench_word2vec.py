@@ -20,8 +20,9 @@ import numpy as np
 
 from embviz.compare import CompareOptions, compare
 from embviz.run import Snapshot, snapshot_name
-from embviz.toyrun import make_corpus_run
 from embviz.word2vec import Word2VecOptions, available_cores
+
+from toyrun import make_corpus_run
 
 SIZES = dict(vocab=5000, dim=64, snapshots=20, tokens=400_000, topics=50)
 SMOKE = dict(vocab=300, dim=8, snapshots=3, tokens=5000, topics=10)

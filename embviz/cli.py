@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typer.exceptions import TyperException
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from embviz.errors import ConfigError, EmbvizError
 from embviz.options import AnimateOptions, FilmOptions
@@ -76,10 +76,6 @@ class Bars:
         if stage not in self.tasks:
             self.tasks[stage] = self.bar.add_task(stage, total=total, **{name: "" for name in self.fields})
         self.bar.update(self.tasks[stage], completed=done, total=total, description=description or stage, **fields)
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
 
 
 @app.command()
@@ -162,6 +158,8 @@ def train(
 
 
 def _train_summary(r) -> None:
+    from embviz.compare_report import fmt
+
     table = Table(title="training", show_header=False)
     table.add_column(style="bold")
     table.add_column()
@@ -173,9 +171,9 @@ def _train_summary(r) -> None:
         ("model", f"d_model {chosen['d_model']} · layers {chosen['layers']} · heads {chosen['heads']}"),
         ("schedule", f"lr {chosen['lr']:g} · warmup {chosen['warmup']} · batch {chosen['batch_size']} · "
                      f"epochs {chosen['epochs']} · patience {chosen['patience'] or 'off'}"),
-        ("train loss · val loss", f"{_fmt(r.final_train_loss)} · {_fmt(r.final_val_loss)}"
+        ("train loss · val loss", f"{fmt(r.final_train_loss)} · {fmt(r.final_val_loss)}"
                                   + (f" (best at step {r.best_step})" if r.best_step is not None else "")),
-        ("category purity@10", f"{_fmt(r.purity_init)} → {_fmt(r.purity_final)} (chance {_fmt(r.purity_chance)})"),
+        ("category purity@10", f"{fmt(r.purity_init)} → {fmt(r.purity_final)} (chance {fmt(r.purity_chance)})"),
         ("speed", f"{r.tokens_per_s:,.0f} tokens/s · {r.seconds:.1f} s"),
     ]
     for key, value in rows:
@@ -227,21 +225,23 @@ def compare_word2vec(
 
 
 def _compare_summary(d: dict) -> None:
+    from embviz.compare_report import fmt
+
     sim, pur, bench = d["similarity"], d["purity"], d["benchmarks"]
     table = Table(title=f"LM vs Word2Vec · {d['shared']['n_tokens']:,} shared tokens ({d['tokenizer']})")
     for name in ("measure", "language model", "Word2Vec"):
         table.add_column(name)
-    table.add_row("linear CKA", _fmt(sim["linear_cka"]), "")
-    table.add_row("Procrustes disparity", _fmt(sim["procrustes_disparity"]), "")
+    table.add_row("linear CKA", fmt(sim["linear_cka"]), "")
+    table.add_row("Procrustes disparity", fmt(sim["procrustes_disparity"]), "")
     table.add_row(f"mean Jaccard@{sim['jaccard']['k']} (median)",
-                  f"{_fmt(sim['jaccard']['mean'])} ({_fmt(sim['jaccard']['quantiles']['0.5'])})", "")
-    table.add_row(f"category purity@{pur['k']} (chance {_fmt(pur['chance'])})", _fmt(pur["lm"]), _fmt(pur["word2vec"]))
+                  f"{fmt(sim['jaccard']['mean'])} ({fmt(sim['jaccard']['quantiles']['0.5'])})", "")
+    table.add_row(f"category purity@{pur['k']} (chance {fmt(pur['chance'])})", fmt(pur["lm"]), fmt(pur["word2vec"]))
     for key, title in (("wordsim353", "WordSim-353 ρ"), ("simlex999", "SimLex-999 ρ")):
-        table.add_row(f"{title} (coverage {bench[key]['lm']['coverage']:.1%})", _fmt(bench[key]["lm"]["spearman"]),
-                      _fmt(bench[key]["word2vec"]["spearman"]))
+        table.add_row(f"{title} (coverage {bench[key]['lm']['coverage']:.1%})", fmt(bench[key]["lm"]["spearman"]),
+                      fmt(bench[key]["word2vec"]["spearman"]))
     an = bench["analogies"]
-    table.add_row(f"analogy accuracy (coverage {an['lm']['coverage']:.1%})", _fmt(an["lm"]["accuracy"]),
-                  _fmt(an["word2vec"]["accuracy"]))
+    table.add_row(f"analogy accuracy (coverage {an['lm']['coverage']:.1%})", fmt(an["lm"]["accuracy"]),
+                  fmt(an["word2vec"]["accuracy"]))
     out.print(table)
     for entry in d["neighbours"]:
         nb = Table(title=f"nearest neighbours of {entry['word']}")
@@ -408,6 +408,8 @@ def _animate_summary(r, max_rows: int = 20) -> None:
     import numpy as np
     from rich import box
 
+    from embviz.compare_report import fmt
+
     e = r.emergence
     c = e.columns
     t = len(e.steps)
@@ -433,13 +435,13 @@ def _animate_summary(r, max_rows: int = 20) -> None:
         for name in ("step", "loss", *(head for head, _, _ in cols)):
             table.add_column(name, justify="right", no_wrap=True)
         for i in shown:
-            values = [f"{int(e.steps[i]):,}", _fmt(_finite(e.losses[i]), 2)]
-            values += [_fmt(_finite(c[key][i]), digits) for _, key, digits in cols]
+            values = [f"{int(e.steps[i]):,}", fmt(_finite(e.losses[i]), 2)]
+            values += [fmt(_finite(c[key][i]), digits) for _, key, digits in cols]
             table.add_row(*values)
         out.print(table)
     notes = []
     if e.levels:
-        notes.append("purity@10 chance: " + " · ".join(f"{lvl} {_fmt(_finite(c[f'chance_{lvl}'][0]), 2)}"
+        notes.append("purity@10 chance: " + " · ".join(f"{lvl} {fmt(_finite(c[f'chance_{lvl}'][0]), 2)}"
                                                       for lvl in e.levels))
         notes.append(e.crossing_line())
     for key, name in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,13 @@ class Corpus:
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_sha256(corpus: Corpus, recorded: str) -> None:
+    """Raise CorpusError unless ``corpus`` is the text whose SHA-256 a run recorded."""
+    if corpus.sha256 != recorded:
+        raise CorpusError(f"corpus {corpus.source} has changed since the run was trained (SHA-256 "
+                          f"{corpus.sha256[:12]}… ≠ recorded {recorded[:12]}…); the run needs the same text")
 
 
 def load_corpus(spec: str, *, synthetic_tokens: int | None = None, seed: int = 0,
@@ -94,7 +102,7 @@ def _read_text(path: Path) -> str:
         data = path.read_bytes()
         if path.suffix == ".gz":
             data = gzip.decompress(data)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
         raise CorpusError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
     if b"\x00" in data[:1_000_000]:
         raise CorpusError(f"{path} looks binary (it contains NUL bytes); give a UTF-8 text file")

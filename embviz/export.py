@@ -38,7 +38,6 @@ from embviz.animate import category_levels
 from embviz.errors import ConfigError, EmbvizError
 from embviz.lexicon import at_level
 from embviz.run import Run, Snapshot, atomic_path, atomic_write, tsv_escape, write_json, write_text
-from embviz.word2vec import open_complete_run
 
 FORMATS = ("projector", "word2vec", "npz")
 PROJECTOR_PBTXT = "projector_config.pbtxt"
@@ -89,7 +88,7 @@ def export(
     if binary and fmt != "word2vec":
         raise ConfigError("--binary applies only to --to word2vec")
     out = Path(out)
-    run, _ = open_complete_run(run_dir)
+    run = Run.open_complete(Path(run_dir))
     tokens, counts, categories = run.vocab()
     snaps = select_snapshots(run.check_snapshots(rows=len(tokens)),
                              "final" if snapshot is None and fmt == "word2vec" else snapshot)

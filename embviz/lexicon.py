@@ -12,6 +12,8 @@ from embviz.errors import ConfigError
 from embviz.tokenizer import BPE_MARK, Tokenizer
 
 LEVELS = ("pos", "field", "subfield")
+PURITY_LEVEL = 1
+"""The level whose purity ``train`` and ``compare-word2vec`` report: 1, the semantic field (``noun/animal``)."""
 """Names of the category levels: ``noun/animal/pet`` is pos ``noun``, field ``noun/animal``, subfield
 ``noun/animal/pet``."""
 

@@ -26,11 +26,14 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
-from embviz.errors import ConfigError, EmbvizError, RunError
+from embviz.errors import ConfigError, CorpusError, EmbvizError, RunError
+
+if TYPE_CHECKING:
+    from embviz.tokenizer import Tokenizer
 
 RUN_JSON = "run.json"
 TOKENIZER_JSON = "tokenizer.json"
@@ -190,6 +193,18 @@ class Run:
         run.manifest()
         return run
 
+    @classmethod
+    def open_complete(cls, path: Path) -> "Run":
+        """Open a run that has a final snapshot (status complete), or raise a one-line RunError."""
+        run = cls.open(path)
+        status = run.manifest()["status"]
+        snaps = run.snapshots()
+        if status != "complete" or not snaps:
+            what = "no snapshots" if not snaps else f"status {status}"
+            hint = f"; finish it with: embviz train --resume {run.path}" if status == "interrupted" else ""
+            raise RunError(f"{run.path} has no final snapshot ({what}){hint}")
+        return run
+
     def clear(self) -> None:
         """Remove everything embviz wrote into this run (used by ``--overwrite``)."""
         import shutil
@@ -220,6 +235,31 @@ class Run:
         data["status"] = status
         data.update(extra)
         self.write_manifest(data)
+
+    def tokenizer(self) -> "Tokenizer":
+        """The run's tokenizer, rebuilt from ``tokenizer.json``."""
+        from embviz.tokenizer import Tokenizer
+
+        return Tokenizer.from_json(read_json(self.path / TOKENIZER_JSON))
+
+    def corpus_text(self) -> str:
+        """The corpus text the run was trained on, rebuilt from its config and checked against its hash."""
+        from embviz.corpus import check_sha256, load_corpus
+
+        manifest = self.manifest()
+        config = manifest["config"]
+        recorded = manifest.get("corpus", {}).get("sha256")
+        spec = config.get("corpus")
+        if not isinstance(spec, str) or not isinstance(recorded, str):
+            hint = " (it was imported without --corpus; import it again with --corpus FILE)" if config.get("imported") else ""
+            raise RunError(f"{self.path / RUN_JSON} records no corpus and hash; cannot rebuild the run's text{hint}")
+        try:
+            corpus = load_corpus(spec, synthetic_tokens=config.get("synthetic_tokens"), seed=config.get("seed", 0),
+                                 difficulty=config.get("difficulty"), max_tokens=config.get("max_tokens"))
+        except CorpusError as e:
+            raise CorpusError(f"the run's corpus can no longer be read: {e}") from None
+        check_sha256(corpus, recorded)
+        return corpus.text
 
     # -- snapshots ---------------------------------------------------------------------------
 

@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import platform
-import signal
-import threading
 import time
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-import typing
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from embviz import defaults, stopping
-from embviz.corpus import Corpus, load_corpus
-from embviz.errors import ConfigError, CorpusError, EmbvizError, RunError
-from embviz.lexicon import Lexicon, at_level, token_categories
+from embviz.corpus import Corpus, check_sha256, load_corpus
+from embviz.distributed import Distributed, StopFlag, pick_device
+from embviz.errors import ConfigError, CorpusError, RunError
+from embviz.lexicon import PURITY_LEVEL, Lexicon, at_level, token_categories
 from embviz.model import ModelConfig, TinyGPT
 from embviz.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
 from embviz.tokenizer import KINDS, Tokenizer, build_tokenizer
@@ -34,8 +32,6 @@ from embviz.tokenizer import KINDS, Tokenizer, build_tokenizer
 SCHEDULES = ("epoch", "log")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("float32", "float16")
-PURITY_LEVEL = 1
-"""Lexicon level used for the purity in the summary (1 = semantic field, e.g. ``noun/animal``)."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +183,7 @@ def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
     and writes ``out``. An error on any rank stops every rank with that error.
     """
     config.validate()
-    dist = _Distributed.start(config.device)
+    dist = Distributed.start(config.device)
     try:
         def prepare() -> tuple:
             corpus, lexicon, min_count, tokenizer = _inputs(config)
@@ -214,7 +210,7 @@ def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainRes
     resumes without a shared file system; the corpus must be readable on every node, as for ``train``.
     """
     run_dir = Path(run_dir)
-    dist = _Distributed.start(None)
+    dist = Distributed.start(None)
     try:
         with contextlib.ExitStack() as held:
             def open_run() -> tuple:
@@ -243,8 +239,7 @@ def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainRes
 
             def prepare() -> tuple:
                 corpus, lexicon, min_count, tokenizer = _inputs(config, tokenizer_json)
-                if corpus.sha256 != sha256:
-                    raise CorpusError(f"corpus {config.corpus} has changed since the run started; cannot resume")
+                check_sha256(corpus, sha256)
                 session = Session.prepare(config, corpus, tokenizer, dist)
                 if state is not None:
                     session.check_checkpoint(state, Run(run_dir).checkpoint_path)
@@ -364,12 +359,12 @@ class Session:
     windows: int
     steps_per_epoch: int
     tokenizer: Tokenizer
-    dist: "_Distributed"
+    dist: Distributed
     epoch_starts: tuple[int, np.ndarray] | None = field(default=None, repr=False)
     """The last epoch's window starts, ``(epoch, epoch_windows(...))``: computed once per epoch."""
 
     @classmethod
-    def prepare(cls, config: TrainConfig, corpus: Corpus, tokenizer: Tokenizer, dist: "_Distributed") -> "Session":
+    def prepare(cls, config: TrainConfig, corpus: Corpus, tokenizer: Tokenizer, dist: Distributed) -> "Session":
         ids = torch.from_numpy(tokenizer.encode(corpus.text))
         train_ids, val_ids = split_validation(ids, config.val_fraction, config.context)
         if len(train_ids) < config.context + 1:
@@ -390,7 +385,7 @@ class Session:
     @classmethod
     def local(cls, config: TrainConfig, text: str, tokenizer: Tokenizer) -> "Session":
         """A one-process session over ``text`` on ``config.device``, as the run was prepared."""
-        dist = _Distributed(0, 1, _pick_device(config.device))
+        dist = Distributed(0, 1, pick_device(config.device))
         return cls.prepare(config, Corpus(name="run", source="run", text=text), tokenizer, dist)
 
     def build(self, device: torch.device) -> tuple[TinyGPT, torch.optim.Optimizer]:
@@ -505,7 +500,7 @@ class Session:
         tokens_per_step = self.chosen.batch_size * cfg.context
         best = (start or {}).get("best", {"step": None, "val": math.inf, "since": 0})
         t_start, tokens_timed, time_timed = time.perf_counter(), 0, 0.0
-        stop = _StopFlag()
+        stop = StopFlag()
         stop_reason: str | None = None
         # The settle rule's history, rebuilt from the run's own epoch snapshots (so --resume decides
         # as an unbroken run); rank 0 keeps it and tells the other ranks its verdict.
@@ -663,205 +658,3 @@ def _jsonable(result: TrainResult) -> dict:
     data = asdict(result)
     data["run_dir"] = str(result.run_dir)
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in data.items()}
-
-
-# -- signals and distribution ---------------------------------------------------------------------
-
-
-class _StopFlag:
-    """Set by SIGINT/SIGTERM; the loop finishes its step, saves, and stops."""
-
-    def __init__(self) -> None:
-        self.was_requested = False
-
-    @contextlib.contextmanager
-    def catch_signals(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum: int, frame: object) -> None:
-            self.was_requested = True
-
-        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
-
-    def requested(self, dist: "_Distributed") -> bool:
-        """Whether any rank was asked to stop (all ranks agree, so none is left waiting)."""
-        self.was_requested = dist.any(self.was_requested)
-        return self.was_requested
-
-
-@dataclass
-class _Distributed:
-    """One process, or one rank of a ``torchrun`` job.
-
-    Under torchrun the process group has two backends: ``gloo`` for CPU tensors (the small control
-    messages below: stop flag, losses, errors, the resume state) and, when CUDA is present, ``nccl``
-    for CUDA tensors (DDP's gradient all-reduce). Every rank calls the same collectives in the same
-    order; the helpers below make an error on one rank an error on all, so none is left waiting.
-    """
-
-    rank: int
-    world: int
-    device: torch.device
-    group: bool = False
-    """Whether this process is in a torchrun process group (even one of size 1)."""
-
-    @classmethod
-    def start(cls, device: str | None) -> "_Distributed":
-        """Join the torchrun job if there is one; ``device=None`` leaves the device to :meth:`use`."""
-        if not _launched_by_torchrun():
-            return cls(0, 1, _pick_device(device or "cpu"))
-        import torch.distributed as tdist
-
-        if not tdist.is_initialized():
-            backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
-            tdist.init_process_group(backend=backend)
-        dist = cls(tdist.get_rank(), tdist.get_world_size(), torch.device("cpu"), group=True)
-        if device is not None:
-            dist.use(device)
-        return dist
-
-    def use(self, name: str) -> None:
-        """Pick the device by name (``auto``, ``cpu``, ``cuda``, ``mps``); a CUDA rank takes GPU ``LOCAL_RANK``."""
-        def pick() -> torch.device:
-            dev = _pick_device(name)
-            if not self.group:
-                return dev
-            if dev.type == "mps":
-                raise ConfigError("training on several processes needs --device cpu or cuda (MPS has no "
-                                  "distributed backend)")
-            if dev.type == "cuda":
-                local = int(os.environ.get("LOCAL_RANK", "0"))
-                if local >= torch.cuda.device_count():
-                    raise ConfigError(f"local rank {local} has no GPU (this node has {torch.cuda.device_count()}); "
-                                      "use --nproc-per-node at most the number of GPUs")
-                torch.cuda.set_device(local)
-                dev = torch.device("cuda", local)
-            return dev
-
-        self.device = self.agree(pick)
-
-    @property
-    def is_writer(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.group
-
-    def wrap(self, model: TinyGPT) -> torch.nn.Module:
-        if not self.distributed:
-            return model
-        from torch.nn.parallel import DistributedDataParallel
-
-        return DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-
-    def autocast(self) -> contextlib.AbstractContextManager:
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
-    # -- collectives on small CPU tensors (gloo) -----------------------------------------------------
-
-    def _all_reduce(self, values: list[float], op: str) -> list[float]:
-        import torch.distributed as tdist
-
-        t = torch.tensor(values, dtype=torch.float64)
-        tdist.all_reduce(t, op=getattr(tdist.ReduceOp, op))
-        return t.tolist()
-
-    def any(self, flag: bool) -> bool:
-        """Whether ``flag`` is true on any rank."""
-        if not self.distributed:
-            return flag
-        return self._all_reduce([float(flag)], "MAX")[0] > 0
-
-    def sum(self, value: float) -> float:
-        if not self.distributed:
-            return value
-        return self._all_reduce([value], "SUM")[0]
-
-    def mean(self, value: float) -> float:
-        """The mean over ranks (each rank's value is the mean loss of an equal share of the batch)."""
-        if not self.distributed:
-            return value
-        return self.sum(value) / self.world
-
-    def barrier(self) -> None:
-        if self.distributed:
-            self._all_reduce([0.0], "SUM")
-
-    def broadcast(self, value: Any) -> Any:
-        """Rank 0's ``value`` on every rank (sent between this job's own processes only)."""
-        if not self.distributed:
-            return value
-        import torch.distributed as tdist
-
-        box = [value]
-        tdist.broadcast_object_list(box, src=0, device=torch.device("cpu"))
-        return box[0]
-
-    def on_writer(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` on rank 0 only; every rank gets its result, or raises its error."""
-        value, error, message = None, None, None
-        if self.is_writer:
-            try:
-                value = fn()
-            except Exception as e:  # noqa: BLE001 - re-raised below, after the other ranks are told
-                error = e
-                message = str(e) if isinstance(e, EmbvizError) else f"rank 0 failed ({type(e).__name__}: {e})"
-        if self.distributed:
-            message, value = self.broadcast((message, value if error is None else None))
-        if error is not None:
-            raise error
-        if message is not None:
-            raise RunError(message)
-        return value
-
-    def agree(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` on every rank; if it fails on any rank, every rank raises."""
-        try:
-            value, error = fn(), None
-        except Exception as e:  # noqa: BLE001 - re-raised below, after the other ranks are told
-            value, error = None, e
-        failed = self.any(error is not None)
-        if error is not None:
-            raise error
-        if failed:
-            raise RunError("another process of this torchrun job failed; its error is printed above")
-        return value
-
-    def stop(self) -> None:
-        if self.distributed:
-            import torch.distributed as tdist
-
-            if tdist.is_initialized():
-                import gc
-
-                gc.collect()  # free DDP's reducer and finished gloo work while the interpreter is whole
-                tdist.destroy_process_group()
-
-
-def _launched_by_torchrun() -> bool:
-    """torchrun (and ``torch.distributed.launch``) set all of these for every worker."""
-    return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"))
-
-
-def _pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is available")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError("--device mps was asked for but MPS is not available")
-    return torch.device(name)

@@ -151,44 +151,7 @@ class Baseline:
                 "seconds": round(self.seconds, 3), "reused": self.reused, "gensim": gensim.__version__}
 
 
-# -- reading the run -----------------------------------------------------------------------------
-
-
-def open_complete_run(run_dir: Path | str) -> tuple[Run, dict]:
-    """Open a run that has a final snapshot (status complete), or raise a one-line RunError."""
-    run = Run.open(Path(run_dir))
-    manifest = run.manifest()
-    snaps = run.snapshots()
-    if manifest["status"] != "complete" or not snaps:
-        what = "no snapshots" if not snaps else f"status {manifest['status']}"
-        hint = f"; finish it with: embviz train --resume {run.path}" if manifest["status"] == "interrupted" else ""
-        raise RunError(f"{run.path} has no final snapshot ({what}){hint}")
-    return run, manifest
-
-
-def run_tokenizer(run: Run) -> Tokenizer:
-    return Tokenizer.from_json(read_json(run.path / TOKENIZER_JSON))
-
-
-def run_corpus_text(run: Run, manifest: dict) -> str:
-    """The corpus text the run was trained on, rebuilt from its config and checked against its hash."""
-    from embviz.corpus import load_corpus
-
-    config = manifest["config"]
-    recorded = manifest.get("corpus", {}).get("sha256")
-    spec = config.get("corpus")
-    if not isinstance(spec, str) or not isinstance(recorded, str):
-        hint = " (it was imported without --corpus; import it again with --corpus FILE)" if config.get("imported") else ""
-        raise RunError(f"{run.path / RUN_JSON} records no corpus and hash; cannot rebuild the run's text{hint}")
-    try:
-        corpus = load_corpus(spec, synthetic_tokens=config.get("synthetic_tokens"), seed=config.get("seed", 0),
-                             difficulty=config.get("difficulty"), max_tokens=config.get("max_tokens"))
-    except CorpusError as e:
-        raise CorpusError(f"the run's corpus can no longer be read: {e}") from None
-    if corpus.sha256 != recorded:
-        raise CorpusError(f"corpus {spec} has changed since the run was trained (SHA-256 {corpus.sha256[:12]}… "
-                          f"≠ recorded {recorded[:12]}…); Word2Vec must see the same text")
-    return corpus.text
+# -- sentences ----------------------------------------------------------------------------------------
 
 
 def corpus_sentences(text: str, tokenizer: Tokenizer) -> Sentences:
@@ -352,10 +315,10 @@ def baseline_for_run(run: Run, manifest: dict, options: Word2VecOptions, *, retr
     """
     resolved = options.resolve(manifest)
     tokens = run.vocab()[0]
-    tokenizer = run_tokenizer(run)
+    tokenizer = run.tokenizer()
     if tokenizer.tokens != tokens:
         raise RunError(f"{run.path}: tokenizer.json and vocab.tsv disagree")
-    text = run_corpus_text(run, manifest)  # checks the hash even when a cached baseline exists
+    text = run.corpus_text()  # checks the hash even when a cached baseline exists
     if not retrain:
         cached = load_cached(run, manifest, tokens, resolved)
         if cached is not None:

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny corpora and tiny training configs so the whole suite stays fast."""
+"""Shared fixtures: tiny corpora, tiny training options (the suite stays fast) and the CLI's one-line errors."""
 
 from __future__ import annotations
 
@@ -10,11 +10,25 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_name] = "1"
 
 import random  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+# benchmarks/toyrun.py builds run directories without training, for the tests and the benchmarks alike.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import pytest  # noqa: E402
 
-from embviz.training import TrainConfig  # noqa: E402
+from embviz.compare import CompareOptions  # noqa: E402
+from embviz.training import TrainConfig, train  # noqa: E402
+from embviz.word2vec import Word2VecOptions  # noqa: E402
+
+TINY = dict(d_model=16, layers=1, heads=2, context=8, batch_size=8, epochs=2, lr=3e-3, device="cpu")
+"""Training options small enough for a test: a run takes seconds."""
+W2V = Word2VecOptions(epochs=3, workers=1, seed=0)
+"""A small, deterministic Word2Vec baseline."""
+FAST = CompareOptions(word2vec=W2V, figures=False)
+"""compare-word2vec without figures."""
 
 ANIMALS = ["cat", "dog", "horse", "cow", "lion", "tiger"]
 FOODS = ["bread", "apple", "rice", "soup", "cheese", "pear"]
@@ -32,6 +46,39 @@ def tiny_text(n_sentences: int = 600, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
+def train_tiny_run(root: Path, name: str, sentences: int = 600, **overrides) -> Path:
+    """Train a :data:`TINY` run (``overrides`` replace options) on ``root/<name>.txt`` into ``root/<name>``."""
+    corpus = root / f"{name}.txt"
+    corpus.write_text(tiny_text(sentences), encoding="utf-8")
+    train(TrainConfig(corpus=str(corpus), **{**TINY, **overrides}), root / name)
+    return root / name
+
+
+@pytest.fixture(scope="session")
+def word_run(tmp_path_factory) -> Path:
+    """A tiny trained word-level run, shared by the tests of one worker (copy it before changing it)."""
+    return train_tiny_run(tmp_path_factory.mktemp("w2v"), "word", sentences=300)
+
+
+@pytest.fixture
+def run_copy(word_run: Path, tmp_path: Path) -> Path:
+    """A private copy of :func:`word_run` (its corpus file stays where run.json names it)."""
+    target = tmp_path / "run"
+    shutil.copytree(word_run, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def toy(tmp_path_factory) -> Path:
+    """A toy run (``benchmarks/toyrun.py``: 120 words × 8 snapshots × d 16, noise → nested categories);
+    copy it before changing it."""
+    from toyrun import make_toy_run
+
+    path = tmp_path_factory.mktemp("toy") / "run"
+    make_toy_run(path, n_words=120, n_snapshots=8, dim=16)
+    return path
+
+
 @pytest.fixture
 def corpus_file(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.txt"
@@ -39,7 +86,31 @@ def corpus_file(tmp_path: Path) -> Path:
     return path
 
 
+def tiny_args(**overrides) -> list[str]:
+    """:data:`TINY` (``overrides`` replace or add options) as ``embviz train`` flags."""
+    return [arg for name, value in {**TINY, **overrides}.items()
+            for arg in (f"--{name.replace('_', '-')}", str(value))]
+
+
 @pytest.fixture
 def tiny_config(corpus_file: Path) -> TrainConfig:
-    return TrainConfig(corpus=str(corpus_file), d_model=16, layers=1, heads=2, context=8, batch_size=8,
-                       epochs=2, lr=3e-3, device="cpu")
+    return TrainConfig(corpus=str(corpus_file), **TINY)
+
+
+@pytest.fixture
+def cli_error(capsys):
+    """``cli_error(argv)`` runs the CLI, checks that it printed one ``Error:`` line (and no traceback) and
+    exited non-zero, and returns that line."""
+    from embviz import cli
+
+    def run(argv: list[str]) -> str:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv)
+        captured = capsys.readouterr()
+        assert exit_info.value.code not in (0, None)
+        assert "Traceback" not in captured.err + captured.out
+        lines = [line for line in captured.err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error: "), captured.err
+        return lines[0]
+
+    return run

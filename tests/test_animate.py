@@ -15,32 +15,31 @@ from PIL import Image
 
 from embviz import cli
 from embviz.animate import (
+    SnapshotRows,
     animate,
     category_levels,
+    choose_words,
     display_names,
+    film_snapshots,
+    measure,
     output_paths,
+    project,
     read_words_file,
     select_words,
     side_paths,
+    word_benchmarks,
 )
-from embviz.gensim_eval import WORDSIM353, gensim_test_file
-from embviz.emergence import compute_emergence, first_crossing
 from embviz.errors import ConfigError
+from embviz.gensim_eval import WORDSIM353, gensim_test_file
 from embviz.metrics import knn_purity
 from embviz.options import AnimateOptions, FilmOptions
 from embviz.project import PCAProjector
 from embviz.render import frame_count
 from embviz.run import Run
-from embviz.toyrun import make_toy_run, toy_categories
+
+from toyrun import make_toy_run, toy_categories
 
 SMALL = AnimateOptions(film=FilmOptions(size=(160, 120), fps=4, seconds_per_snapshot=0.5, label=5))
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("toy") / "run"
-    make_toy_run(path, n_words=120, n_snapshots=8, dim=16)
-    return path
 
 
 @pytest.fixture
@@ -48,18 +47,6 @@ def run_copy(toy: Path, tmp_path: Path) -> Path:
     path = tmp_path / "run"
     shutil.copytree(toy, path)
     return path
-
-
-def cli_error(argv: list[str], capsys) -> str:
-    """Run the CLI expecting a one-line error; return that line."""
-    with pytest.raises(SystemExit) as exc:
-        cli.main(argv)
-    assert exc.value.code != 0
-    captured = capsys.readouterr()
-    lines = [line for line in captured.err.splitlines() if line.strip()]
-    assert "Traceback" not in captured.err + captured.out
-    assert len(lines) == 1 and lines[0].startswith("Error:"), captured.err
-    return lines[0]
 
 
 # -- words and categories -------------------------------------------------------------------------
@@ -142,31 +129,6 @@ def test_output_paths(toy: Path) -> None:
 
 
 # -- metrics ----------------------------------------------------------------------------------
-
-
-def test_emergence_rises_coarse_before_fine(toy: Path) -> None:
-    run = Run.open(toy)
-    tokens, _, cats = run.vocab()
-    rows = np.arange(len(tokens))
-    mats = [run.load_snapshot(s, rows) for s in run.snapshots()]
-    levels = {lvl: [None if c is None else "/".join(c.split("/")[: i + 1]) for c in cats]
-              for i, lvl in enumerate(("pos", "field", "subfield"))}
-    steps = [s.step for s in run.snapshots()]
-    table = compute_emergence(mats, levels, steps)
-    for lvl in levels:
-        purity = table.columns[f"purity_{lvl}"]
-        chance = table.columns[f"chance_{lvl}"][0]
-        assert abs(purity[0] - chance) < 0.15  # noise at init
-        assert purity[-1] > 0.8 and purity[-1] > purity[0] + 0.4
-        assert table.columns[f"silhouette_{lvl}"][-1] > table.columns[f"silhouette_{lvl}"][0]
-    cross = table.first_crossing
-    assert all(cross[lvl] is not None for lvl in levels)
-    assert cross["pos"] <= cross["field"] <= cross["subfield"]
-    np.testing.assert_allclose(table.columns["cka_final"][-1], 1.0)
-    np.testing.assert_allclose(table.columns["jaccard10_final"][-1], 1.0)
-    assert np.isnan(table.columns["drift_prev"][0]) and (table.columns["drift_prev"][1:] > 0).all()
-    assert first_crossing([1, 2, 3], [0.5, float("nan"), 0.95]) == 3
-    assert first_crossing([1, 2], [0.1, 0.2]) is None
 
 
 def test_word_pair_scores_equal_gensims(tmp_path: Path) -> None:
@@ -282,34 +244,34 @@ def test_cli_help_lists_options(capsys) -> None:
 # -- bad input: one line, no traceback --------------------------------------------------------
 
 
-def test_error_not_a_run_dir(tmp_path: Path, capsys) -> None:
-    assert "not a run directory" in cli_error(["animate", str(tmp_path / "nope")], capsys)
-    assert "not an embviz run" in cli_error(["animate", str(tmp_path)], capsys)
+def test_error_not_a_run_dir(tmp_path: Path, cli_error) -> None:
+    assert "not a run directory" in cli_error(["animate", str(tmp_path / "nope")])
+    assert "not an embviz run" in cli_error(["animate", str(tmp_path)])
 
 
-def test_error_too_few_snapshots(tmp_path: Path, capsys) -> None:
+def test_error_too_few_snapshots(tmp_path: Path, cli_error) -> None:
     make_toy_run(tmp_path / "one", n_snapshots=1)
-    assert "at least 2" in cli_error(["animate", str(tmp_path / "one")], capsys)
+    assert "at least 2" in cli_error(["animate", str(tmp_path / "one")])
 
 
-def test_error_missing_or_corrupt_snapshot(run_copy: Path, capsys) -> None:
+def test_error_missing_or_corrupt_snapshot(run_copy: Path, cli_error) -> None:
     snaps = Run.open(run_copy).snapshots()
     path = run_copy / "snapshots" / snaps[3].file
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    assert "corrupt" in cli_error(["animate", str(run_copy), "-q"], capsys)
+    assert "corrupt" in cli_error(["animate", str(run_copy), "-q"])
     path.unlink()
-    assert "missing" in cli_error(["animate", str(run_copy), "-q"], capsys)
+    assert "missing" in cli_error(["animate", str(run_copy), "-q"])
 
 
-def test_error_mismatched_shapes(run_copy: Path, capsys) -> None:
+def test_error_mismatched_shapes(run_copy: Path, cli_error) -> None:
     snaps = Run.open(run_copy).snapshots()
     np.save(run_copy / "snapshots" / snaps[2].file, np.zeros((120, 8), dtype=np.float32))
-    assert "differ in shape" in cli_error(["animate", str(run_copy), "-q"], capsys)
+    assert "differ in shape" in cli_error(["animate", str(run_copy), "-q"])
 
 
-def test_error_no_requested_word(run_copy: Path, capsys) -> None:
-    line = cli_error(["animate", str(run_copy), "--words", "nope,nada", "--only", "-q"], capsys)
+def test_error_no_requested_word(run_copy: Path, cli_error) -> None:
+    line = cli_error(["animate", str(run_copy), "--words", "nope,nada", "--only", "-q"])
     assert "none of the requested words" in line
 
 
@@ -321,14 +283,14 @@ def test_error_no_requested_word(run_copy: Path, capsys) -> None:
     (["--level", "genus"], "--level genus"),
     (["--size", "big"], "--size"),
 ])
-def test_error_bad_options(run_copy: Path, capsys, args: list[str], message: str) -> None:
-    assert message in cli_error(["animate", str(run_copy), "-q", *args], capsys)
+def test_error_bad_options(run_copy: Path, cli_error, args: list[str], message: str) -> None:
+    assert message in cli_error(["animate", str(run_copy), "-q", *args])
 
 
-def test_error_unwritable_output(run_copy: Path, tmp_path: Path, capsys) -> None:
+def test_error_unwritable_output(run_copy: Path, tmp_path: Path, cli_error) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    assert "cannot write" in cli_error(["animate", str(run_copy), "--out", str(blocker / "film.mp4")], capsys)
+    assert "cannot write" in cli_error(["animate", str(run_copy), "--out", str(blocker / "film.mp4")])
 
 
 def test_tiny_trained_run_end_to_end(tiny_config, tmp_path: Path) -> None:
@@ -344,3 +306,22 @@ def test_tiny_trained_run_end_to_end(tiny_config, tmp_path: Path) -> None:
     assert manifest["status"] == "complete"
     tokens = Run.open(trained.run_dir).vocab()[0]
     assert set(result.words) <= set(tokens) and "<unk>" not in result.words
+
+
+def test_stages_give_the_films_words_layouts_and_table(run_copy: Path, tmp_path: Path) -> None:
+    result = animate(run_copy, tmp_path / "a.gif", SMALL)
+    run = Run.open(run_copy)
+    snapshots = film_snapshots(run)
+    selection = choose_words(run, SMALL)
+    bench = word_benchmarks(run.vocab()[0])
+    rows = SnapshotRows(run, snapshots, selection.rows, bench.rows)
+    cached = project(run, snapshots, selection, SMALL, lambda: pytest.fail("projection recomputed"))
+    table, hit = measure(run, snapshots, selection, bench, rows)
+    assert selection.words == result.words and selection.level == result.level and cached.cached and hit
+    assert cached.positions.shape == (len(snapshots), len(selection.words), 2)
+    fresh = project(run, snapshots, selection, replace(SMALL, cache=False), lambda: rows.shown)
+    np.testing.assert_array_equal(fresh.positions, cached.positions)
+    again, hit = measure(run, snapshots, selection, bench, rows, cache=False)
+    assert not hit and again.first_crossing == result.emergence.first_crossing
+    for name, values in result.emergence.columns.items():
+        np.testing.assert_allclose(again.columns[name], values, rtol=1e-12, equal_nan=True)

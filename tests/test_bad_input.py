@@ -17,11 +17,11 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from embviz.cli import app, main
+from embviz.cli import app
 from embviz.run import Run
 from embviz.training import TrainConfig, train
 
-from conftest import tiny_text
+from conftest import TINY, tiny_args, tiny_text
 
 
 def command_names() -> set[str]:
@@ -31,8 +31,7 @@ def command_names() -> set[str]:
 
 
 COMMANDS = command_names()
-TINY = ["--d-model", "16", "--layers", "1", "--heads", "2", "--context", "8", "--batch-size", "8", "--epochs",
-        "1", "--device", "cpu", "-q"]
+SMALL = [*tiny_args(epochs=1), "-q"]
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +39,7 @@ def good_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bad-input")
     corpus = root / "tiny.txt"
     corpus.write_text(tiny_text(), encoding="utf-8")
-    config = TrainConfig(corpus=str(corpus), d_model=16, layers=1, heads=2, context=8, batch_size=8, epochs=2,
-                         lr=3e-3, device="cpu")
-    train(config, root / "run")
+    train(TrainConfig(corpus=str(corpus), **TINY), root / "run")
     return root
 
 
@@ -189,9 +186,9 @@ CORPUS_ROWS: list[Row] = [
     ("folder without txt", "train", lambda s: [str((s.root / "empty-dir").mkdir() or s.root / "empty-dir"),
                                                "--out", str(s.root / "new")], "no *.txt"),
     ("too-short corpus", "train", lambda s: [str(write(s.root / "s.txt", "a b c a b c d e f\n")), "--out",
-                                             str(s.root / "new"), *TINY], "too short"),
+                                             str(s.root / "new"), *SMALL], "too short"),
     ("tiny vocabulary", "train", lambda s: [str(write(s.root / "v.txt", "aaa aaa aaa aaa\n")), "--out",
-                                            str(s.root / "new"), *TINY], "at least 2"),
+                                            str(s.root / "new"), *SMALL], "at least 2"),
     ("unknown built-in", "train", lambda s: ["shakespeare", "--out", str(s.root / "new")], "does not exist"),
     ("segmenter forced on Latin text", "train", lambda s: [str(s.corpus), "--segmenter", "jieba", "--out",
                                                            str(s.root / "new")], "Han characters"),
@@ -216,7 +213,7 @@ NUMBER_ROWS: list[Row] = [
     ("context 1", "train", lambda s: [str(s.corpus), "--out", str(s.root / "new"), "--context", "1"], "--context"),
     ("dropout 1.5", "train", lambda s: [str(s.corpus), "--out", str(s.root / "new"), "--dropout", "1.5"],
      "--dropout"),
-    ("heads not dividing", "train", lambda s: [str(s.corpus), "--out", str(s.root / "new"), *TINY, "--heads", "3"],
+    ("heads not dividing", "train", lambda s: [str(s.corpus), "--out", str(s.root / "new"), *SMALL, "--heads", "3"],
      "must divide"),
     ("context as text", "train", lambda s: [str(s.corpus), "--context", "wide"], "--context"),
     ("fps 0", "animate", lambda s: [str(s.run), "--fps", "0"], "fps"),
@@ -308,7 +305,7 @@ IMPORT_ROWS: list[Row] = [  # tests/test_import.py has the rows that need checkp
 UNWRITABLE_ROWS: list[Row] = [
     # Tests run as root here, so directory permissions would not stop a write: a path *under a regular
     # file* cannot be created by anyone.
-    ("train output under a file", "train", lambda s: [str(s.corpus), "--out", str(s.corpus / "run"), *TINY],
+    ("train output under a file", "train", lambda s: [str(s.corpus), "--out", str(s.corpus / "run"), *SMALL],
      "cannot create run directory"),
     ("animate output under a file", "animate", lambda s: [str(s.run), "--out", str(s.corpus / "film.mp4")],
      "tiny.txt"),
@@ -360,18 +357,6 @@ ROWS = (CORPUS_ROWS + NUMBER_ROWS + broken_run_rows() + RESUME_ROWS + WORD_ROWS 
         + EXPORT_ROWS)
 
 
-KNOWN_BUGS = {
-    # Rows that fail in code this file does not own; strict, so the fix turns them into a failure to remove.
-}
-
-
-def marks(name: str, command: str) -> list:
-    out = []
-    if name in KNOWN_BUGS:
-        out.append(pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name]))
-    return out
-
-
 def tree(root: Path) -> dict[str, str]:
     """Every file under ``root`` and the SHA-256 of its bytes."""
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -383,21 +368,14 @@ def test_every_command_is_in_the_table():
 
 
 @pytest.mark.parametrize("command, setup, needle", [
-    pytest.param(command, setup, needle, id=name, marks=marks(name, command))
-    for name, command, setup, needle in ROWS])
-def test_bad_input_is_one_line_and_changes_nothing(good_run, tmp_path, capsys, monkeypatch, command, setup, needle):
+    pytest.param(command, setup, needle, id=name) for name, command, setup, needle in ROWS])
+def test_bad_input_is_one_line_and_changes_nothing(good_run, tmp_path, cli_error, monkeypatch, command, setup, needle):
     shutil.copytree(good_run, tmp_path, dirs_exist_ok=True)
     monkeypatch.chdir(tmp_path)  # a command that defaults its output to ./runs writes in here
     space = Space(tmp_path)
     args = setup(space)
     before = tree(tmp_path)
-    with pytest.raises(SystemExit) as exit_info:
-        main([command, *args])
-    captured = capsys.readouterr()
-    assert exit_info.value.code not in (0, None)
-    assert "Traceback" not in captured.err + captured.out
-    lines = [line for line in captured.err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), captured.err
-    assert needle in lines[0], lines[0]
+    line = cli_error([command, *args])
+    assert needle in line, line
     assert tree(tmp_path) == before  # nothing that existed changed, and nothing was added
     assert not (tmp_path / "pwned").exists()

@@ -28,7 +28,7 @@ def test_benchmark_smoke(script: Path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "MPLBACKEND": "Agg"}
     done = subprocess.run([sys.executable, str(script.relative_to(ROOT)), "--smoke"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     figures = [line for line in done.stdout.splitlines() if re.search(r"\d+\.\d+", line)]
     assert len(figures) >= 2, done.stdout

@@ -6,6 +6,8 @@ import pytest
 
 from embviz.cli import app, main
 
+from conftest import tiny_args
+
 
 def command_names() -> list[str]:
     import typer.main
@@ -40,17 +42,12 @@ def test_no_arguments_shows_help(capsys):
     (["trian"], "No such command 'trian'"),
     (["train", "no-such-corpus.txt"], "does not exist"),
 ])
-def test_errors_are_one_line_without_traceback(capsys, args, needle):
-    code, _, err = run_cli(args, capsys)
-    assert code != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0]
-    assert "Traceback" not in err
+def test_errors_are_one_line_without_traceback(cli_error, args, needle):
+    assert needle in cli_error(args)
 
 
 def test_train_prints_a_summary_with_purity(tmp_path, corpus_file, capsys):
-    args = ["train", str(corpus_file), "--out", str(tmp_path / "run"), "--d-model", "16", "--layers", "1",
-            "--heads", "2", "--context", "8", "--batch-size", "8", "--epochs", "1", "--device", "cpu"]
+    args = ["train", str(corpus_file), "--out", str(tmp_path / "run"), *tiny_args(epochs=1)]
     code, out, _ = run_cli(args, capsys)
     assert code == 0
     assert "complete" in out and "category purity@10" in out
@@ -58,7 +55,6 @@ def test_train_prints_a_summary_with_purity(tmp_path, corpus_file, capsys):
 
 
 def test_quiet_train_prints_nothing(tmp_path, corpus_file, capsys):
-    args = ["train", str(corpus_file), "--out", str(tmp_path / "run"), "--d-model", "16", "--layers", "1",
-            "--heads", "2", "--context", "8", "--batch-size", "8", "--epochs", "1", "--quiet"]
+    args = ["train", str(corpus_file), "--out", str(tmp_path / "run"), *tiny_args(epochs=1), "--quiet"]
     code, out, err = run_cli(args, capsys)
     assert code == 0 and out == "" and err == ""

@@ -23,10 +23,9 @@ import pytest
 
 from embviz.run import LOCK, Run
 
-from conftest import tiny_text
+from conftest import tiny_args, tiny_text
 
-TRAIN_ARGS = ["--d-model", "16", "--layers", "1", "--heads", "2", "--context", "8", "--batch-size", "8",
-              "--epochs", "3", "--lr", "3e-3", "--device", "cpu", "--snapshot-every", "5", "-q"]
+TRAIN_ARGS = [*tiny_args(epochs=3, snapshot_every=5), "-q"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 

@@ -17,11 +17,12 @@ import pytest
 from embviz.run import LOCK, Run
 from embviz.training import TrainConfig, train
 
+from conftest import TINY, tiny_args
+
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 pytestmark = pytest.mark.skipif(not TORCHRUN.exists() and not shutil.which("torchrun"), reason="no torchrun")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-ARGS = ["--d-model", "16", "--layers", "1", "--heads", "2", "--context", "8", "--batch-size", "8", "--epochs",
-        "2", "--lr", "3e-3", "--device", "cpu", "-q"]
+ARGS = [*tiny_args(), "-q"]
 
 
 def torchrun(*args: str, cwd: Path, nproc: int = 2, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -32,8 +33,7 @@ def torchrun(*args: str, cwd: Path, nproc: int = 2, timeout: float = 120) -> sub
 
 def config_for(corpus: Path) -> TrainConfig:
     """What ``ARGS`` ask for, as one process would run it."""
-    return TrainConfig(corpus=str(corpus), d_model=16, layers=1, heads=2, context=8, batch_size=8, epochs=2,
-                       lr=3e-3, device="cpu")
+    return TrainConfig(corpus=str(corpus), **TINY)
 
 
 def assert_same_run(a: Path, b: Path, atol: float = 1e-5) -> None:

@@ -14,7 +14,8 @@ from embviz import explore as ex
 from embviz.cli import main
 from embviz.options import AnimateOptions
 from embviz.project import PCAProjector, exact_knn
-from embviz.toyrun import make_toy_run
+
+from toyrun import make_toy_run
 
 HOSTILE = "</script><img src=x onerror=alert(1)>"
 

@@ -20,10 +20,10 @@ from embviz.explore import explore
 from embviz.options import AnimateOptions
 from embviz.project import PCAProjector, exact_knn
 from embviz.run import Run, Snapshot, snapshot_name
-from embviz.toyrun import make_corpus_run, make_toy_run
 from embviz.word2vec import Word2VecOptions
 
 from conftest import ANIMALS, COLOURS, FOODS, NUMBERS, tiny_text
+from toyrun import make_corpus_run, make_toy_run
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 HOSTILE = "</script><img src=x onerror=alert(1)>"

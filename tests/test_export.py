@@ -15,13 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from embviz.cli import main
 from embviz.export import export, word2vec_key, word2vec_token
 from embviz.lexicon import at_level
 from embviz.run import Run, tsv_unescape, write_npy
-from embviz.toyrun import make_toy_run
+
+from toyrun import make_toy_run
 
 # Tokens that break naive writers: spaces (word2vec's separator), tabs and newlines (TSV's), a
 # carriage return, backslashes and the escapes' own spellings, empty and whitespace-only tokens.

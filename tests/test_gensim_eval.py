@@ -14,7 +14,6 @@ from embviz.gensim_eval import (
     word_pair_spearman,
 )
 
-
 # --- word benchmarks, against gensim ---------------------------------------------------------
 
 

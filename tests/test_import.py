@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_text
 from embviz.checkpoints import choose_key, find_checkpoints
 from embviz.cli import main
 from embviz.errors import CheckpointError
 from embviz.importer import import_checkpoints, readable_tokens
 from embviz.options import AnimateOptions, FilmOptions
 from embviz.run import Run
+
+from conftest import tiny_text
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()

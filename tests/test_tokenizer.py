@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from embviz.errors import ConfigError, CorpusError, EmbvizError
 from embviz.tokenizer import UNK, Tokenizer, build_tokenizer
