@@ -8,6 +8,7 @@ Target: ≤ 20 s on 2 cores for the uncached call.
 
     python benchmarks/bench_animate.py [--snapshots 50] [--words 1000] [--dim 64]
                                        [--seconds-per-snapshot 0.2]
+    python benchmarks/bench_animate.py --smoke     # the same calls on a toy run, in seconds
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import argparse
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from embviz.animate import animate
+from embviz.options import AnimateOptions, FilmOptions
 from embviz.render import frame_count
 from embviz.toyrun import make_toy_run
 
@@ -32,17 +35,20 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--fps", type=float, default=30)
     parser.add_argument("--seconds-per-snapshot", type=float, default=0.2)
+    parser.add_argument("--smoke", action="store_true", help="toy sizes: check that the benchmark runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.snapshots, args.words, args.dim, args.fps, args.seconds_per_snapshot = 4, 60, 8, 4, 0.25
 
     with tempfile.TemporaryDirectory() as tmp:
         run = make_toy_run(Path(tmp) / "run", n_words=args.words, n_snapshots=args.snapshots, dim=args.dim)
         expected = frame_count(args.snapshots, args.fps, args.seconds_per_snapshot, "mp4")
         print(f"toy run: {args.snapshots} snapshots × {args.words} words × d {args.dim}; "
               f"mp4 {args.fps:g} fps, {args.seconds_per_snapshot:g} s/snapshot → {expected} frames, 1280x720")
-        options = dict(method="pca", align="final", top=args.words, fps=args.fps,
-                       seconds_per_snapshot=args.seconds_per_snapshot)
+        options = AnimateOptions(method="pca", align="final", top=args.words,
+                                 film=FilmOptions(fps=args.fps, seconds_per_snapshot=args.seconds_per_snapshot))
         start, cpu = time.perf_counter(), os.times()
-        result = animate(run.path, Path(tmp) / "film.mp4", cache=False, **options)
+        result = animate(run.path, Path(tmp) / "film.mp4", replace(options, cache=False))
         total = time.perf_counter() - start
         used = os.times()
         cpu_s = sum(getattr(used, f) - getattr(cpu, f) for f in ("user", "system", "children_user", "children_system"))
@@ -55,9 +61,9 @@ def main() -> None:
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         film_s = result.seconds.get("film", float("nan"))
         print(f"  film: {result.n_frames / film_s:.1f} frames/s")
-        animate(run.path, Path(tmp) / "warm.mp4", **options)  # fill the cache
+        animate(run.path, Path(tmp) / "warm.mp4", options)  # fill the cache
         start = time.perf_counter()
-        again = animate(run.path, Path(tmp) / "restyled.gif", **{**options, "label": 10, "fps": 15})
+        again = animate(run.path, Path(tmp) / "restyled.gif", replace(options, film=replace(options.film, label=10, fps=15)))
         total = time.perf_counter() - start
         print(f"cached projection + metrics, restyled as gif: {total:.2f} s for {again.n_frames} frames "
               f"(projection cached: {again.projection_cached}, metrics cached: {again.metrics_cached})")

@@ -10,6 +10,7 @@ process, before and after (the larger peak is used).
 
     .venv/bin/python benchmarks/bench_emergence.py
     .venv/bin/python benchmarks/bench_emergence.py --corpora lee,wiki-head
+    .venv/bin/python benchmarks/bench_emergence.py --smoke    # a toy model on a small synthetic corpus
 
 Two cores, timings vary with the machine's load: the peak is measured side by side for that reason.
 """
@@ -26,9 +27,9 @@ import numpy as np
 import torch
 
 from embviz import TrainConfig, train
-from embviz.benchmarks_data import WORDSIM353, gensim_test_file
+from embviz.gensim_eval import WORDSIM353, gensim_test_file, word_pair_spearman
 from embviz.lexicon import at_level
-from embviz.metrics import knn_purity, purity_chance, word_pair_spearman
+from embviz.metrics import knn_purity, purity_chance
 from embviz.model import ModelConfig, TinyGPT
 from embviz.run import Run
 from embviz.word2vec import Word2VecOptions, baseline_for_run
@@ -39,6 +40,8 @@ Lee's size (the size the 3-minute floor is set for), written by this benchmark."
 HEAD_WORDS = 70_000
 LEVELS = (0, 1, 2)
 K = 10
+SMOKE = dict(synthetic_tokens=4000, d_model=16, layers=1, heads=2, context=16, batch_size=8, epochs=2)
+"""``--smoke``: these training options on ``synthetic`` only (the same code path, seconds)."""
 
 
 def matmul_peak(n: int = 1024, reps: int = 20) -> float:
@@ -76,14 +79,15 @@ def wiki_head(path: Path) -> Path:
     return path
 
 
-def bench(corpus: str, root: Path) -> dict:
+def bench(corpus: str, root: Path, smoke: bool = False) -> dict:
     out = root / corpus
     source = str(wiki_head(root / "wiki-head.txt")) if corpus == "wiki-head" else corpus
-    peak_before = matmul_peak()
+    peak_size = 256 if smoke else 1024
+    peak_before = matmul_peak(peak_size)
     t0 = time.perf_counter()
-    result = train(TrainConfig(corpus=source, device="cpu"), out, overwrite=True)
+    result = train(TrainConfig(corpus=source, device="cpu", **(SMOKE if smoke else {})), out, overwrite=True)
     wall = time.perf_counter() - t0
-    peak_after = matmul_peak()
+    peak_after = matmul_peak(peak_size)
     run = Run.open(out)
     manifest = run.manifest()
     tokens, _, categories = run.vocab()
@@ -113,12 +117,15 @@ def bench(corpus: str, root: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default=",".join(CORPORA), help="comma-separated subset of " + ", ".join(CORPORA))
+    parser.add_argument("--smoke", action="store_true", help="toy sizes: check that the benchmark runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.corpora = "synthetic"
     torch.set_num_threads(torch.get_num_threads())
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_emergence-") as tmp:
         for corpus in args.corpora.split(","):
-            rows.append(bench(corpus, Path(tmp)))
+            rows.append(bench(corpus, Path(tmp), args.smoke))
             print(f"... {corpus} done in {rows[-1]['wall']:.0f} s", flush=True)
     print()
     print("| corpus | train tokens | vocab | d × layers, epochs (ran) | wall s | purity init → final (chance) "

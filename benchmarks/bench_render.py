@@ -4,6 +4,7 @@ Both write the same frames (same layouts, labels, title and loss inset) to an H.
 imageio-ffmpeg binary at the same size, frame rate and CRF.
 
     python benchmarks/bench_render.py [--frames 120] [--points 2000]
+    python benchmarks/bench_render.py --smoke     # a few frames of a few points, in seconds
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.animation import FFMpegWriter, FuncAnimation  # noqa: E402
 
+from embviz.options import FilmOptions  # noqa: E402
 from embviz.render import (  # noqa: E402
     MP4_CRF,
     Film,
@@ -60,13 +62,13 @@ def synthetic_film(n_points: int, n_snapshots: int, seed: int = 0) -> Film:
                 (curve_steps, curve), "bench")
 
 
-def render_funcanimation(film: Film, out: Path, states: list) -> None:
+def render_funcanimation(film: Film, out: Path, states: list, size: tuple[int, int] = SIZE) -> None:
     """The naive film: every frame clears both axes and re-creates scatter, labels, title and inset."""
     matplotlib.rcParams["animation.ffmpeg_path"] = imageio_ffmpeg.get_ffmpeg_exe()
     colors = category_colors(film.labels)
     point_colors = [colors[lab] if lab else (0.78, 0.78, 0.78, 1.0) for lab in film.labels]
     label_index = choose_label_words(film.words, film.labels, 30)
-    fig = plt.figure(figsize=(SIZE[0] / DPI, SIZE[1] / DPI), dpi=DPI)
+    fig = plt.figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
     ax = fig.add_axes((0.02, 0.04, 0.72, 0.86))
     inset = fig.add_axes((0.79, 0.09, 0.19, 0.2))
     lo, hi = np.percentile(film.positions.reshape(-1, 2), [0.5, 99.5], axis=0)
@@ -99,7 +101,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=120, help="moving frames (before the final hold)")
     parser.add_argument("--points", type=int, default=2000)
+    parser.add_argument("--smoke", action="store_true", help="toy sizes: check that the benchmark runs")
     args = parser.parse_args()
+    size = (320, 180) if args.smoke else SIZE
+    if args.smoke:
+        args.frames, args.points = 15, 100
     k = frames_per_snapshot(FPS, SECONDS_PER_SNAPSHOT)
     film = synthetic_film(args.points, math.ceil(args.frames / k) + 1)
     total = frame_count(len(film.positions), FPS, SECONDS_PER_SNAPSHOT)
@@ -107,14 +113,14 @@ def main() -> None:
     states = moving + [moving[-1]] * (total - len(moving))
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        result = render_film(film, Path(tmp) / "ours.mp4", fps=FPS, seconds_per_snapshot=SECONDS_PER_SNAPSHOT,
-                             size=SIZE, dpi=DPI)
+        result = render_film(film, Path(tmp) / "ours.mp4",
+                             FilmOptions(fps=FPS, seconds_per_snapshot=SECONDS_PER_SNAPSHOT, size=size), dpi=DPI)
         ours = time.perf_counter() - start
         start = time.perf_counter()
-        render_funcanimation(film, Path(tmp) / "funcanimation.mp4", states)
+        render_funcanimation(film, Path(tmp) / "funcanimation.mp4", states, size)
         naive = time.perf_counter() - start
     print(f"film: {args.points} points, {len(film.positions)} snapshots, {result.n_frames} frames "
-          f"({len(moving)} moving + {total - len(moving)} hold), {SIZE[0]}x{SIZE[1]} mp4")
+          f"({len(moving)} moving + {total - len(moving)} hold), {size[0]}x{size[1]} mp4")
     print(f"{'render_film (Agg canvas, set_offsets)':<42}{ours:8.2f} s  {result.n_frames / ours:6.1f} frames/s")
     print(f"{'FuncAnimation (clear + redraw)':<42}{naive:8.2f} s  {result.n_frames / naive:6.1f} frames/s")
     print(f"{'speed-up':<42}{naive / ours:8.2f} x")

@@ -20,6 +20,7 @@ Target: every peak < 2 GB.
     python benchmarks/bench_scale.py [--vocab 50000] [--dim 512] [--snapshots 100] [--words 2000]
                                      [--dtypes float16,float32] [--cases gather,animate,default,compare]
                                      [--categorised 10]
+    python benchmarks/bench_scale.py --smoke      # every case on a 500-token run, in seconds
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
+from embviz.options import AnimateOptions, FilmOptions
+
 TARGET_BYTES = 2 * 1024**3
+SMALL_FILM = FilmOptions(fps=4, seconds_per_snapshot=0.25, size=(320, 240), label=10)
+"""The animate cases measure memory, not rendering: a short, small film."""
 CATEGORIES = 40
 
 
@@ -121,8 +126,8 @@ def case_animate(run_dir: Path, words: int) -> dict:
     t0 = time.perf_counter()
     tokens = Run.open(run_dir).vocab()[0]
     chosen = [tokens[i] for i in chosen_rows(len(tokens), words)]
-    result = animate(run_dir, run_dir.parent / "film.mp4", method="pca", words=chosen, only=True, fps=4,
-                     seconds_per_snapshot=0.25, size=(320, 240), label=10, cache=False)
+    result = animate(run_dir, run_dir.parent / "film.mp4", AnimateOptions(words=tuple(chosen), only=True, cache=False,
+                                                                          film=SMALL_FILM))
     return {"seconds": time.perf_counter() - t0, "rss_after_imports": start_rss,
             "result": f"{Path(result.film).name if hasattr(result, 'film') else 'film'}"}
 
@@ -137,8 +142,7 @@ def case_default(run_dir: Path, words: int) -> dict:
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = animate(run_dir, run_dir.parent / "film-default.mp4", method="pca", fps=4,
-                         seconds_per_snapshot=0.25, size=(320, 240), label=10, cache=False)
+        result = animate(run_dir, run_dir.parent / "film-default.mp4", AnimateOptions(cache=False, film=SMALL_FILM))
     said = [str(w.message) for w in caught if "category" in str(w.message)]
     return {"seconds": time.perf_counter() - t0, "rss_after_imports": start_rss,
             "result": f"{len(result.words):,} words" + (f"; warned: {said[0]}" if said else "")}
@@ -198,12 +202,15 @@ def main() -> None:
                         help="One word in N has a category [default: 10]; 1 = every word (the default word "
                              "choice of animate is then capped).")
     parser.add_argument("--dir", type=Path, default=None, help="Where to build the runs [default: a temp dir].")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes: check that the benchmark runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.vocab, args.dim, args.snapshots, args.words, args.corpus_tokens, args.dtypes = 500, 16, 4, 50, 5000, "float16"
 
     cases = [c for c in args.cases.split(",") if c]
     print(f"run: {args.vocab:,} tokens x d {args.dim} x {args.snapshots} snapshots; {args.words:,} words gathered; "
           f"{os.cpu_count()} cores")
-    worst = 0
+    worst, failed = 0, []
     for dtype in args.dtypes.split(","):
         root = Path(tempfile.mkdtemp(prefix=f"bench-scale-{dtype}-", dir=args.dir))
         try:
@@ -220,6 +227,7 @@ def main() -> None:
                 r = run_case(case, run_dir, args.words)
                 if "error" in r:
                     print(f"  {case:<8} FAILED: {r['error']}")
+                    failed.append(f"{dtype} {case}")
                     continue
                 worst = max(worst, r["peak_rss"])
                 print(f"  {case:<8} {r['seconds']:8.1f}s {r['peak_rss'] / 2**20:8.0f} MB "
@@ -228,6 +236,8 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
     verdict = "OK" if worst < TARGET_BYTES else "OVER"
     print(f"\nworst peak RSS {worst / 2**20:.0f} MB; target < {TARGET_BYTES / 2**30:.0f} GB: {verdict}")
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Training speed: embviz's loop against a bare loop over the same model and batches.
 
     python benchmarks/bench_train.py [--corpus synthetic] [--epochs 2]
+    python benchmarks/bench_train.py --smoke     # the same code path on a toy model, in seconds
 
 Prints, measured side by side in one process: tokens/s of ``embviz.train`` (snapshots, checkpoints,
 validation and logging included) and of a bare loop (same model, same batches, nothing else), their
@@ -23,7 +24,11 @@ from embviz.corpus import load_corpus
 from embviz.model import TinyGPT
 from embviz.run import Run, Snapshot, read_json, snapshot_name
 from embviz.tokenizer import Tokenizer
-from embviz.training import TrainConfig, _Distributed, _Session, train
+from embviz.training import Session, TrainConfig, train
+
+
+SMOKE = dict(synthetic_tokens=2000, d_model=16, layers=1, heads=2, context=16, batch_size=8)
+"""``--smoke``: a toy model on a small synthetic corpus (the same code path, seconds)."""
 
 
 def matmul_peak(n: int = 1024, repeats: int = 30) -> float:
@@ -52,9 +57,10 @@ def embviz_loop(config: TrainConfig, out: Path) -> tuple[float, int, dict]:
 
 def bare_loop(config: TrainConfig, run_dir: Path, steps: int) -> tuple[float, TinyGPT]:
     """Tokens/s of model + AdamW + the same batches, and nothing else."""
-    corpus = load_corpus(config.corpus, synthetic_tokens=config.synthetic_tokens, seed=config.seed)
+    corpus = load_corpus(config.corpus, synthetic_tokens=config.synthetic_tokens, seed=config.seed,
+                         difficulty=config.difficulty)
     tokenizer = Tokenizer.from_json(read_json(run_dir / "tokenizer.json"))
-    session = _Session.prepare(config, corpus, tokenizer, _Distributed(0, 1, torch.device("cpu")))
+    session = Session.local(config, corpus.text, tokenizer)
     torch.manual_seed(config.seed)
     model = TinyGPT(session.model_cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=session.chosen.lr, betas=(0.9, 0.95))
@@ -89,15 +95,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="synthetic")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="toy sizes: check that the benchmark runs")
     args = parser.parse_args()
     torch.manual_seed(0)
-    config = TrainConfig(corpus=args.corpus, epochs=args.epochs, device="cpu")
+    config = TrainConfig(corpus=args.corpus, epochs=args.epochs, device="cpu", **(SMOKE if args.smoke else {}))
+    peak_size = 256 if args.smoke else 1024
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
-        peak_before = matmul_peak()
+        peak_before = matmul_peak(peak_size)
         ours, steps, manifest = embviz_loop(config, run_dir)
         bare, model = bare_loop(config, run_dir, steps)
-        peak = max(peak_before, matmul_peak())
+        peak = max(peak_before, matmul_peak(peak_size))
         per_snapshot = snapshot_cost(model.embedding().detach().numpy())
     flops = model.flops_per_token()
     chosen = manifest["chosen"]
@@ -109,7 +117,7 @@ def main() -> None:
     print(f"{'embviz train loop':38s} {ours:10,.0f} tokens/s")
     print(f"{'bare loop (same model, same batches)':38s} {bare:10,.0f} tokens/s")
     print(f"{'ratio embviz / bare':38s} {ours / bare:10.3f}   (floor 0.95)")
-    print(f"{'matmul peak (fp32, 1024², best of 6)':38s} {peak / 1e9:10.1f} GFLOP/s")
+    print(f"{f'matmul peak (fp32, {peak_size}², best of 6)':38s} {peak / 1e9:10.1f} GFLOP/s")
     print(f"{'achieved, embviz loop':38s} {ours * flops / 1e9:10.1f} GFLOP/s = {ours * flops / peak:.3f} of peak   (floor 0.6)")
     print(f"{'achieved, bare loop':38s} {bare * flops / 1e9:10.1f} GFLOP/s = {bare * flops / peak:.3f} of peak")
     print(f"{'one snapshot [V, d]':38s} {per_snapshot * 1e3:10.2f} ms; {epoch_snapshots} per-epoch snapshots = "

@@ -16,6 +16,7 @@ Reported per mode:
     python benchmarks/bench_umap.py                       # 20 snapshots × 2,000 words (the default)
     python benchmarks/bench_umap.py --snapshots 10 --words 500   # a quick look
     python benchmarks/bench_umap.py --modes chain          # skip the slow AlignedUMAP
+    python benchmarks/bench_umap.py --smoke                # both modes on 3 × 60 words (numba compiles still)
 """
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=2000)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--modes", default="chain,aligned")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes: check that the benchmark runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.snapshots, args.words, args.dim = 3, 60, 8
 
     from sklearn.manifold import trustworthiness
 

@@ -7,7 +7,7 @@ import numpy as np
 from embviz.errors import ConfigError, EmbvizError
 
 
-def _matrix(x, name: str, dtype=np.float64) -> np.ndarray:
+def check_matrix(x, name: str, dtype=np.float64) -> np.ndarray:
     """Return ``x`` as an array of ``dtype`` (None keeps its own), raising unless non-empty 2-D."""
     arr = np.asarray(x, dtype=dtype)
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
@@ -15,9 +15,9 @@ def _matrix(x, name: str, dtype=np.float64) -> np.ndarray:
     return arr
 
 
-def _pair(a, b, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+def check_pair(a, b, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """Return two float64 matrices of the same shape, raising on a mismatch."""
-    a, b = _matrix(a, names[0]), _matrix(b, names[1])
+    a, b = check_matrix(a, names[0]), check_matrix(b, names[1])
     if a.shape != b.shape:
         raise EmbvizError(f"{names[0]} and {names[1]} differ in shape: {a.shape} vs {b.shape}")
     return a, b
@@ -38,7 +38,7 @@ def procrustes_rotation(source, target, allow_reflection: bool = True) -> np.nda
     R : ndarray, shape [d, d]
         Orthogonal, minimising ``||source @ R - target||_F``.
     """
-    source, target = _pair(source, target, ("source", "target"))
+    source, target = check_pair(source, target, ("source", "target"))
     u, _, vt = np.linalg.svd(source.T @ target)
     if not allow_reflection and np.linalg.det(u @ vt) < 0:
         u[:, -1] = -u[:, -1]
@@ -71,7 +71,7 @@ def procrustes_disparity(a, b) -> float:
     -------
     float in [0, 1]
     """
-    a, b = _pair(a, b, ("a", "b"))
+    a, b = check_pair(a, b, ("a", "b"))
     a = a - a.mean(axis=0)
     b = b - b.mean(axis=0)
     norm_a, norm_b = np.linalg.norm(a), np.linalg.norm(b)
@@ -99,7 +99,7 @@ def pca_basis(x, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
     components : ndarray, shape [k, d]
         Orthonormal rows, by decreasing explained variance.
     """
-    x = _matrix(x, "x")
+    x = check_matrix(x, "x")
     if not 1 <= n_components <= x.shape[1]:
         raise ConfigError(f"n_components must be between 1 and {x.shape[1]}, got {n_components}")
     mean = x.mean(axis=0)
@@ -125,8 +125,8 @@ def project(x, mean, components) -> np.ndarray:
     -------
     ndarray, shape [n, k]
     """
-    x = _matrix(x, "x")
-    components = _matrix(components, "components")
+    x = check_matrix(x, "x")
+    components = check_matrix(components, "components")
     mean = np.asarray(mean, dtype=np.float64)
     if mean.shape != (x.shape[1],) or components.shape[1] != x.shape[1]:
         raise EmbvizError(

@@ -1,23 +1,22 @@
 """``animate``: a run's snapshots → an aligned film, the small-multiples figure and the emergence metrics.
 
-Reads only the run directory (never retrains). The stages:
+Reads only the run directory (never retrains). :func:`animate` is a list of stages, each a function
+another command can call to get exactly the film's words, layouts and numbers without a film:
 
-1. choose the words (categorised vocabulary + the most frequent tokens, or a given list);
-2. gather their rows from every snapshot through memory maps (never a whole matrix in memory);
-3. project them to aligned 2-D layouts (cached under ``projections/``);
-4. measure purity, silhouette, neighbour overlap, CKA, drift and word-similarity scores per
-   snapshot on the full-dimensional rows (cached too);
-5. render ``<out>.mp4|gif``, ``<out>-grid.png``, ``<out>-metrics.png`` and write ``<out>-metrics.csv``.
+1. :func:`film_snapshots` — the run's snapshots, checked to be whole [V, d] matrices of one shape;
+2. :func:`choose_words` — the words shown, their categories and levels (a :class:`Selection`);
+3. :class:`SnapshotRows` — their rows of every snapshot, gathered through memory maps on first use;
+4. :func:`project` — aligned 2-D layouts [T, n, 2] (a :class:`~embviz.project.Trajectory`), cached
+   under ``projections/``;
+5. :func:`measure` — purity, silhouette, neighbour overlap, CKA, drift and word-similarity scores per
+   snapshot on the full-dimensional rows (an :class:`~embviz.emergence.Emergence` table), cached too;
+6. :func:`write_outputs` — ``<out>.mp4|gif``, ``<out>-grid.png``, ``<out>-metrics.png``, ``<out>-metrics.csv``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import os
+import functools
 import re
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,35 +25,20 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz import metrics as m
-from embviz.emergence import THRESHOLD, Emergence, compute_emergence
+from embviz.emergence import Emergence, EmergenceCache, compute_emergence
 from embviz.errors import ConfigError, EmbvizError, RunError
 from embviz.lexicon import LEVELS, at_level
-from embviz.project import (
-    METHODS,
-    METRICS,
-    PCA_ALIGN,
-    UMAP_MODES,
-    TrajectoryCache,
-    make_projector,
-    project_snapshots,
-)
-from embviz.run import PROJECTIONS, Run, Snapshot, read_json, write_json, write_text
+from embviz.options import DEFAULT_TOP, FORMATS, MAX_CATEGORISED, AnimateOptions
+from embviz.project import Projector, Trajectory, TrajectoryCache, make_projector, project_snapshots
+from embviz.run import Run, Snapshot, check_writable, write_text
+from embviz.tokenizer import BPE_MARK
 
 StageProgress = Callable[[str, int, int], None]
 """progress(stage, done, total); stages: "loading", "projecting", "metrics", "rendering"."""
+Progress = Callable[[int, int], None]
 
-FORMATS = ("mp4", "gif")
-DEFAULT_TOP = 300
-MAX_CATEGORISED = 2000
-"""At most this many categorised words in the default word set (a film of tens of thousands of points
-is unreadable and its metrics slow): the most frequent of each category in turn, see :func:`select_words`."""
-DEFAULT_UMAP_MODE = "chain"
-"""Warm-started UMAP chain: 3.4x faster than AlignedUMAP on 20 snapshots x 2,000 words, same
-trustworthiness, but AlignedUMAP is steadier between frames (benchmarks/bench_umap.py, docs/animate.md)."""
 FLAT_LEVEL = "category"
 """Name of the only level of a flat (one-level) lexicon."""
-METRICS_CACHE_VERSION = 1
 _SPECIAL = re.compile(r"^<[^<>\s]+>$")
 
 
@@ -85,7 +69,135 @@ class AnimateResult:
         return [self.film, self.grid, self.metrics_png, self.metrics_csv]
 
 
-# -- words ------------------------------------------------------------------------------------
+# -- the command ------------------------------------------------------------------------------
+
+
+def animate(run_dir: Path, out: Path | None = None, options: AnimateOptions = AnimateOptions(), *,
+            progress: StageProgress | None = None) -> AnimateResult:
+    """Render the film, grid and metrics of the run in ``run_dir``; see the module docstring.
+
+    ``out`` is the film path (default ``<run>/film.<fmt>``). Raises EmbvizError subclasses for bad
+    input; warns (``warnings.warn``) about unknown words, a missing ffmpeg (then writes a gif) and
+    missing fonts.
+    """
+    laps = _Laps()
+    options.validate()
+    run = Run.open(Path(run_dir))
+    snapshots = film_snapshots(run)
+    film_path, fmt = output_paths(run, out, options.fmt)
+    check_writable(film_path)
+    selection = choose_words(run, options)
+    bench = word_benchmarks(run.vocab()[0])
+    rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=_stage(progress, "loading"))
+    laps("setup")
+    trajectory = project(run, snapshots, selection, options, lambda: rows.shown, progress=_stage(progress, "projecting"))
+    laps("project")
+    table, metrics_cached = measure(run, snapshots, selection, bench, rows, cache=options.cache,
+                                    progress=_stage(progress, "metrics"))
+    laps("metrics")
+    film, grid, metrics_png, metrics_csv = write_outputs(run, snapshots, selection, trajectory, table, film_path, fmt,
+                                                         options, progress=_stage(progress, "rendering"), laps=laps)
+    return AnimateResult(
+        film=film.path, fmt=film.fmt, n_frames=film.n_frames, width=film.width, height=film.height, grid=grid,
+        metrics_png=metrics_png, metrics_csv=metrics_csv, words=selection.words, n_snapshots=len(snapshots),
+        method=options.method, params=trajectory.params, level=selection.level, emergence=table,
+        projection_cached=trajectory.cached, metrics_cached=metrics_cached, seconds=laps.seconds,
+    )
+
+
+class _Laps:
+    """Seconds between consecutive calls, by name: ``laps("project")`` closes the lap ``project``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.start = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self.start
+        self.start = now
+
+
+def _stage(progress: StageProgress | None, stage: str) -> Progress | None:
+    return None if progress is None else (lambda done, total: progress(stage, done, total))
+
+
+# -- 1. snapshots -----------------------------------------------------------------------------
+
+
+def film_snapshots(run: Run) -> list[Snapshot]:
+    """The run's snapshots in step order, each checked to be a whole [V, d] float matrix (headers only)
+    with V the vocabulary size; a film needs at least 2."""
+    snapshots = run.snapshots()
+    if len(snapshots) < 2:
+        raise RunError(f"{run.path} has {len(snapshots)} snapshot(s); a film needs at least 2 "
+                       "(train longer or with --snapshot-schedule log)")
+    return run.check_snapshots(rows=len(run.vocab()[0]))
+
+
+def describe_snapshot(run: Run, snap: Snapshot) -> dict:
+    """What names a snapshot file's contents in the cache keys: file, step, size, mtime."""
+    st = (run.snapshot_dir / snap.file).stat()
+    return {"file": snap.file, "step": snap.step, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+# -- 2. words ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The words a film shows: token ids ``rows`` [n] (ascending), their tokens, counts and category
+    paths, the category ``levels`` those paths support and the ``level`` the film is coloured by."""
+
+    rows: np.ndarray
+    words: list[str]
+    counts: list[int]
+    paths: list[str | None]
+    levels: list[str]
+    level: str
+
+    def labels(self, level: str) -> list[str | None]:
+        """Each word's category at ``level`` (None = uncategorised)."""
+        depth = 0 if level == FLAT_LEVEL else LEVELS.index(level)
+        return [at_level(p, depth) for p in self.paths]
+
+    @property
+    def level_labels(self) -> dict[str, list[str | None]]:
+        """{level: labels} for every level, coarse to fine."""
+        return {level: self.labels(level) for level in self.levels}
+
+
+def choose_words(run: Run, options: AnimateOptions) -> Selection:
+    """The words ``options`` asks for (see :func:`select_words`), checked: at least 3, and ``options.level``
+    one the run's categories have. Warns once about requested words not in the vocabulary."""
+    tokens, counts, categories = run.vocab()
+    ranks = counts
+    if not any(counts):
+        warnings.warn("token frequencies are unknown (the run was imported without --corpus): --top takes the "
+                      "lowest token ids, and the norm-frequency measure stays empty", stacklevel=2)
+        ranks = list(range(len(tokens), 0, -1))
+    requested = list(options.words) + (read_words_file(options.words_file) if options.words_file is not None else [])
+    rows, unknown = select_words(tokens, ranks, categories, top=options.top, content_only=options.content_only,
+                                 words=requested, only=options.only, max_categorised=options.max_categorised)
+    if rows.size == 0:
+        if requested:
+            listed = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+            raise ConfigError(f"none of the requested words is in the vocabulary ({listed})")
+        raise ConfigError("no words to show: the vocabulary is empty after filtering")
+    _warn_unknown(unknown)
+    if rows.size < 3:
+        raise ConfigError(f"a film needs at least 3 words, only {rows.size} found in the vocabulary")
+    paths = [categories[i] for i in rows]
+    levels = category_levels(paths)
+    level = options.level
+    if level is None:
+        level = levels[len(levels) // 2] if levels else FLAT_LEVEL
+    elif level not in levels:
+        if not levels:
+            raise ConfigError(f"--level {level}: none of the shown words has a category")
+        raise ConfigError(f"--level {level}: this run's categories have the level(s) {', '.join(levels)}")
+    return Selection(rows=rows, words=[tokens[i] for i in rows], counts=[counts[i] for i in rows], paths=paths,
+                     levels=levels, level=level)
 
 
 def _stop_words() -> frozenset[str]:
@@ -96,7 +208,7 @@ def _stop_words() -> frozenset[str]:
 
 def is_content(token: str, category: str | None, stop_words: frozenset[str]) -> bool:
     """False for punctuation (no letter or digit), special tokens and function words."""
-    bare = token.strip("▁")
+    bare = token.strip(BPE_MARK)
     if not any(ch.isalnum() for ch in bare) or _SPECIAL.match(token):
         return False
     if category is not None and category.split("/")[0] == "function":
@@ -165,7 +277,7 @@ def select_words(
         chosen.update(by_count[:top])
     unknown = []
     for word in dict.fromkeys(words):
-        for candidate in (word, word.lower(), "▁" + word, "▁" + word.lower()):
+        for candidate in (word, word.lower(), BPE_MARK + word, BPE_MARK + word.lower()):
             if candidate in where:
                 chosen.add(where[candidate])
                 break
@@ -197,9 +309,6 @@ def _warn_unknown(unknown: list[str]) -> None:
     warnings.warn(f"{len(unknown)} word(s) not in the vocabulary, skipped: {shown}", stacklevel=3)
 
 
-# -- categories -------------------------------------------------------------------------------
-
-
 def category_levels(categories: Sequence[str | None]) -> list[str]:
     """Level names the vocabulary's category paths support: ``pos, field, subfield`` (as deep as the
     paths go, at most three) or ``category`` for flat categories; empty when nothing is categorised."""
@@ -226,47 +335,105 @@ def display_names(paths: Sequence[str | None]) -> dict[str, str]:
     return names
 
 
-# -- snapshots --------------------------------------------------------------------------------
+# -- 3. rows ----------------------------------------------------------------------------------
 
 
-def _snapshot_shape(run: Run, snap: Snapshot) -> tuple[int, ...]:
-    path = run.snapshot_dir / snap.file
+@dataclass(frozen=True)
+class Benchmarks:
+    """The word-similarity files (``{"wordsim353": path, "simlex999": path}``, empty when gensim lacks
+    them) and the vocabulary rows [m] whose word is in one of them, within gensim's 300,000-row limit."""
+
+    files: dict[str, Path]
+    rows: np.ndarray
+    words: list[str]
+
+
+def word_benchmarks(tokens: Sequence[str]) -> Benchmarks:
+    """The :class:`Benchmarks` of a vocabulary; warns (and scores nothing) when gensim lacks the files."""
+    from embviz.gensim_eval import RESTRICT_VOCAB, SIMLEX999, WORDSIM353, file_key, gensim_test_file, read_pairs
+
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise RunError(f"snapshot {path} is missing") from None
-    except (ValueError, OSError) as e:
-        raise RunError(f"snapshot {path} is corrupt ({str(e).splitlines()[0]})") from None
-    if not isinstance(array, np.ndarray) or array.ndim != 2 or array.dtype.kind != "f":
-        raise RunError(f"snapshot {path} is not a 2-D float matrix")
-    return array.shape
+        files = {"wordsim353": gensim_test_file(WORDSIM353), "simlex999": gensim_test_file(SIMLEX999)}
+    except EmbvizError as e:
+        warnings.warn(f"word-similarity scores skipped: {e}", stacklevel=2)
+        return Benchmarks({}, np.zeros(0, dtype=np.int64), [])
+    wanted: set[str] = set()
+    for path in files.values():
+        for w1, w2, _ in read_pairs(file_key(path)):
+            wanted.update((w1, w2))
+    limit = min(len(tokens), RESTRICT_VOCAB)
+    rows = np.array([i for i in range(limit) if tokens[i].upper() in wanted], dtype=np.int64)
+    return Benchmarks(files, rows, [tokens[i] for i in rows])
 
 
-def check_snapshots(run: Run, snaps: Sequence[Snapshot], vocab_size: int) -> tuple[int, int]:
-    """Check that every snapshot file is readable and of one shape [V, d] with V = vocabulary size."""
-    first = None
-    for snap in snaps:
-        shape = _snapshot_shape(run, snap)
-        if first is None:
-            first = shape
-            if shape[0] != vocab_size:
-                raise RunError(f"snapshot {snap.file} has {shape[0]} rows but the vocabulary has {vocab_size} tokens")
-        elif shape != first:
-            raise RunError(f"snapshots differ in shape: {snaps[0].file} is {list(first)}, "
-                           f"{snap.file} is {list(shape)}")
-    assert first is not None
-    return first
+class SnapshotRows:
+    """The shown words' rows ``shown`` [T, n, d] and the benchmark words' rows ``bench`` [T, m, d] of every
+    snapshot, float32, gathered in one pass through memory maps (:meth:`Run.gather`) on first use, so
+    a cached projection and cached metrics read no snapshot at all."""
+
+    def __init__(self, run: Run, snapshots: list[Snapshot], rows: np.ndarray,
+                 bench_rows: np.ndarray = np.zeros(0, dtype=np.int64), *, progress: Progress | None = None):
+        self.run, self.snapshots, self.rows, self.bench_rows, self.progress = run, snapshots, rows, bench_rows, progress
+
+    @functools.cached_property
+    def _gathered(self) -> np.ndarray:
+        return self.run.gather(np.concatenate([self.rows, self.bench_rows]), self.snapshots, progress=self.progress)
+
+    @property
+    def shown(self) -> np.ndarray:
+        return self._gathered[:, : self.rows.size]
+
+    @property
+    def bench(self) -> np.ndarray:
+        return self._gathered[:, self.rows.size:]
 
 
-def _describe(run: Run, snap: Snapshot) -> dict:
-    st = (run.snapshot_dir / snap.file).stat()
-    return {"file": snap.file, "step": snap.step, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+# -- 4. projection ----------------------------------------------------------------------------
 
 
-# -- projection, one snapshot at a time --------------------------------------------------------
+def projector_for(options: AnimateOptions) -> Projector:
+    """The projector ``options`` names (method, alignment, UMAP mode, metric, seed)."""
+    return make_projector(options.method, align=options.align, umap_mode=options.umap_mode, metric=options.metric,
+                          seed=options.seed)
 
 
-# -- outputs ----------------------------------------------------------------------------------
+def project(run: Run, snapshots: list[Snapshot], selection: Selection, options: AnimateOptions,
+            matrices: np.ndarray | Callable[[], np.ndarray], *, progress: Progress | None = None) -> Trajectory:
+    """The aligned layouts [T, n, 2] of the selection, from the run's cache when ``options.cache`` and
+    an equal projection is stored; ``matrices`` ([T, n, d] or a function giving it) is read only on a miss."""
+    cache = TrajectoryCache(run.path) if options.cache else None
+    described = [describe_snapshot(run, s) for s in snapshots]
+    return project_snapshots(projector_for(options), matrices, selection.rows, selection.words, described, cache,
+                             progress=progress)
+
+
+# -- 5. metrics -------------------------------------------------------------------------------
+
+
+def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Benchmarks, rows: SnapshotRows, *,
+            cache: bool = True, progress: Progress | None = None) -> tuple[Emergence, bool]:
+    """The emergence table of the selection (one row per snapshot) and whether it came from the cache."""
+    steps = [s.step for s in snapshots]
+    epochs = [s.epoch for s in snapshots]
+    losses = [s.train_loss if s.train_loss is not None else s.val_loss for s in snapshots]
+    store = EmergenceCache(run.path) if cache else None
+    key = EmergenceCache.key(selection.rows, selection.words, selection.level_labels,
+                             [describe_snapshot(run, s) for s in snapshots], bench.files)
+    table = store.load(key, steps, epochs, losses, selection.levels) if store else None
+    if table is not None:
+        if progress:
+            progress(len(snapshots), len(snapshots))
+        return table, True
+    table = compute_emergence(rows.shown, selection.level_labels, steps, epochs, losses,
+                              benchmark_vectors=rows.bench, benchmark_words=bench.words,
+                              benchmark_files=bench.files, progress=progress,
+                              frequencies=selection.counts if any(selection.counts) else None)
+    if store:
+        store.save(key, table)
+    return table, False
+
+
+# -- 6. outputs -------------------------------------------------------------------------------
 
 
 def output_paths(run: Run, out: Path | None, fmt: str | None) -> tuple[Path, str]:
@@ -295,256 +462,52 @@ def side_paths(film: Path) -> tuple[Path, Path, Path]:
             stem.with_name(stem.name + "-metrics.csv"))
 
 
-def _check_writable(path: Path) -> None:
-    folder = path.parent
-    if path.is_dir():
-        raise ConfigError(f"output {path} is a directory")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".embviz-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise EmbvizError(f"cannot write to {folder}: {e.strerror or e}") from None
+def film_title(run: Run, selection: Selection, options: AnimateOptions) -> str:
+    """``<corpus> · <method (alignment)> · <n> words by <level>``."""
+    how = options.method + (f" ({options.align})" if options.method == "pca"
+                            else f" ({options.umap_mode})" if options.method == "umap" else "")
+    return f"{_corpus_name(run) or run.path.name} · {how} · {len(selection.words):,} words by {selection.level}"
 
 
-# -- metrics cache ----------------------------------------------------------------------------
+def _corpus_name(run: Run) -> str | None:
+    corpus = run.manifest().get("corpus", {})
+    return corpus.get("name") if isinstance(corpus, dict) else None
 
 
-def _metrics_key(rows, words, level_labels, snapshots, bench_files) -> str:
-    bench = {name: list(m._file_key(path)) for name, path in bench_files.items()}
-    blob = json.dumps({"version": METRICS_CACHE_VERSION, "rows": [int(r) for r in rows], "words": list(words),
-                       "labels": {k: list(v) for k, v in level_labels.items()}, "snapshots": list(snapshots),
-                       "bench": bench, "threshold": THRESHOLD}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
-
-
-def _load_metrics(path: Path, steps, epochs, losses, levels) -> Emergence | None:
-    if not path.is_file():
-        return None
-    try:
-        data = read_json(path)
-        columns = {k: np.array([np.nan if v is None else v for v in vals], dtype=float)
-                   for k, vals in data["columns"].items()}
-        crossings = {k: (None if v is None else int(v)) for k, v in data["first_crossing"].items()}
-    except (EmbvizError, KeyError, TypeError, ValueError, AttributeError):
-        return None
-    if any(len(v) != len(steps) for v in columns.values()) or list(crossings) != list(levels):
-        return None
-    return Emergence(np.asarray(steps, dtype=float), np.asarray(epochs, dtype=float),
-                     np.asarray(losses, dtype=float), list(levels), columns, THRESHOLD, crossings)
-
-
-def _save_metrics(path: Path, table: Emergence) -> None:
-    try:
-        path.parent.mkdir(exist_ok=True)
-        write_json(path, {"columns": {k: [None if math.isnan(x) else float(x) for x in v]
-                                      for k, v in table.columns.items()},
-                          "first_crossing": table.first_crossing})
-    except OSError as e:
-        warnings.warn(f"could not cache the metrics in {path.parent}: {e.strerror or e}", stacklevel=2)
-
-
-def _benchmark_files() -> dict[str, Path]:
-    from embviz.benchmarks_data import SIMLEX999, WORDSIM353, gensim_test_file
-
-    try:
-        return {"wordsim353": gensim_test_file(WORDSIM353), "simlex999": gensim_test_file(SIMLEX999)}
-    except EmbvizError as e:
-        warnings.warn(f"word-similarity scores skipped: {e}", stacklevel=3)
-        return {}
-
-
-def _benchmark_rows(tokens: Sequence[str], files: dict[str, Path]) -> np.ndarray:
-    """Vocabulary rows (in order, within gensim's 300,000-row limit) whose word is in a benchmark file."""
-    wanted: set[str] = set()
-    for path in files.values():
-        for w1, w2, _ in m._read_pairs(m._file_key(path)):
-            wanted.update((w1, w2))
-    limit = min(len(tokens), m.RESTRICT_VOCAB)
-    return np.array([i for i in range(limit) if tokens[i].upper() in wanted], dtype=np.int64)
-
-
-# -- the command ------------------------------------------------------------------------------
-
-
-def animate(
-    run_dir: Path,
-    out: Path | None = None,
-    *,
-    method: str = "pca",
-    align: str = "final",
-    umap_mode: str = DEFAULT_UMAP_MODE,
-    metric: str = "cosine",
-    words: Sequence[str] = (),
-    words_file: Path | None = None,
-    only: bool = False,
-    top: int = DEFAULT_TOP,
-    content_only: bool = False,
-    max_categorised: int | None = MAX_CATEGORISED,
-    level: str | None = None,
-    fmt: str | None = None,
-    fps: float = 30,
-    seconds_per_snapshot: float = 0.5,
-    label: int = 30,
-    label_words: Sequence[str] = (),
-    font: Path | None = None,
-    size: tuple[int, int] = (1280, 720),
-    grid_snapshots: Sequence[int] | None = None,
-    cache: bool = True,
-    seed: int = 0,
-    progress: StageProgress | None = None,
-) -> AnimateResult:
-    """Render the film, grid and metrics of the run in ``run_dir``; see the module docstring.
-
-    Options mirror ``embviz animate --help``. Raises EmbvizError subclasses for bad input; warns
-    (``warnings.warn``) about unknown words, a missing ffmpeg (then writes a gif) and missing fonts.
-    """
+def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, trajectory: Trajectory, table: Emergence,
+                  film_path: Path, fmt: str, options: AnimateOptions, *, progress: Progress | None = None,
+                  laps: Callable[[str], None] = lambda name: None):
+    """Render the film (a gif beside ``film_path`` when ffmpeg is missing), the grid and the metric curves,
+    and write the metrics CSV. Returns ``(RenderResult, grid, metrics_png, metrics_csv)``."""
     from embviz import render
 
-    clock = {"start": time.perf_counter()}
-    seconds: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        now = time.perf_counter()
-        seconds[name] = now - clock["start"]
-        clock["start"] = now
-
-    def report(stage: str) -> Callable[[int, int], None] | None:
-        return None if progress is None else (lambda done, total: progress(stage, done, total))
-
-    if method not in METHODS:
-        raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if align not in PCA_ALIGN:
-        raise ConfigError(f"unknown alignment {align!r}; choose one of {', '.join(PCA_ALIGN)}")
-    if umap_mode not in UMAP_MODES:
-        raise ConfigError(f"unknown UMAP mode {umap_mode!r}; choose one of {', '.join(UMAP_MODES)}")
-    if metric not in METRICS:
-        raise ConfigError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-    if fps <= 0 or seconds_per_snapshot <= 0:
-        raise ConfigError("--fps and --seconds-per-snapshot must be positive")
-    projector = make_projector(method, align=align, umap_mode=umap_mode, metric=metric, seed=seed)
-
-    run = Run.open(Path(run_dir))
-    snaps = run.snapshots()
-    if len(snaps) < 2:
-        raise RunError(f"{run.path} has {len(snaps)} snapshot(s); a film needs at least 2 "
-                       "(train longer or with --snapshot-schedule log)")
-    film_path, fmt = output_paths(run, out, fmt)
     grid_path, metrics_png, metrics_csv = side_paths(film_path)
-    _check_writable(film_path)
-
-    tokens, counts, categories = run.vocab()
-    dim = check_snapshots(run, snaps, len(tokens))[1]
-    requested = list(words) + (read_words_file(words_file) if words_file is not None else [])
-    rows, unknown = select_words(tokens, counts, categories, top=top, content_only=content_only,
-                                 words=requested, only=only, max_categorised=max_categorised)
-    if rows.size == 0:
-        if requested:
-            listed = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-            raise ConfigError(f"none of the requested words is in the vocabulary ({listed})")
-        raise ConfigError("no words to show: the vocabulary is empty after filtering")
-    _warn_unknown(unknown)
-    if rows.size < 3:
-        raise ConfigError(f"a film needs at least 3 words, only {rows.size} found in the vocabulary")
-    shown = [tokens[i] for i in rows]
-    paths = [categories[i] for i in rows]
-
-    levels = category_levels(paths)
-    if level is None:
-        level = levels[len(levels) // 2] if levels else FLAT_LEVEL
-    elif level not in levels:
-        if not levels:
-            raise ConfigError(f"--level {level}: none of the shown words has a category")
-        raise ConfigError(f"--level {level}: this run's categories have the level(s) {', '.join(levels)}")
-    level_labels = {lvl: [at_level(p, 0 if lvl == FLAT_LEVEL else LEVELS.index(lvl)) for p in paths]
-                    for lvl in levels}
-
-    bench_files = _benchmark_files()
-    bench_rows = _benchmark_rows(tokens, bench_files) if bench_files else np.zeros(0, dtype=np.int64)
-    described = [_describe(run, s) for s in snaps]
-    lap("setup")
-
-    loaded: dict[str, np.ndarray] = {}
-
-    def load() -> tuple[np.ndarray, np.ndarray]:
-        """The shown rows [T, n, d] and benchmark rows [T, m, d] of every snapshot, float32, each
-        allocated once and filled snapshot by snapshot through memory maps."""
-        if not loaded:
-            gather = np.concatenate([rows, bench_rows])
-            shown_mats = np.empty((len(snaps), rows.size, dim), dtype=np.float32)
-            bench_mats = np.empty((len(snaps), bench_rows.size, dim), dtype=np.float32)
-            tick = report("loading")
-            for i, snap in enumerate(snaps):
-                block = run.load_snapshot(snap, gather)
-                if not np.isfinite(block).all():
-                    raise RunError(f"snapshot {snap.file} contains nan or infinite values")
-                shown_mats[i] = block[: rows.size]
-                bench_mats[i] = block[rows.size:]
-                del block
-                if tick:
-                    tick(i + 1, len(snaps))
-            loaded["shown"], loaded["bench"] = shown_mats, bench_mats
-        return loaded["shown"], loaded["bench"]
-
-    trajectory_cache = TrajectoryCache(run.path) if cache else None
-    trajectory = project_snapshots(projector, lambda: load()[0], rows, shown, described, trajectory_cache,
-                                   progress=report("projecting"))
-    lap("project")
-
-    steps = [s.step for s in snaps]
-    epochs = [s.epoch for s in snaps]
-    losses = [s.train_loss if s.train_loss is not None else s.val_loss for s in snaps]
-    losses_arr = np.array([np.nan if v is None else v for v in losses], dtype=float)
-    metrics_cache = run.path / PROJECTIONS / f"metrics-{_metrics_key(rows, shown, level_labels, described, bench_files)}.json"
-    table = _load_metrics(metrics_cache, steps, epochs, losses_arr, levels) if cache else None
-    metrics_cached = table is not None
-    if table is None:
-        shown_mats, bench_mats = load()
-        table = compute_emergence(shown_mats, level_labels, steps, epochs, losses,
-                                  benchmark_vectors=bench_mats, benchmark_words=[tokens[i] for i in bench_rows],
-                                  benchmark_files=bench_files, progress=report("metrics"))
-        if cache:
-            _save_metrics(metrics_cache, table)
-    elif progress:
-        progress("metrics", len(snaps), len(snaps))
-    lap("metrics")
-
-    level_index = 0 if level == FLAT_LEVEL else LEVELS.index(level)
-    colour_paths = [at_level(p, level_index) for p in paths]
-    names = display_names(colour_paths)
-    labels = [None if p is None else names[p] for p in colour_paths]
+    colours = selection.labels(selection.level)
+    names = display_names(colours)
+    labels = [None if p is None else names[p] for p in colours]
     curve = run.metrics()
     loss_curve = (np.array([r["step"] for r in curve], dtype=float), np.array([r["loss"] for r in curve], dtype=float))
-    corpus = run.manifest().get("corpus", {})
-    corpus_name = corpus.get("name") if isinstance(corpus, dict) else None
-    how = method + (f" ({align})" if method == "pca" else f" ({umap_mode})" if method == "umap" else "")
-    title = f"{corpus_name or run.path.name} · {how} · {len(shown):,} words by {level}"
-    film = render.Film(trajectory.positions, shown, labels, np.array(steps, dtype=float),
-                       np.array(epochs, dtype=float), losses_arr, loss_curve, title)
-    render_opts = dict(fps=fps, seconds_per_snapshot=seconds_per_snapshot, label=label, label_words=label_words,
-                       font=font, size=size, progress=report("rendering"))
+    steps = np.array([s.step for s in snapshots], dtype=float)
+    epochs = np.array([s.epoch for s in snapshots], dtype=float)
+    title = film_title(run, selection, options)
+    film = render.Film(trajectory.positions, selection.words, labels, steps, epochs, table.losses, loss_curve, title)
     try:
-        result = render.render_film(film, film_path, fmt=fmt, **render_opts)
+        result = render.render_film(film, film_path, options.film, fmt=fmt, progress=progress)
     except render.FfmpegUnavailable as e:
         film_path = film_path.with_suffix(".gif")
         warnings.warn(f"{e}; writing {film_path.name} instead", stacklevel=2)
-        result = render.render_film(film, film_path, fmt="gif", **render_opts)
-    lap("film")
-    grid_film = render.Film(trajectory.positions, shown, labels, film.steps, film.epochs, film.losses,
-                            title=title)
-    render.render_grid(grid_film, grid_path, snapshots=list(grid_snapshots) if grid_snapshots else None, font=font)
+        result = render.render_film(film, film_path, options.film, fmt="gif", progress=progress)
+    laps("film")
+    grid_film = render.Film(trajectory.positions, selection.words, labels, steps, epochs, table.losses, title=title)
+    render.render_grid(grid_film, grid_path, snapshots=list(options.grid_snapshots) if options.grid_snapshots else None,
+                       font=options.film.font)
     curves, chance = table.curves()
-    subtitle = f"{corpus_name or run.path.name} — {table.crossing_line()}" if levels else (corpus_name or "")
+    corpus_name = _corpus_name(run)
+    subtitle = f"{corpus_name or run.path.name} — {table.crossing_line()}" if selection.levels else (corpus_name or "")
     render.render_curves(curves, table.steps, metrics_png, chance=chance, title=subtitle)
     try:
         write_text(metrics_csv, table.to_csv())
     except OSError as e:
         raise EmbvizError(f"cannot write {metrics_csv}: {e.strerror or e}") from None
-    lap("figures")
-    return AnimateResult(
-        film=result.path, fmt=result.fmt, n_frames=result.n_frames, width=result.width, height=result.height,
-        grid=grid_path, metrics_png=metrics_png, metrics_csv=metrics_csv, words=shown, n_snapshots=len(snaps),
-        method=method, params=trajectory.params, level=level, emergence=table,
-        projection_cached=trajectory.cached, metrics_cached=metrics_cached, seconds=seconds,
-    )
+    laps("figures")
+    return result, grid_path, metrics_png, metrics_csv

@@ -24,19 +24,10 @@ import numpy as np
 
 from embviz.errors import ConfigError, RunError
 from embviz.lexicon import at_level
-from embviz.metrics import (
-    WordIndex,
-    analogy_accuracy,
-    cosine_knn,
-    knn_jaccard,
-    knn_purity,
-    linear_cka,
-    purity_chance,
-    unit_rows,
-    word_pair_spearman,
-)
+from embviz.gensim_eval import ANALOGIES, SIMLEX999, WORDSIM353, WordIndex, analogy_accuracy, gensim_test_file, word_pair_spearman
+from embviz.metrics import cosine_knn, knn_jaccard, knn_purity, linear_cka, purity_chance, unit_rows
 from embviz.run import WORD2VEC, atomic_write, write_json, write_text
-from embviz.tokenizer import UNK
+from embviz.tokenizer import BPE_MARK, UNK
 from embviz.word2vec import (
     Progress,
     Word2VecOptions,
@@ -58,7 +49,6 @@ CURVE_MAX_ROWS = 5000
 QUANTILES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 EXTREMES = 10
 """Words listed as agreeing most and least."""
-BPE_MARK = "▁"
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -183,8 +173,6 @@ def _clean(value):
 
 
 def _bench(vectors: np.ndarray, index: WordIndex) -> dict:
-    from embviz.benchmarks_data import ANALOGIES, SIMLEX999, WORDSIM353, gensim_test_file
-
     out = {}
     for key, name in (("wordsim353", WORDSIM353), ("simlex999", SIMLEX999)):
         out[key] = asdict(word_pair_spearman(vectors, index, gensim_test_file(name)))
@@ -345,7 +333,7 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
                         "most_agree": agree, "least_agree": disagree},
         },
         "purity": asdict(purity),
-        "benchmarks": {"matching": ("case-insensitive; the BPE word-start marker ▁ is stripped" if tokenizer.kind == "bpe"
+        "benchmarks": {"matching": (f"case-insensitive; the BPE word-start marker {BPE_MARK} is stripped" if tokenizer.kind == "bpe"
                                     else "case-insensitive, token = word"),
                        **benchmarks},
         "curve": curve,

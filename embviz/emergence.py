@@ -11,27 +11,45 @@ Columns (``<L>`` is each category level, e.g. ``pos``, ``field``, ``subfield``):
 ``jaccard10_final``     mean Jaccard overlap of each word's 10 nearest neighbours with the final snapshot's
 ``cka_final``           linear CKA with the final snapshot
 ``drift_prev``          mean 1 - cos between a word and its previous-snapshot vector after Procrustes
+``drift_init``          the same against the first snapshot (initialisation)
+``jaccard10_prev``      mean Jaccard overlap of each word's 10 nearest neighbours with the previous snapshot's
+``chance_jaccard10``    the two Jaccard columns' value for unrelated neighbourhoods (``metrics.jaccard_chance``)
+``effective_rank``      exp of the entropy of the normalised singular values (``geometry.effective_rank``)
+``anisotropy``          mean cosine of two different words; ``anisotropy_centred`` after mean-centring
+``twonn_dim``           TwoNN intrinsic dimension
+``norm_freq_spearman``  Spearman of the vector norm with the token's corpus count (nan when counts are unknown)
 ``wordsim353_spearman`` / ``simlex999_spearman`` and their ``_coverage``: gensim-equal pair scores
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from embviz import geometry as g
 from embviz import metrics as m
 from embviz.errors import EmbvizError
+from embviz.gensim_eval import WordIndex, file_key, word_pair_spearman
+from embviz.run import PROJECTIONS, read_json, write_json
 
 Progress = Callable[[int, int], None]
 
 K = 10
 THRESHOLD = 0.9
+GEOMETRY_PANELS = {"jaccard10_prev": f"Jaccard@{K} with previous", "drift_init": "drift from init",
+                   "effective_rank": "effective rank", "anisotropy": "anisotropy (mean cosine)",
+                   "anisotropy_centred": "anisotropy, mean-centred", "twonn_dim": "TwoNN intrinsic dimension",
+                   "norm_freq_spearman": "Spearman ρ norm ~ frequency"}
+"""Curve panel of each geometry column (docs/metrics.md)."""
 SILHOUETTE_MAX_ROWS = 3000
 """Silhouette is O(n^2): above this many labelled words it is computed on a fixed random sample."""
 
@@ -77,6 +95,14 @@ class Emergence:
         table[f"Jaccard@{K} with final"] = self.columns["jaccard10_final"]
         table["linear CKA with final"] = self.columns["cka_final"]
         table["drift from previous"] = self.columns["drift_prev"]
+        for key, title in GEOMETRY_PANELS.items():
+            if key in self.columns:
+                table[title] = self.columns[key]
+        if "chance_jaccard10" in self.columns:
+            for title in (f"Jaccard@{K} with final", GEOMETRY_PANELS["jaccard10_prev"]):
+                chance[title] = float(self.columns["chance_jaccard10"][0])
+            for key in ("anisotropy", "norm_freq_spearman"):
+                chance[GEOMETRY_PANELS[key]] = 0.0
         for name, label in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
             key = f"{name}_spearman"
             if key in self.columns and np.isfinite(self.columns[key]).any():
@@ -90,6 +116,60 @@ class Emergence:
         return f"purity ≥ {self.threshold:g} first at step: " + " · ".join(parts)
 
 
+class EmergenceCache:
+    """Emergence tables stored as ``metrics-<key>.json`` in a run's ``projections/`` folder.
+
+    The key hashes the rows and tokens measured, their labels at every level, the snapshot list (file
+    names, steps, sizes and modification times), the benchmark files and the threshold.
+    """
+
+    VERSION = 2
+
+    def __init__(self, run_path: Path):
+        self.folder = Path(run_path) / PROJECTIONS
+
+    @classmethod
+    def key(cls, rows: Sequence[int], words: Sequence[str], level_labels: Mapping[str, Sequence[str | None]],
+            snapshots: Sequence[dict], bench_files: Mapping[str, Path]) -> str:
+        bench = {name: list(file_key(path)) for name, path in bench_files.items()}
+        blob = json.dumps({"version": cls.VERSION, "rows": [int(r) for r in rows], "words": list(words),
+                           "labels": {k: list(v) for k, v in level_labels.items()}, "snapshots": list(snapshots),
+                           "bench": bench, "threshold": THRESHOLD}, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"metrics-{key}.json"
+
+    def load(self, key: str, steps: Sequence[int], epochs: Sequence[float], losses: Sequence[float | None],
+             levels: Sequence[str]) -> Emergence | None:
+        """The stored table for these snapshots, or None when absent, unreadable or of another shape."""
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            data = read_json(path)
+            columns = {k: np.array([np.nan if v is None else v for v in vals], dtype=float)
+                       for k, vals in data["columns"].items()}
+            crossings = {k: (None if v is None else int(v)) for k, v in data["first_crossing"].items()}
+        except (EmbvizError, KeyError, TypeError, ValueError, AttributeError):
+            return None
+        if any(len(v) != len(steps) for v in columns.values()) or list(crossings) != list(levels):
+            return None
+        return Emergence(np.asarray(steps, dtype=float), np.asarray(epochs, dtype=float),
+                         np.array([np.nan if v is None else v for v in losses], dtype=float), list(levels), columns,
+                         THRESHOLD, crossings)
+
+    def save(self, key: str, table: Emergence) -> None:
+        """Store ``table``; a folder that cannot be written only warns."""
+        try:
+            self.folder.mkdir(exist_ok=True)
+            write_json(self.path(key), {"columns": {k: [None if math.isnan(x) else float(x) for x in v]
+                                                    for k, v in table.columns.items()},
+                                        "first_crossing": table.first_crossing})
+        except OSError as e:
+            warnings.warn(f"could not cache the metrics in {self.folder}: {e.strerror or e}", stacklevel=2)
+
+
 def _csv_number(value) -> str:
     value = float(value)
     return "" if math.isnan(value) else f"{value:.6g}"
@@ -101,41 +181,6 @@ def first_crossing(steps: Sequence[int], values: Sequence[float], threshold: flo
         if math.isfinite(value) and value >= threshold:
             return int(step)
     return None
-
-
-def _labelled_rows(labels: Sequence[str | None]) -> np.ndarray:
-    return np.array([i for i, lab in enumerate(labels) if lab is not None and lab != ""], dtype=np.int64)
-
-
-def _codes(labels: Sequence[str | None], rows: np.ndarray) -> np.ndarray:
-    _, codes = np.unique(np.array([str(labels[i]) for i in rows], dtype=object), return_inverse=True)
-    return codes.astype(np.int64).ravel()
-
-
-def purity_from_neighbours(neighbours: np.ndarray, codes: np.ndarray, k: int = K) -> float:
-    """``metrics.knn_purity`` given the labelled rows' neighbour lists [N, >=k_i] and category codes [N].
-
-    The neighbour lists do not depend on the category level, so they are computed once per snapshot
-    and shared by every level.
-    """
-    sizes = np.bincount(codes) if codes.size else np.zeros(0, dtype=np.int64)
-    counted = sizes[codes] >= 2
-    if not counted.any():
-        return float("nan")
-    k_i = np.minimum(k, sizes[codes] - 1)
-    same = codes[neighbours] == codes[:, None]
-    within = np.arange(neighbours.shape[1])[None, :] < k_i[:, None]
-    return float(((same & within).sum(axis=1)[counted] / k_i[counted]).mean())
-
-
-def silhouette_from_distances(distances: np.ndarray, codes: np.ndarray) -> float:
-    """``metrics.category_silhouette`` given the cosine distance matrix of the labelled rows."""
-    from sklearn.metrics import silhouette_score
-
-    n_categories = np.unique(codes).size
-    if n_categories < 2 or n_categories >= codes.size:
-        return float("nan")
-    return float(silhouette_score(distances, codes, metric="precomputed"))
 
 
 def compute_emergence(*args, **kwargs) -> Emergence:
@@ -160,6 +205,7 @@ def _compute(
     benchmark_vectors: Sequence[np.ndarray] | None = None,
     benchmark_words: Sequence[str] | None = None,
     benchmark_files: Mapping[str, Path] | None = None,
+    frequencies: Sequence[int] | None = None,
     threshold: float = THRESHOLD,
     progress: Progress | None = None,
 ) -> Emergence:
@@ -177,6 +223,7 @@ def _compute(
         (a subset in the same order gives the same score as the whole vocabulary).
     benchmark_words : m tokens of those rows.
     benchmark_files : {column prefix: pairs file}, e.g. {"wordsim353": path}.
+    frequencies : [n] corpus counts of the words, or None when unknown (``norm_freq_spearman`` is nan).
     threshold : purity level whose first crossing is reported per level.
     progress : called with (done, T).
 
@@ -203,28 +250,29 @@ def _compute(
         cols[f"purity_{level}"] = np.full(t_count, np.nan)
         cols[f"chance_{level}"] = np.full(t_count, m.purity_chance(level_labels[level]))
         cols[f"silhouette_{level}"] = np.full(t_count, np.nan)
-    for name in ("jaccard10_final", "cka_final", "drift_prev"):
+    for name in ("jaccard10_final", "cka_final", "drift_prev", *GEOMETRY_PANELS):
         cols[name] = np.full(t_count, np.nan)
+    cols["chance_jaccard10"] = np.full(t_count, m.jaccard_chance(n, K))
     bench = dict(benchmark_files or {})
     use_bench = bool(bench) and benchmark_vectors is not None and benchmark_words is not None and len(benchmark_words) >= 2
     for name in bench:
         cols[f"{name}_spearman"] = np.full(t_count, np.nan)
         cols[f"{name}_coverage"] = np.full(t_count, 0.0 if not use_bench else np.nan)
-    index = m.WordIndex.from_words(list(benchmark_words)) if use_bench else None
+    index = WordIndex.from_words(list(benchmark_words)) if use_bench else None
 
     final = np.asarray(matrices[-1])
     k = min(K, n - 1)
     final_knn = m.cosine_knn(final, k) if k >= 1 else None
     # Levels that label the same rows share one neighbour search and one distance matrix.
     groups: dict[tuple[int, ...], list[str]] = {}
+    codes: dict[str, np.ndarray] = {}
     for level in levels:
-        groups.setdefault(tuple(_labelled_rows(level_labels[level])), []).append(level)
-    codes = {level: _codes(level_labels[level], np.array(key, dtype=np.int64))
-             for key, group in groups.items() for level in group}
+        rows, codes[level] = m.labelled(level_labels[level], n)
+        groups.setdefault(tuple(rows), []).append(level)
     sample_rng = np.random.default_rng(0)
     samples = {key: (np.sort(sample_rng.choice(len(key), SILHOUETTE_MAX_ROWS, replace=False))
                      if len(key) > SILHOUETTE_MAX_ROWS else np.arange(len(key))) for key in groups}
-    previous = None
+    previous = previous_knn = None
     for t, x in enumerate(matrices):
         x = np.asarray(x)
         for key, group in groups.items():
@@ -234,24 +282,31 @@ def _compute(
             sub = x[rows]
             neighbours = m.cosine_knn(sub, min(K, rows.size - 1))
             picked = samples[key]
-            unit = m.unit_rows(sub[picked])
-            distances = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
-            np.fill_diagonal(distances, 0.0)
+            distances = m.cosine_distances(sub[picked])
             for level in group:
-                cols[f"purity_{level}"][t] = purity_from_neighbours(neighbours, codes[level])
-                cols[f"silhouette_{level}"][t] = silhouette_from_distances(distances, codes[level][picked])
+                cols[f"purity_{level}"][t] = m.neighbour_purity(neighbours, codes[level], K)
+                cols[f"silhouette_{level}"][t] = m.distance_silhouette(distances, codes[level][picked])
         if final_knn is not None:
-            both = np.sort(np.concatenate([m.cosine_knn(x, k), final_knn], axis=1), axis=1)
-            shared = (both[:, 1:] == both[:, :-1]).sum(axis=1)
-            cols["jaccard10_final"][t] = float(np.mean(shared / (2 * k - shared)))
+            knn = m.cosine_knn(x, k)
+            cols["jaccard10_final"][t] = float(m.knn_jaccard(knn, final_knn).mean())
+            if previous_knn is not None:
+                cols["jaccard10_prev"][t] = float(m.knn_jaccard(previous_knn, knn).mean())
+            previous_knn = knn
         cols["cka_final"][t] = m.linear_cka(x, final)
         if previous is not None:
             cols["drift_prev"][t] = m.drift(previous, x)
+        cols["drift_init"][t] = m.drift(matrices[0], x) if t else 0.0
+        cols["effective_rank"][t] = g.effective_rank(x)
+        cols["anisotropy"][t] = g.anisotropy(x)
+        cols["anisotropy_centred"][t] = g.anisotropy(x, centre=True)
+        cols["twonn_dim"][t] = g.twonn_dimension(x)
+        if frequencies is not None:
+            cols["norm_freq_spearman"][t] = g.norm_frequency_spearman(x, frequencies)
         previous = x
         if use_bench:
             vectors = benchmark_vectors[t]
             for name, path in bench.items():
-                score = m.word_pair_spearman(vectors, index, path)
+                score = word_pair_spearman(vectors, index, path)
                 cols[f"{name}_spearman"][t] = score.spearman
                 cols[f"{name}_coverage"][t] = score.coverage
         if progress:

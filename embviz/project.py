@@ -31,14 +31,11 @@ import numpy as np
 from embviz.align import pca_basis, procrustes_rotation, project
 from embviz.errors import ConfigError, EmbvizError
 from embviz.metrics import unit_rows
+from embviz.options import METHODS, METRICS, PCA_ALIGN, UMAP_MODES
 from embviz.run import PROJECTIONS, read_json, write_json, write_npy
 
 Progress = Callable[[int, int], None]
 
-METHODS = ("pca", "umap", "tsne")
-PCA_ALIGN = ("final", "chain", "none")
-UMAP_MODES = ("chain", "aligned")
-METRICS = ("cosine", "euclidean")
 CACHE_VERSION = 1
 
 
@@ -207,55 +204,55 @@ class UMAPProjector(Projector):
 
     def fit(self, matrices, progress=None):
         """``chain`` reads one snapshot at a time (one float64 copy [n, d] at once); ``aligned`` all."""
-        shape, count = _shape(matrices), len(matrices)
+        _shape(matrices)
         umap = _import_umap()
-        n = shape[0]
-        neighbours = min(self.n_neighbors, n - 1)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*n_jobs.*")
             warnings.filterwarnings("ignore", category=UserWarning, module="umap")
             warnings.filterwarnings("ignore", message=".*(spectral|disconnected|Graph is not fully).*")
-            if self.mode == "aligned":
-                model = umap.AlignedUMAP(n_neighbors=neighbours, min_dist=self.min_dist, metric=self.metric,
-                                         n_epochs=self.n_epochs, random_state=self.random_state)
-                relations = [{i: i for i in range(n)} for _ in range(count - 1)]
-                model.fit(_stack(matrices), relations=relations)
-                frames = [np.asarray(e, dtype=np.float64) for e in model.embeddings_]
-                if progress:
-                    progress(count, count)
-                self.embeddings_ = chain_align(frames, anchor="first")
-                return self
-            frames: list[np.ndarray] = []
-            graphs = []
-            total = count + self.align_epochs
-            for i in range(count):
-                m = _checked(matrices, i, shape)
-                if not frames:
-                    model = umap.UMAP(n_neighbors=neighbours, min_dist=self.min_dist, metric=self.metric,
-                                      n_epochs=self.n_epochs, random_state=self.random_state,
-                                      **_knn_kwargs(m, neighbours, self.metric))
-                    layout = model.fit_transform(m)
-                else:
-                    model = umap.UMAP(n_neighbors=neighbours, min_dist=self.min_dist, metric=self.metric,
-                                      n_epochs=self.warm_epochs, learning_rate=self.warm_learning_rate,
-                                      init=_spread(frames[-1]), random_state=self.random_state,
-                                      **_knn_kwargs(m, neighbours, self.metric))
-                    layout = align_to(np.asarray(model.fit_transform(m), dtype=np.float64), frames[-1])
-                frames.append(np.asarray(layout, dtype=np.float64))
-                graphs.append(model.graph_)
-                if progress:
-                    progress(i + 1, total)
+            fit = self._fit_aligned if self.mode == "aligned" else self._fit_chain
+            self.embeddings_ = fit(umap, matrices, progress)
+        return self
+
+    def _fit_aligned(self, umap, matrices, progress: Progress | None) -> np.ndarray:
+        """``umap.AlignedUMAP`` over every frame at once (identity relations), then the Procrustes chain."""
+        count, n = len(matrices), _shape(matrices)[0]
+        model = umap.AlignedUMAP(n_neighbors=min(self.n_neighbors, n - 1), min_dist=self.min_dist,
+                                 metric=self.metric, n_epochs=self.n_epochs, random_state=self.random_state)
+        model.fit(_stack(matrices), relations=[{i: i for i in range(n)} for _ in range(count - 1)])
+        if progress:
+            progress(count, count)
+        return chain_align([np.asarray(e, dtype=np.float64) for e in model.embeddings_], anchor="first")
+
+    def _fit_chain(self, umap, matrices, progress: Progress | None) -> np.ndarray:
+        """Each frame's UMAP warm-started from the previous layout and aligned onto it, then every frame
+        refined together (:func:`embviz.temporal_umap.optimise_jointly`) and Procrustes-chained."""
         from umap.umap_ import find_ab_params
 
         from embviz.temporal_umap import optimise_jointly
 
+        shape, count = _shape(matrices), len(matrices)
+        neighbours = min(self.n_neighbors, shape[0] - 1)
+        frames: list[np.ndarray] = []
+        graphs = []
+        total = count + self.align_epochs
+        for i in range(count):
+            m = _checked(matrices, i, shape)
+            warm = dict(n_epochs=self.warm_epochs, learning_rate=self.warm_learning_rate, init=_spread(frames[-1])) \
+                if frames else dict(n_epochs=self.n_epochs)
+            model = umap.UMAP(n_neighbors=neighbours, min_dist=self.min_dist, metric=self.metric,
+                              random_state=self.random_state, **warm, **_knn_kwargs(m, neighbours, self.metric))
+            layout = np.asarray(model.fit_transform(m), dtype=np.float64)
+            frames.append(align_to(layout, frames[-1]) if frames else layout)
+            graphs.append(model.graph_)
+            if progress:
+                progress(i + 1, total)
         a, b = find_ab_params(1.0, self.min_dist)
         joint = optimise_jointly(
             np.stack(frames), graphs, a=a, b=b, n_epochs=self.align_epochs, strength=self.align_strength,
             window=self.align_window, seed=self.random_state or 0,
             progress=progress and (lambda done, _: progress(count + done, total)))
-        self.embeddings_ = chain_align(list(joint), anchor="first")
-        return self
+        return chain_align(list(joint), anchor="first")
 
 
 class TSNEProjector(Projector):

@@ -26,12 +26,12 @@ from PIL import GifImagePlugin, Image
 
 from embviz.errors import ConfigError, EmbvizError
 from embviz.fonts import font_families
+from embviz.options import FORMATS, FilmOptions
 from embviz.run import atomic_path
 
 Progress = Callable[[int, int], None]
 RGBA = tuple[float, float, float, float]
 
-FORMATS = ("mp4", "gif")
 HOLD_SECONDS = 1.0
 GIF_MAX_FPS = 20
 GIF_MAX_WIDTH = 640
@@ -227,7 +227,12 @@ def _marker_area(n: int, axes_px: float, px_per_pt: float) -> float:
 
 def _stat_line(step: float, epoch: float, loss: float) -> str:
     loss_text = "–" if math.isnan(loss) else f"{loss:.3f}"
-    return f"epoch {epoch:.2f} · step {round(step):,} · loss {loss_text}"
+    return f"{_epoch_text(epoch)}step {round(step):,} · loss {loss_text}"
+
+
+def _epoch_text(epoch: float) -> str:
+    """``epoch 1.50 · ``, or nothing when the epoch is unknown (nan: a checkpoint that does not say)."""
+    return "" if math.isnan(epoch) else f"epoch {epoch:.2f} · "
 
 
 class _FilmScene:
@@ -379,14 +384,9 @@ def _font_rc(words: Sequence[str], font: Path | None) -> dict[str, list[str]]:
 def render_film(
     film: Film,
     out: Path,
+    options: FilmOptions = FilmOptions(),
     *,
     fmt: str | None = None,
-    fps: float = 30,
-    seconds_per_snapshot: float = 0.5,
-    label: int = 30,
-    label_words: Sequence[str] = (),
-    font: Path | None = None,
-    size: tuple[int, int] = (1280, 720),
     dpi: float = 100,
     progress: Progress | None = None,
 ) -> RenderResult:
@@ -395,15 +395,15 @@ def render_film(
     Points glide between consecutive snapshots with an ease-in-out over
     k = max(1, round(f * seconds_per_snapshot)) frames and the final frame is held for
     h = round(f * HOLD_SECONDS) more frames, so the film has ``(T - 1) * k + 1 + h`` frames
-    (``frame_count``). f is ``fps`` for mp4; gifs are written at f = min(fps, GIF_MAX_FPS) and,
-    when ``size`` is wider than GIF_MAX_WIDTH, scaled down to that width to stay small. mp4
-    sizes are rounded down to even numbers (yuv420p). Axis limits are fixed for the whole film.
+    (``frame_count``). f is ``options.fps`` for mp4; gifs are written at f = min(fps, GIF_MAX_FPS)
+    and, when ``options.size`` is wider than GIF_MAX_WIDTH, scaled down to that width to stay small.
+    mp4 sizes are rounded down to even numbers (yuv420p). Axis limits are fixed for the whole film.
 
-    ``label`` words spread over the categories are written next to their points, plus all of
-    ``label_words``. ``font`` is a font file for characters DejaVu Sans lacks (otherwise an
-    installed CJK font is used when needed). The file is written under a temp name and renamed,
-    so an existing ``out`` survives any failure. Raises FfmpegUnavailable when mp4 is asked for
-    and imageio-ffmpeg has no binary; callers fall back with ``fmt="gif"``.
+    ``options.label`` words spread over the categories are written next to their points, plus all
+    of ``options.label_words``. ``options.font`` is a font file for characters DejaVu Sans lacks
+    (otherwise an installed CJK font is used when needed). The file is written under a temp name and
+    renamed, so an existing ``out`` survives any failure. Raises FfmpegUnavailable when mp4 is asked
+    for and imageio-ffmpeg has no binary; callers fall back with ``fmt="gif"``.
     """
     out = Path(out)
     fmt = fmt or out.suffix.lower().lstrip(".")
@@ -411,13 +411,9 @@ def render_film(
         raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if out.suffix.lower() != f".{fmt}":
         raise ConfigError(f"output {out.name} must end in .{fmt} for format {fmt}")
-    if fps <= 0 or seconds_per_snapshot <= 0:
-        raise ConfigError("fps and seconds per snapshot must be positive")
-    if label < 0:
-        raise ConfigError(f"label count must be >= 0, got {label}")
-    width, height = (int(v) for v in size)
-    if width < 16 or height < 16:
-        raise ConfigError(f"size must be at least 16x16 pixels, got {width}x{height}")
+    options.validate()
+    fps, seconds_per_snapshot = options.fps, options.seconds_per_snapshot
+    width, height = (int(v) for v in options.size)
     rate = effective_fps(fmt, fps)
     if fmt == "gif" and width > GIF_MAX_WIDTH:
         width, height = GIF_MAX_WIDTH, round(height * GIF_MAX_WIDTH / width)
@@ -429,8 +425,8 @@ def render_film(
             raise FfmpegUnavailable(f"ffmpeg is not available for mp4 ({err}); render a gif instead") from None
     k = frames_per_snapshot(rate, seconds_per_snapshot)
     total = frame_count(len(film.positions), fps, seconds_per_snapshot, fmt)
-    label_index = choose_label_words(film.words, film.labels, label, label_words)
-    rc = _font_rc([film.title, *(film.words[i] for i in label_index)], font)
+    label_index = choose_label_words(film.words, film.labels, options.label, options.label_words)
+    rc = _font_rc([film.title, *(film.words[i] for i in label_index)], options.font)
     with matplotlib.rc_context(rc), _atomic_output(out) as tmp:
         scene = _FilmScene(film, width, height, dpi, label_index)
         if fmt == "mp4":
@@ -504,7 +500,7 @@ def grid_figure(film: Film, snapshots: Sequence[int] | None = None, *, label: in
         ax.set_ylim(ylim)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"epoch {film.epochs[s]:.2f} · step {round(film.steps[s]):,}", fontsize=9)
+        ax.set_title(f"{_epoch_text(film.epochs[s])}step {round(film.steps[s]):,}", fontsize=9)
     fig.legend(handles=_legend_handles(groups, 8), loc="outside lower center", fontsize=8, frameon=False,
                ncols=max(1, min(len(groups), int(cols * 3.2 / 1.7))), handlelength=1.0, columnspacing=1.0)
     if film.title:

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from embviz.errors import RunError
+from embviz.errors import ConfigError, EmbvizError, RunError
 
 RUN_JSON = "run.json"
 TOKENIZER_JSON = "tokenizer.json"
@@ -265,14 +265,16 @@ class Run:
         Only the ``.npy`` headers are read (through a memory map), so this is cheap even for big runs.
         """
         snaps = self.snapshots()
-        shapes = {}
+        first = None
         for snap in snaps:
-            shapes[snap.file] = self._open_snapshot(snap).shape
-        if len(set(shapes.values())) > 1:
-            raise RunError(f"{self.snapshot_dir}: snapshots have different shapes ({', '.join(sorted(set(map(str, shapes.values()))))})")
-        if rows is not None and shapes and next(iter(shapes.values()))[0] != rows:
-            raise RunError(f"{self.snapshot_dir}: snapshots have {next(iter(shapes.values()))[0]} rows but the "
-                           f"vocabulary has {rows} tokens")
+            shape = self._open_snapshot(snap).shape
+            if first is None:
+                first = shape
+                if rows is not None and shape[0] != rows:
+                    raise RunError(f"snapshot {snap.file} has {shape[0]} rows but the vocabulary has {rows} tokens")
+            elif shape != first:
+                raise RunError(f"snapshots differ in shape: {snaps[0].file} is {list(first)}, "
+                               f"{snap.file} is {list(shape)}")
         return snaps
 
     def _open_snapshot(self, snapshot: Snapshot) -> np.ndarray:
@@ -282,7 +284,7 @@ class Run:
         except FileNotFoundError:
             raise RunError(f"snapshot {path} is missing") from None
         except (ValueError, OSError, EOFError) as e:
-            raise RunError(f"snapshot {path} is corrupt ({e})") from None
+            raise RunError(f"snapshot {path} is corrupt ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
         if not isinstance(array, np.ndarray) or array.ndim != 2 or array.dtype.kind != "f":
             raise RunError(f"snapshot {path} is not a 2-D float matrix")
         return array
@@ -293,24 +295,30 @@ class Run:
         picked = array if rows is None else array[np.asarray(rows)]
         return np.asarray(picked, dtype=np.float32)
 
-    def gather(self, rows: np.ndarray, snapshots: list[Snapshot] | None = None) -> np.ndarray:
+    def gather(self, rows: np.ndarray, snapshots: list[Snapshot] | None = None,
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Rows ``rows`` of every snapshot as one float32 array ``[T, n, d]``, read through memory maps.
 
         The output is allocated once and filled snapshot by snapshot, so the peak memory is the result
-        plus one snapshot's rows, whatever the size of the snapshots on disk.
+        plus one snapshot's rows, whatever the size of the snapshots on disk. A nan or infinite value
+        is a RunError; ``progress(done, T)`` is called after each snapshot.
         """
         snaps = self.snapshots() if snapshots is None else snapshots
         rows = np.asarray(rows)
         if not snaps:
             raise RunError(f"{self.path} has no snapshots")
-        first = self.load_snapshot(snaps[0], rows)
-        out = np.empty((len(snaps), *first.shape), dtype=np.float32)
-        out[0] = first
-        for i, snap in enumerate(snaps[1:], start=1):
+        out = None
+        for i, snap in enumerate(snaps):
             block = self.load_snapshot(snap, rows)
-            if block.shape != first.shape:
-                raise RunError(f"snapshot {snap.file} has shape {block.shape}, unlike {snaps[0].file} {first.shape}")
+            if out is None:
+                out = np.empty((len(snaps), *block.shape), dtype=np.float32)
+            elif block.shape != out.shape[1:]:
+                raise RunError(f"snapshot {snap.file} has shape {block.shape}, unlike {snaps[0].file} {out.shape[1:]}")
+            if not np.isfinite(block).all():
+                raise RunError(f"snapshot {snap.file} contains nan or infinite values")
             out[i] = block
+            if progress:
+                progress(i + 1, len(snaps))
         return out
 
     # -- vocabulary and metrics --------------------------------------------------------------
@@ -318,14 +326,14 @@ class Run:
     def write_vocab(self, tokens: list[str], counts: list[int], categories: list[str | None]) -> None:
         lines = ["id\ttoken\tcount\tcategory"]
         for i, (token, count, cat) in enumerate(zip(tokens, counts, categories)):
-            lines.append(f"{i}\t{_escape(token)}\t{count}\t{cat or ''}")
+            lines.append(f"{i}\t{tsv_escape(token)}\t{count}\t{cat or ''}")
         write_text(self.path / VOCAB_TSV, "\n".join(lines) + "\n")
 
     def vocab(self) -> tuple[list[str], list[int], list[str | None]]:
         """Tokens, counts and category paths, indexed by token id."""
         where = self.path / VOCAB_TSV
         try:
-            lines = where.read_text(encoding="utf-8").splitlines()
+            lines = where.read_text(encoding="utf-8").removesuffix("\n").split("\n")  # not splitlines: \f, \u2028… are token text
         except FileNotFoundError:
             raise RunError(f"{where} is missing") from None
         except UnicodeDecodeError:
@@ -335,7 +343,7 @@ class Run:
             parts = line.split("\t")
             if len(parts) != 4 or parts[0] != str(len(tokens)) or not parts[2].isdigit():
                 raise RunError(f"{where}:{n}: malformed line")
-            tokens.append(_unescape(parts[1]))
+            tokens.append(tsv_unescape(parts[1]))
             counts.append(int(parts[2]))
             cats.append(parts[3] or None)
         return tokens, counts, cats
@@ -461,11 +469,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _escape(token: str) -> str:
+def tsv_escape(token: str) -> str:
+    r"""``token`` as one TSV field: backslash, tab, newline and carriage return written as ``\\ \t \n \r``."""
     return token.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _unescape(text: str) -> str:
+def tsv_unescape(text: str) -> str:
+    """The inverse of :func:`tsv_escape`."""
     out, i = [], 0
     while i < len(text):
         if text[i] == "\\" and i + 1 < len(text):
@@ -475,6 +485,21 @@ def _unescape(text: str) -> str:
             out.append(text[i])
             i += 1
     return "".join(out)
+
+
+def check_writable(path: Path) -> None:
+    """Fail early, with a one-line error, when the file ``path`` could not be written (its folder is
+    created if missing)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"output {path} is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=".embviz-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise EmbvizError(f"cannot write to {path.parent}: {e.strerror or e}") from None
 
 
 def snapshot_name(step: int) -> str:

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from embviz import defaults, stopping
 from embviz.corpus import Corpus, load_corpus
 from embviz.errors import ConfigError, CorpusError, EmbvizError, RunError
-from embviz.lexicon import Lexicon, at_level
+from embviz.lexicon import Lexicon, at_level, token_categories
 from embviz.model import ModelConfig, TinyGPT
 from embviz.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
 from embviz.tokenizer import KINDS, Tokenizer, build_tokenizer
@@ -45,7 +45,9 @@ class TrainConfig:
     corpus: str = "synthetic"
     synthetic_tokens: int | None = None
     difficulty: float | None = None
+    max_tokens: int | None = None
     tokenizer: str = "word"
+    segmenter: str = "auto"
     lowercase: bool = True
     min_count: int | None = None
     max_vocab: int | None = None
@@ -81,7 +83,7 @@ class TrainConfig:
 
         for name, high in [("epochs", 100_000), ("batch_size", 1_000_000), ("lr", 10.0),
                            ("snapshot_every", 1e9), ("log_snapshots", 10_000), ("patience", 100_000),
-                           ("synthetic_tokens", 50_000_000)]:
+                           ("synthetic_tokens", 50_000_000), ("max_tokens", 1e12)]:
             positive(name, getattr(self, name), high)
         if not 2 <= self.context <= 65536:
             raise ConfigError(f"--context must be between 2 and 65536, got {self.context}")
@@ -270,14 +272,15 @@ def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainRes
 def _inputs(config: TrainConfig, tokenizer_json: Any = None) -> tuple[Corpus, Lexicon, int, Tokenizer]:
     """The corpus, lexicon, min count and tokenizer of a run (the tokenizer rebuilt from JSON if given)."""
     corpus = load_corpus(config.corpus, synthetic_tokens=config.synthetic_tokens, seed=config.seed,
-                         difficulty=config.difficulty)
-    lexicon = Lexicon.from_tsv(Path(config.categories)) if config.categories else Lexicon.builtin()
+                         difficulty=config.difficulty, max_tokens=config.max_tokens)
+    lexicon = Lexicon.from_tsv(Path(config.categories)) if config.categories else corpus.categories or Lexicon.builtin()
     min_count = config.min_count or defaults.min_count_for(len(corpus.text.split()))
     if tokenizer_json is not None:
         tokenizer = Tokenizer.from_json(tokenizer_json)
     else:
         tokenizer = build_tokenizer(corpus.text, config.tokenizer, lowercase=config.lowercase,
-                                    min_count=min_count, max_vocab=config.max_vocab, vocab_size=config.vocab_size)
+                                    min_count=min_count, max_vocab=config.max_vocab, vocab_size=config.vocab_size,
+                                    segmenter=config.segmenter)
     return corpus, lexicon, min_count, tokenizer
 
 
@@ -476,13 +479,14 @@ class Session:
             "steps_per_epoch": self.steps_per_epoch,
             "total_steps": self.total_steps,
             "world_size": self.dist.world,
-            "versions": _versions(),
+            "segmenter": self.tokenizer.segmenter,
+            "versions": _versions(self.tokenizer),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         })
         write_json(run.path / TOKENIZER_JSON, self.tokenizer.to_json())
         counts = np.bincount(np.concatenate([self.train_ids.numpy(), self.val_ids.numpy()]),
                              minlength=self.model_cfg.vocab_size)
-        run.write_vocab(self.tokenizer.tokens, counts.tolist(), _categories(self.tokenizer, lexicon))
+        run.write_vocab(self.tokenizer.tokens, counts.tolist(), token_categories(self.tokenizer, lexicon))
 
     def loop(self, run: Run, lexicon: Lexicon, progress: Progress | None, start: dict | None) -> TrainResult:
         cfg, dist = self.config, self.dist
@@ -639,11 +643,6 @@ class Session:
             chosen=asdict(self.chosen))
 
 
-def _categories(tokenizer: Tokenizer, lexicon: Lexicon) -> list[str | None]:
-    """The lexicon path of every token (a BPE word-start marker is ignored for the look-up)."""
-    return [lexicon.path(t.lstrip("▁")) if t.strip("▁") else None for t in tokenizer.tokens]
-
-
 def _save_checkpoint(run: Run, state: dict) -> None:
     from embviz.run import atomic_write
 
@@ -651,11 +650,13 @@ def _save_checkpoint(run: Run, state: dict) -> None:
     atomic_write(run.checkpoint_path, lambda f: torch.save(state, f))
 
 
-def _versions() -> dict:
+def _versions(tokenizer: Tokenizer) -> dict:
     import embviz
+    from embviz import chinese
 
+    segmenter = {"jieba": chinese.segmenter_version()} if tokenizer.segmenter == "jieba" else {}
     return {"embviz": embviz.__version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version()}
+            "python": platform.python_version(), **segmenter}
 
 
 def _jsonable(result: TrainResult) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -22,16 +23,17 @@ from embviz.animate import (
     select_words,
     side_paths,
 )
-from embviz.benchmarks_data import WORDSIM353, gensim_test_file
+from embviz.gensim_eval import WORDSIM353, gensim_test_file
 from embviz.emergence import compute_emergence, first_crossing
 from embviz.errors import ConfigError
 from embviz.metrics import knn_purity
+from embviz.options import AnimateOptions, FilmOptions
 from embviz.project import PCAProjector
 from embviz.render import frame_count
 from embviz.run import Run
 from embviz.toyrun import make_toy_run, toy_categories
 
-SMALL = dict(size=(160, 120), fps=4, seconds_per_snapshot=0.5, label=5)
+SMALL = AnimateOptions(film=FilmOptions(size=(160, 120), fps=4, seconds_per_snapshot=0.5, label=5))
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +179,7 @@ def test_word_pair_scores_equal_gensims(tmp_path: Path) -> None:
             words += [w.lower() for w in line.split("\t")[:2] if w.lower() not in words]
     words = [f"x{i}" for i in range(20)] + words[:150]
     run = make_toy_run(tmp_path / "run", n_snapshots=3, dim=16, tokens=words, labels=[None] * len(words))
-    result = animate(run.path, tmp_path / "f.gif", **SMALL)
+    result = animate(run.path, tmp_path / "f.gif", SMALL)
     for snap, value in zip(run.snapshots(), result.emergence.columns["wordsim353_spearman"]):
         kv = KeyedVectors(16)
         kv.add_vectors(words, run.load_snapshot(snap))
@@ -190,9 +192,9 @@ def test_word_pair_scores_equal_gensims(tmp_path: Path) -> None:
 
 def test_animate_writes_everything(run_copy: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "toy.gif"
-    result = animate(run_copy, out, **SMALL)
+    result = animate(run_copy, out, SMALL)
     t = len(Run.open(run_copy).snapshots())
-    assert result.n_frames == frame_count(t, SMALL["fps"], SMALL["seconds_per_snapshot"], "gif")
+    assert result.n_frames == frame_count(t, SMALL.film.fps, SMALL.film.seconds_per_snapshot, "gif")
     with Image.open(out) as gif:
         assert gif.n_frames == result.n_frames and gif.size == (160, 120)
     for png in (result.grid, result.metrics_png):
@@ -209,10 +211,10 @@ def test_animate_writes_everything(run_copy: Path, tmp_path: Path) -> None:
 
 
 def test_umap_film_shows_the_fields_forming(run_copy: Path, tmp_path: Path) -> None:
-    result = animate(run_copy, tmp_path / "umap.gif", method="umap", **SMALL)
+    result = animate(run_copy, tmp_path / "umap.gif", replace(SMALL, method="umap"))
     assert result.method == "umap" and result.params["mode"] == "chain"
     with Image.open(result.film) as gif:
-        assert gif.n_frames == result.n_frames == frame_count(8, SMALL["fps"], SMALL["seconds_per_snapshot"], "gif")
+        assert gif.n_frames == result.n_frames == frame_count(8, SMALL.film.fps, SMALL.film.seconds_per_snapshot, "gif")
     [trajectory] = (run_copy / "projections").glob("umap-*.npy")
     positions = np.load(trajectory, allow_pickle=False)
     assert positions.shape == (8, 120, 2) and np.isfinite(positions).all()
@@ -222,7 +224,7 @@ def test_umap_film_shows_the_fields_forming(run_copy: Path, tmp_path: Path) -> N
 
 
 def test_second_animate_hits_the_cache(run_copy: Path, tmp_path: Path, monkeypatch) -> None:
-    first = animate(run_copy, tmp_path / "a.gif", **SMALL)
+    first = animate(run_copy, tmp_path / "a.gif", SMALL)
     assert not first.projection_cached and not first.metrics_cached
 
     def no_fit(self, matrices, progress=None):
@@ -230,7 +232,8 @@ def test_second_animate_hits_the_cache(run_copy: Path, tmp_path: Path, monkeypat
 
     monkeypatch.setattr(PCAProjector, "fit", no_fit)
     monkeypatch.setattr("embviz.animate.compute_emergence", lambda *a, **k: pytest.fail("metrics recomputed"))
-    second = animate(run_copy, tmp_path / "b.gif", **{**SMALL, "label": 0, "fps": 2}, level="subfield")
+    second = animate(run_copy, tmp_path / "b.gif",
+                     replace(SMALL, film=replace(SMALL.film, label=0, fps=2), level="subfield"))
     assert second.projection_cached and second.metrics_cached
     assert second.emergence.first_crossing == first.emergence.first_crossing
     files = sorted(p.suffix for p in (run_copy / "projections").iterdir())
@@ -238,7 +241,7 @@ def test_second_animate_hits_the_cache(run_copy: Path, tmp_path: Path, monkeypat
 
 
 def test_mp4_frame_count(run_copy: Path, tmp_path: Path) -> None:
-    result = animate(run_copy, None, size=(160, 120), fps=6, seconds_per_snapshot=0.5, label=0)
+    result = animate(run_copy, None, AnimateOptions(film=FilmOptions(size=(160, 120), fps=6, label=0)))
     assert result.film == run_copy / "film.mp4"
     frames, _ = imageio_ffmpeg.count_frames_and_secs(str(result.film))
     assert frames == result.n_frames == frame_count(8, 6, 0.5, "mp4")
@@ -250,7 +253,7 @@ def test_ffmpeg_missing_falls_back_to_gif(run_copy: Path, tmp_path: Path, monkey
 
     monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", missing)
     with pytest.warns(UserWarning, match="gif"):
-        result = animate(run_copy, tmp_path / "film.mp4", **SMALL)
+        result = animate(run_copy, tmp_path / "film.mp4", SMALL)
     assert result.fmt == "gif" and result.film == tmp_path / "film.gif" and result.film.is_file()
 
 
@@ -335,31 +338,9 @@ def test_tiny_trained_run_end_to_end(tiny_config, tmp_path: Path) -> None:
 
     config = replace(tiny_config, snapshot_schedule="log", log_snapshots=6, epochs=1)
     trained = train(config, tmp_path / "run")
-    result = animate(trained.run_dir, tmp_path / "t.gif", **SMALL)
+    result = animate(trained.run_dir, tmp_path / "t.gif", SMALL)
     assert result.n_snapshots >= 2 and result.film.is_file()
     manifest = json.loads((tmp_path / "run" / "run.json").read_text())
     assert manifest["status"] == "complete"
     tokens = Run.open(trained.run_dir).vocab()[0]
     assert set(result.words) <= set(tokens) and "<unk>" not in result.words
-    assert toy_categories(3)  # the helper stays importable for docs and benchmarks
-
-
-def test_shared_neighbour_metrics_equal_the_library_ones(toy: Path) -> None:
-    from embviz import metrics
-    from embviz.emergence import _codes, _labelled_rows, purity_from_neighbours, silhouette_from_distances
-
-    run = Run.open(toy)
-    _, _, cats = run.vocab()
-    for snap in (run.snapshots()[0], run.snapshots()[-1]):
-        x = run.load_snapshot(snap)  # float32, as animate gathers it
-        for depth in (1, 2, 3):
-            labels = [None if c is None else "/".join(c.split("/")[:depth]) for c in cats]
-            rows = _labelled_rows(labels)
-            codes = _codes(labels, rows)
-            neighbours = metrics.cosine_knn(x[rows], 10)
-            assert purity_from_neighbours(neighbours, codes) == metrics.knn_purity(x, labels)
-            unit = metrics.unit_rows(x[rows])
-            distances = np.clip(1 - unit @ unit.T, 0, 2)
-            np.fill_diagonal(distances, 0)
-            assert silhouette_from_distances(distances, codes) == pytest.approx(
-                metrics.category_silhouette(x, labels), abs=1e-9)

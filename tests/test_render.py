@@ -15,6 +15,7 @@ from PIL import Image
 from embviz import fonts, render
 from embviz.errors import ConfigError, EmbvizError
 from embviz.fonts import FontError, configure_fonts, find_cjk_font, font_families
+from embviz.options import FilmOptions
 from embviz.render import (
     OTHER_COLOR,
     PALETTE,
@@ -77,7 +78,8 @@ def test_mp4_frames_and_size(tmp_path):
         calls.append((done, total))
         temps.update(p.name for p in tmp_path.iterdir())
 
-    result = render_film(film, tmp_path / "film.mp4", fps=10, seconds_per_snapshot=0.5, size=SIZE, progress=progress)
+    result = render_film(film, tmp_path / "film.mp4", FilmOptions(fps=10, seconds_per_snapshot=0.5, size=SIZE),
+                         progress=progress)
     frames = iio.imread(result.path)
     assert result.n_frames == frame_count(3, 10, 0.5) == len(frames) == 21
     assert frames.shape[1:3] == (SIZE[1], SIZE[0]) == (result.height, result.width)
@@ -90,14 +92,14 @@ def test_mp4_frames_and_size(tmp_path):
 
 
 def test_mp4_odd_size_rounds_down_to_even(tmp_path):
-    result = render_film(make_film(t=2), tmp_path / "odd.mp4", fps=4, size=(321, 241))
+    result = render_film(make_film(t=2), tmp_path / "odd.mp4", FilmOptions(fps=4, size=(321, 241)))
     assert (result.width, result.height) == (320, 240)
     assert iio.imread(result.path, index=0).shape[:2] == (240, 320)
 
 
 def test_gif_frames_loop_and_category_colours(tmp_path):
     film = make_film()
-    result = render_film(film, tmp_path / "film.gif", fps=30, seconds_per_snapshot=0.5, size=SIZE)
+    result = render_film(film, tmp_path / "film.gif", FilmOptions(fps=30, seconds_per_snapshot=0.5, size=SIZE))
     frames = gif_frames(result.path)
     assert len(frames) == result.n_frames == frame_count(3, 30, 0.5, "gif")
     assert frames[0].shape == (SIZE[1], SIZE[0], 3)
@@ -112,7 +114,7 @@ def test_gif_frames_loop_and_category_colours(tmp_path):
 
 
 def test_gif_is_scaled_down_to_max_width(tmp_path):
-    result = render_film(make_film(t=2), tmp_path / "wide.gif", fps=4, size=(1280, 720))
+    result = render_film(make_film(t=2), tmp_path / "wide.gif", FilmOptions(fps=4, size=(1280, 720)))
     assert (result.width, result.height) == (render.GIF_MAX_WIDTH, 360)
     with Image.open(result.path) as im:
         assert im.size == (640, 360)
@@ -122,14 +124,14 @@ def test_static_film_has_identical_frames(tmp_path):
     film = make_film(t=3)
     still = Film(np.repeat(film.positions[-1:], 3, axis=0), film.words, film.labels, np.zeros(3), np.zeros(3),
                  np.full(3, 2.0), film.loss_curve, "still")
-    frames = gif_frames(render_film(still, tmp_path / "still.gif", fps=4, size=SIZE).path)
+    frames = gif_frames(render_film(still, tmp_path / "still.gif", FilmOptions(fps=4, size=SIZE)).path)
     assert all(np.array_equal(frames[0], f) for f in frames[1:])
 
 
 def test_outlier_does_not_shrink_the_map(tmp_path):
     film = make_film(t=2, n=200)
     film.positions[-1, 0] = (1e4, 1e4)  # one far point at the end
-    final = gif_frames(render_film(film, tmp_path / "outlier.gif", fps=4, size=SIZE).path)[-1]
+    final = gif_frames(render_film(film, tmp_path / "outlier.gif", FilmOptions(fps=4, size=SIZE)).path)[-1]
     coloured = np.argwhere(final.max(axis=2).astype(int) - final.min(axis=2) > 60)
     main = coloured[coloured[:, 1] < SIZE[0] * 0.74]  # left of the legend column
     width = main[:, 1].max() - main[:, 1].min()
@@ -156,18 +158,18 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch, f
 
     monkeypatch.setattr(cls, "write", failing_write)
     with pytest.raises(Boom):
-        render_film(make_film(), out, fps=10, size=SIZE)
+        render_film(make_film(), out, FilmOptions(fps=10, size=SIZE))
     assert out.read_bytes() == b"old film"
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
 
 
 def test_unwritable_destination_raises(tmp_path):
     with pytest.raises(EmbvizError, match="cannot write"):
-        render_film(make_film(), tmp_path / "missing" / "film.mp4", size=SIZE)
+        render_film(make_film(), tmp_path / "missing" / "film.mp4", FilmOptions(size=SIZE))
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(EmbvizError, match="cannot write"):
-        render_film(make_film(), blocker / "film.gif", size=SIZE)
+        render_film(make_film(), blocker / "film.gif", FilmOptions(size=SIZE))
     with pytest.raises(EmbvizError, match="cannot write"):
         render_grid(make_film(), tmp_path / "missing" / "grid.png")
 
@@ -179,7 +181,7 @@ def test_read_only_directory_raises(tmp_path):
     locked.chmod(0o555)
     try:
         with pytest.raises(EmbvizError, match="cannot write"):
-            render_film(make_film(), locked / "film.mp4", size=SIZE)
+            render_film(make_film(), locked / "film.mp4", FilmOptions(size=SIZE))
     finally:
         locked.chmod(0o755)
 
@@ -190,21 +192,21 @@ def test_missing_ffmpeg_raises_specific_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(render.imageio_ffmpeg, "get_ffmpeg_exe", no_ffmpeg)
     with pytest.raises(FfmpegUnavailable) as info:
-        render_film(make_film(), tmp_path / "film.mp4", size=SIZE)
+        render_film(make_film(), tmp_path / "film.mp4", FilmOptions(size=SIZE))
     assert isinstance(info.value, EmbvizError)
     assert list(tmp_path.iterdir()) == []
     # The documented fallback: the same film as a gif.
-    assert render_film(make_film(t=2), tmp_path / "film.gif", fps=4, size=SIZE).path.exists()
+    assert render_film(make_film(t=2), tmp_path / "film.gif", FilmOptions(fps=4, size=SIZE)).path.exists()
 
 
 def test_bad_options_and_films_raise():
     film = make_film()
     with pytest.raises(ConfigError):
-        render_film(film, Path("film.avi"), size=SIZE)
+        render_film(film, Path("film.avi"), FilmOptions(size=SIZE))
     with pytest.raises(ConfigError):
-        render_film(film, Path("film.gif"), fmt="mp4", size=SIZE)
+        render_film(film, Path("film.gif"), FilmOptions(size=SIZE), fmt="mp4")
     with pytest.raises(ConfigError):
-        render_film(film, Path("film.mp4"), fps=0, size=SIZE)
+        render_film(film, Path("film.mp4"), FilmOptions(fps=0, size=SIZE))
     with pytest.raises(RenderError):
         Film(film.positions[:, :, :1], film.words, film.labels, film.steps, film.epochs, film.losses)
     with pytest.raises(RenderError):
@@ -282,7 +284,7 @@ def test_cjk_labels_draw_without_missing_glyphs(tmp_path):
     film = make_film(words=words)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        render_film(film, tmp_path / "cjk.gif", fps=4, size=SIZE, label_words=CJK_WORDS)
+        render_film(film, tmp_path / "cjk.gif", FilmOptions(fps=4, size=SIZE, label_words=tuple(CJK_WORDS)))
         render_grid(film, tmp_path / "cjk.png", dpi=50)
     assert glyph_warnings(record) == []
     with matplotlib.rc_context():
@@ -299,8 +301,8 @@ def test_without_cjk_font_one_warning_explains_the_fix(tmp_path, monkeypatch):
     assert font_families(["plain", "ascii", "café"]) == (["DejaVu Sans"], [])
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        render_film(make_film(words=CJK_WORDS + [f"w{i}" for i in range(36)]), tmp_path / "boxes.gif", fps=4,
-                    size=SIZE, label_words=CJK_WORDS)
+        render_film(make_film(words=CJK_WORDS + [f"w{i}" for i in range(36)]), tmp_path / "boxes.gif",
+                    FilmOptions(fps=4, size=SIZE, label_words=tuple(CJK_WORDS)))
     assert any("fonts-wqy-microhei" in m for m in glyph_warnings(record))
 
 

@@ -12,7 +12,7 @@ from scipy.spatial import procrustes
 from scipy.stats import ortho_group
 
 from embviz import cli
-from embviz.benchmarks_data import ANALOGIES, SIMLEX999, WORDSIM353, gensim_test_file
+from embviz.gensim_eval import ANALOGIES, SIMLEX999, WORDSIM353, gensim_test_file
 from embviz.compare import (
     PURITY_LEVEL,
     SCHEMA,

@@ -1,0 +1,100 @@
+"""The options of ``animate`` (which words, how they are projected, how the film looks): their
+allowed values and defaults, written once.
+
+This module imports nothing heavy, so the command line reads its defaults from here to show them in
+``--help``; :func:`embviz.animate.animate` and :func:`embviz.render.render_film` take these dataclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from embviz.errors import ConfigError
+
+FORMATS = ("mp4", "gif")
+METHODS = ("pca", "umap", "tsne")
+PCA_ALIGN = ("final", "chain", "none")
+UMAP_MODES = ("chain", "aligned")
+METRICS = ("cosine", "euclidean")
+
+DEFAULT_TOP = 300
+MAX_CATEGORISED = 2000
+"""At most this many categorised words in the default word set (a film of tens of thousands of points
+is unreadable and its metrics slow): the most frequent of each category in turn, see
+:func:`embviz.animate.select_words`."""
+DEFAULT_UMAP_MODE = "chain"
+"""Warm-started UMAP chain with a joint refinement: 16.8x faster than AlignedUMAP on 20 snapshots x
+2,000 words and steadier between frames, at the same trustworthiness (benchmarks/bench_umap.py,
+docs/animate.md)."""
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class FilmOptions:
+    """How a film looks: frame rate, pace, labels, font and size in pixels."""
+
+    fps: float = 30
+    seconds_per_snapshot: float = 0.5
+    label: int = 30
+    """How many words to label, spread over the categories."""
+    label_words: tuple[str, ...] = ()
+    """Words that are always labelled."""
+    font: Path | None = None
+    """A font file for characters DejaVu Sans lacks (e.g. a CJK font)."""
+    size: tuple[int, int] = (1280, 720)
+
+    def validate(self) -> None:
+        if self.fps <= 0 or self.seconds_per_snapshot <= 0:
+            raise ConfigError("--fps and --seconds-per-snapshot must be positive")
+        if self.label < 0:
+            raise ConfigError(f"--label must be >= 0, got {self.label}")
+        width, height = (int(v) for v in self.size)
+        if width < 16 or height < 16:
+            raise ConfigError(f"--size must be at least 16x16 pixels, got {width}x{height}")
+
+
+@dataclass(frozen=True)
+class AnimateOptions:
+    """Everything ``animate`` is told besides the run and the output path.
+
+    Word choice: every categorised token (at most ``max_categorised``, balanced across categories;
+    None = no cap) plus the ``top`` most frequent, with ``words`` / ``words_file`` added or, with
+    ``only``, alone. ``level`` (None = the middle level) colours the film. Projection: ``method``
+    with ``align`` (PCA) or ``umap_mode`` (UMAP), ``metric`` and ``seed``; ``cache`` reuses the
+    projection and metrics cached in the run. ``fmt`` (None = from the output's suffix, else mp4),
+    ``film`` and ``grid_snapshots`` (None = about 6, evenly spaced in how far the map has moved) shape
+    the outputs.
+    """
+
+    words: tuple[str, ...] = ()
+    words_file: Path | None = None
+    only: bool = False
+    top: int = DEFAULT_TOP
+    content_only: bool = False
+    max_categorised: int | None = MAX_CATEGORISED
+    level: str | None = None
+    method: str = "pca"
+    align: str = "final"
+    umap_mode: str = DEFAULT_UMAP_MODE
+    metric: str = "cosine"
+    seed: int = 0
+    cache: bool = True
+    fmt: str | None = None
+    film: FilmOptions = field(default_factory=FilmOptions)
+    grid_snapshots: tuple[int, ...] | None = None
+
+    def validate(self) -> None:
+        """Raise ConfigError for a choice or film setting no run could accept (the word options are checked
+        by :func:`embviz.animate.select_words`)."""
+        _choice(self.method, METHODS, "method")
+        _choice(self.align, PCA_ALIGN, "alignment")
+        _choice(self.umap_mode, UMAP_MODES, "UMAP mode")
+        _choice(self.metric, METRICS, "metric")
+        if self.fmt is not None:
+            _choice(self.fmt, FORMATS, "format")
+        self.film.validate()
