@@ -54,6 +54,20 @@ def test_train_prints_a_summary_with_purity(tmp_path, corpus_file, capsys):
     assert f"Run directory: {tmp_path / 'run'}" in out
 
 
+def test_train_summary_says_why_a_run_stopped_and_all_epochs_turns_the_rule_off(tmp_path, corpus_file, capsys):
+    import json
+
+    args = ["train", str(corpus_file), "--d-model", "16", "--layers", "1", "--heads", "2", "--context", "8",
+            "--batch-size", "8", "--device", "cpu"]
+    code, out, _ = run_cli([*args, "--out", str(tmp_path / "settled"), "--epochs", "8"], capsys)
+    result = json.loads((tmp_path / "settled" / "run.json").read_text())["result"]
+    assert code == 0 and result["stop_reason"].startswith("settled at epoch")
+    assert "complete (settled at" in out and f"{result['epochs_done']} of 8" in out
+    code, out, _ = run_cli([*args, "--out", str(tmp_path / "every"), "--epochs", "1", "--all-epochs"], capsys)
+    assert code == 0 and "1 of 1" in out
+    assert json.loads((tmp_path / "every" / "run.json").read_text())["config"]["stop_when_settled"] is False
+
+
 def test_quiet_train_prints_nothing(tmp_path, corpus_file, capsys):
     args = ["train", str(corpus_file), "--out", str(tmp_path / "run"), *tiny_args(epochs=1), "--quiet"]
     code, out, err = run_cli(args, capsys)
