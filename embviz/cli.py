@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from embviz.errors import ConfigError, EmbvizError
-from embviz.options import AnimateOptions, FilmOptions
+from embviz.options import DEFAULT_METHOD, AnimateOptions, FilmOptions
 
 app = typer.Typer(
     help="Watch the token embeddings of a small language model learn, and compare them with Word2Vec.",
@@ -187,6 +187,7 @@ def compare_word2vec(
     k: int = typer.Option(10, help="Neighbours for Jaccard@k and purity@k."),
     words: Optional[str] = typer.Option(None, help="Comma-separated words: show their nearest neighbours in both spaces."),
     neighbours: int = typer.Option(8, help="Neighbours listed per --words entry."),
+    method: str = typer.Option(DEFAULT_METHOD, help="How side-by-side.png lays out each space: umap, pca or tsne."),
     probe: bool = typer.Option(False, "--probe", help="Retrain the run's model with the Word2Vec vectors as a "
                                                       "frozen embedding and compare validation losses."),
     probe_finetune: bool = typer.Option(False, "--probe-finetune", help="Also (or, alone, only) a Word2Vec-"
@@ -206,7 +207,7 @@ def compare_word2vec(
                                  negative=negative, epochs=_auto(epochs, "epochs", int),
                                  seed=_auto(seed, "seed", int), workers=_auto(workers, "workers", int)),
         k=k, words=tuple(w.strip() for w in (words or "").split(",") if w.strip()), neighbours=neighbours,
-        probe=probe, probe_finetune=probe_finetune, retrain=retrain)
+        probe=probe, probe_finetune=probe_finetune, retrain=retrain, method=method)
     with Bars(quiet or json_out) as bars:
         result = compare(run_dir, options, progress=bars.update)
     if json_out:
@@ -333,6 +334,8 @@ def _animate_summary(r, max_rows: int = 20) -> None:
     columns = [(f"purity\n{short.get(lvl, lvl)}", f"purity_{lvl}", 2) for lvl in e.levels]
     if e.levels:
         columns.append((f"silh.\n{short.get(r.level, r.level)}", f"silhouette_{r.level}", 2))
+        columns.append((f"2-D\n{short.get(r.level, r.level)}", f"purity2d_{r.level}", 2))
+    columns.append(("trust\n2-D", "trustworthiness", 2))
     columns += [("Jacc.\n@10", "jaccard10_final", 2), ("CKA", "cka_final", 2), ("drift", "drift_prev", 3)]
     columns += [(head, key, 2) for head, key in (("WS353\nρ", "wordsim353_spearman"), ("SL999\nρ", "simlex999_spearman"))
                 if key in c]
@@ -348,6 +351,10 @@ def _animate_summary(r, max_rows: int = 20) -> None:
         notes.append("purity@10 chance: " + " · ".join(f"{lvl} {_fmt(_finite(c[f'chance_{lvl}'][0]), 2)}"
                                                       for lvl in e.levels))
         notes.append(e.crossing_line())
+        layout, space = e.faithfulness(r.level)
+        notes.append(f"{r.method} layout at the final snapshot: {r.level} purity@10 {_fmt(_finite(layout), 2)} in 2-D "
+                     f"of {_fmt(_finite(space), 2)} in the space · trustworthiness "
+                     f"{_fmt(_finite(c['trustworthiness'][-1]), 3)}")
     for key, name in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
         if f"{key}_coverage" in c:
             notes.append(f"{name} pairs in vocabulary: {np.nanmax(c[f'{key}_coverage']):.0%}")

@@ -25,6 +25,7 @@ import numpy as np
 from embviz.errors import ConfigError, RunError
 from embviz.lexicon import at_level
 from embviz.gensim_eval import ANALOGIES, SIMLEX999, WORDSIM353, WordIndex, analogy_accuracy, gensim_test_file, word_pair_spearman
+from embviz.options import DEFAULT_METHOD, METHODS
 from embviz.metrics import cosine_knn, knn_jaccard, knn_purity, linear_cka, purity_chance, unit_rows
 from embviz.run import WORD2VEC, atomic_write, write_json, write_text
 from embviz.tokenizer import BPE_MARK, UNK
@@ -69,6 +70,8 @@ class CompareOptions:
     retrain: bool = False
     label_words: int = 16
     figures: bool = True
+    method: str = DEFAULT_METHOD
+    """How the side-by-side figure lays out each space in 2-D (as ``animate --method``)."""
 
     def validate(self) -> None:
         self.word2vec.validate()
@@ -78,6 +81,8 @@ class CompareOptions:
             raise ConfigError(f"--neighbours must be between 1 and 100, got {self.neighbours}")
         if not 0 <= self.label_words <= 500:
             raise ConfigError(f"--label-words must be between 0 and 500, got {self.label_words}")
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
 
 
 @dataclass(frozen=True)
@@ -356,7 +361,7 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
         pngs[SIDE_BY_SIDE] = _png(side_by_side_figure(lm, w2v, shared_tokens, labels, options.label_words,
                                                       [w for w, _ in _find_words(options.words, tokens, rows,
                                                                                  tokenizer.kind, tokenizer.lowercase)],
-                                                      tokenizer.lowercase, tokenizer.kind))
+                                                      tokenizer.lowercase, tokenizer.kind, options.method))
         pngs[AGREEMENT] = _png(agreement_figure(curve, data["curve_rows"]))
         lap("figures")
     markdown = report_markdown(data)
@@ -390,23 +395,24 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _plane(x: np.ndarray) -> np.ndarray:
-    """Centred, unit-Frobenius-norm rows projected on their own first two principal axes [n, 2]."""
-    from embviz.align import pca_basis, project
+def _plane(x: np.ndarray, method: str) -> np.ndarray:
+    """The rows [n, d] laid out in 2-D by ``method`` (the film's projector), centred and scaled to unit
+    Frobenius norm -> [n, 2]."""
+    from embviz.project import make_projector
 
     x = np.asarray(x, dtype=np.float64)
-    x = x - x.mean(axis=0)
-    norm = np.linalg.norm(x)
-    x = x / norm if norm > 0 else x
     if x.shape[1] < 2:
         x = np.pad(x, ((0, 0), (0, 2 - x.shape[1])))
-    mean, comps = pca_basis(x, 2)
-    return project(x, mean, comps)
+    layout = make_projector(method).fit([x]).embeddings_[0]
+    layout = layout - layout.mean(axis=0)
+    norm = np.linalg.norm(layout)
+    return layout / norm if norm > 0 else layout
 
 
 def side_by_side_figure(lm: np.ndarray, w2v: np.ndarray, words: list[str], labels: list[str | None],
-                        label_count: int, always: list[str], lowercase: bool = True, kind: str = "word"):
-    """Both spaces in 2-D (each its own PCA plane; Word2Vec rotated onto the LM by Procrustes),
+                        label_count: int, always: list[str], lowercase: bool = True, kind: str = "word",
+                        method: str = DEFAULT_METHOD):
+    """Both spaces in 2-D (each laid out by ``method``; Word2Vec rotated onto the LM by Procrustes),
     coloured by category as in the film, the same words labelled in both."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -417,8 +423,8 @@ def side_by_side_figure(lm: np.ndarray, w2v: np.ndarray, words: list[str], label
     from embviz.fonts import font_families
     from embviz.render import UNCATEGORISED_COLOR, category_colors, choose_label_words
 
-    a = _plane(lm)
-    b = procrustes_align(_plane(w2v), a)
+    a = _plane(lm, method)
+    b = procrustes_align(_plane(w2v, method), a)
     colors = category_colors(labels)
     wanted = [w.lower() if lowercase else w for w in always]
     wanted = [w if w in words or kind != "bpe" else BPE_MARK + w for w in wanted]

@@ -243,7 +243,7 @@ def test_word2vec_purity_in_one_call_writes_nothing(run_copy):
 
 def test_json_flag_prints_only_the_report(run_copy, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["compare-word2vec", str(run_copy), "--epochs", "2", "--workers", "1", "--json"])
+        cli.main(["compare-word2vec", str(run_copy), "--epochs", "2", "--workers", "1", "--method", "pca", "--json"])
     assert exit_info.value.code == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["schema"] == SCHEMA and printed["word2vec"]["epochs"] == 2
@@ -291,7 +291,7 @@ def test_absurd_options_are_one_line_errors(run_copy, capsys, args, expected):
 
 
 def test_bad_runs_are_one_line_errors_and_leave_results_intact(run_copy, tmp_path, capsys):
-    compare(run_copy, CompareOptions(word2vec=W2V))
+    compare(run_copy, CompareOptions(word2vec=W2V, method="pca"))
     base = run_copy / "word2vec"
     before = {p.relative_to(base): p.read_bytes() for p in base.rglob("*") if p.is_file()}
 
@@ -374,5 +374,5 @@ def test_a_corpus_run_built_without_training_compares_with_its_known_topics(tmp_
         matrix = rng.normal(size=(len(tokens), 8)) * (1.0 if step == 0 else 0.1)
         matrix[:, :2] += 0 if step == 0 else 3 * signal
         run.add_snapshot(matrix.astype(np.float32), Snapshot(snapshot_name(step), step, step / 10, step * 64, None, 5.0))
-    report = compare(run.path, CompareOptions(word2vec=Word2VecOptions(epochs=3, workers=1), k=5))
+    report = compare(run.path, CompareOptions(word2vec=Word2VecOptions(epochs=3, workers=1), k=5, method="pca"))
     assert report.data["purity"]["lm"] == 1.0
