@@ -35,9 +35,12 @@ from embviz.run import Run, Snapshot, check_writable, write_text
 from embviz.tokenizer import BPE_MARK
 
 StageProgress = Callable[[str, int, int], None]
-"""progress(stage, done, total); stages: "loading", "projecting", "metrics", "rendering"."""
+"""progress(stage, done, total); stages: "loading", "projecting" (:data:`PROJECTING` names UMAP's), "metrics",
+"rendering"."""
 Progress = Callable[[int, int], None]
 
+PROJECTING = {"umap": "projecting (UMAP; a first run compiles numba, ~10 s)"}
+"""The projecting stage's name by method, where the first film pays more than the projection itself."""
 FLAT_LEVEL = "category"
 """Name of the only level of a flat (one-level) lexicon."""
 _SPECIAL = re.compile(r"^<[^<>\s]+>$")
@@ -91,7 +94,8 @@ def animate(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     bench = word_benchmarks(run.vocab()[0])
     rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=_stage(progress, "loading"))
     laps("setup")
-    trajectory = project(run, snapshots, selection, options, lambda: rows.shown, progress=_stage(progress, "projecting"))
+    trajectory = project(run, snapshots, selection, options, lambda: rows.shown,
+                         progress=_stage(progress, PROJECTING.get(options.method, "projecting")))
     laps("project")
     table, metrics_cached = measure(run, snapshots, selection, bench, rows, trajectory, cache=options.cache,
                                     progress=_stage(progress, "metrics"))
