@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/embviz train synthetic --out runs/demo --overwrite --snapshot-schedule log
 	$(BIN)/embviz animate runs/demo
 	$(BIN)/embviz compare-word2vec runs/demo --words cat,monday,red,three,eats,orange
+	$(BIN)/embviz explore runs/demo --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff check embviz tests benchmarks

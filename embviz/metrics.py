@@ -252,6 +252,13 @@ def knn_jaccard(knn_a: np.ndarray, knn_b: np.ndarray) -> np.ndarray:
     return shared / (2 * k - shared)
 
 
+def jaccard_chance(n: int, k: int = 10) -> float:
+    """About the expected :func:`knn_jaccard` of two unrelated neighbour lists of ``k`` among ``n - 1``
+    others: ``k / (2(n - 1) - k)``, the expected overlap ``k² / (n - 1)`` over the union; nan when ``k >= n - 1``."""
+    k = min(k, n - 1)
+    return k / (2 * (n - 1) - k) if 0 < k < n - 1 else float("nan")
+
+
 def linear_cka(a, b) -> float:
     """Linear centred kernel alignment (Kornblith et al., 2019) between two spaces.
 

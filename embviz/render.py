@@ -227,7 +227,12 @@ def _marker_area(n: int, axes_px: float, px_per_pt: float) -> float:
 
 def _stat_line(step: float, epoch: float, loss: float) -> str:
     loss_text = "–" if math.isnan(loss) else f"{loss:.3f}"
-    return f"epoch {epoch:.2f} · step {round(step):,} · loss {loss_text}"
+    return f"{_epoch_text(epoch)}step {round(step):,} · loss {loss_text}"
+
+
+def _epoch_text(epoch: float) -> str:
+    """``epoch 1.50 · ``, or nothing when the epoch is unknown (nan: a checkpoint that does not say)."""
+    return "" if math.isnan(epoch) else f"epoch {epoch:.2f} · "
 
 
 class _FilmScene:
@@ -495,7 +500,7 @@ def grid_figure(film: Film, snapshots: Sequence[int] | None = None, *, label: in
         ax.set_ylim(ylim)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"epoch {film.epochs[s]:.2f} · step {round(film.steps[s]):,}", fontsize=9)
+        ax.set_title(f"{_epoch_text(film.epochs[s])}step {round(film.steps[s]):,}", fontsize=9)
     fig.legend(handles=_legend_handles(groups, 8), loc="outside lower center", fontsize=8, frameon=False,
                ncols=max(1, min(len(groups), int(cols * 3.2 / 1.7))), handlelength=1.0, columnspacing=1.0)
     if film.title:

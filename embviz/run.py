@@ -326,14 +326,14 @@ class Run:
     def write_vocab(self, tokens: list[str], counts: list[int], categories: list[str | None]) -> None:
         lines = ["id\ttoken\tcount\tcategory"]
         for i, (token, count, cat) in enumerate(zip(tokens, counts, categories)):
-            lines.append(f"{i}\t{_escape(token)}\t{count}\t{cat or ''}")
+            lines.append(f"{i}\t{tsv_escape(token)}\t{count}\t{cat or ''}")
         write_text(self.path / VOCAB_TSV, "\n".join(lines) + "\n")
 
     def vocab(self) -> tuple[list[str], list[int], list[str | None]]:
         """Tokens, counts and category paths, indexed by token id."""
         where = self.path / VOCAB_TSV
         try:
-            lines = where.read_text(encoding="utf-8").splitlines()
+            lines = where.read_text(encoding="utf-8").removesuffix("\n").split("\n")  # not splitlines: \f, \u2028… are token text
         except FileNotFoundError:
             raise RunError(f"{where} is missing") from None
         except UnicodeDecodeError:
@@ -343,7 +343,7 @@ class Run:
             parts = line.split("\t")
             if len(parts) != 4 or parts[0] != str(len(tokens)) or not parts[2].isdigit():
                 raise RunError(f"{where}:{n}: malformed line")
-            tokens.append(_unescape(parts[1]))
+            tokens.append(tsv_unescape(parts[1]))
             counts.append(int(parts[2]))
             cats.append(parts[3] or None)
         return tokens, counts, cats
@@ -469,11 +469,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _escape(token: str) -> str:
+def tsv_escape(token: str) -> str:
+    r"""``token`` as one TSV field: backslash, tab, newline and carriage return written as ``\\ \t \n \r``."""
     return token.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _unescape(text: str) -> str:
+def tsv_unescape(text: str) -> str:
+    """The inverse of :func:`tsv_escape`."""
     out, i = [], 0
     while i < len(text):
         if text[i] == "\\" and i + 1 < len(text):

@@ -6,6 +6,11 @@ frames it enters (foods follow ingestion verbs, days follow ``on``), and the sub
 frame further (drinks come in cups, wild animals live in the forest), so words that share a
 sub-field share more contexts than words that only share a field, which share more than words of
 different fields.
+
+The same grammar writes Chinese (``lang="zh"``): every lexeme has a Chinese word in the same
+category, function words have Chinese equivalents (or none: ``the``, ``that``), and words are
+separated by spaces, so the text is already segmented and its categories are those of the English.
+Word order stays the grammar's (subject, verb, object, then adjuncts).
 """
 
 from __future__ import annotations
@@ -117,12 +122,80 @@ _FUNCTION_WORDS: dict[str, str] = {
     "function/operator/arithmetic": "plus minus",
 }
 
+# Chinese words of each category, in the order of ``_WORDS`` (one word for all forms of a lexeme).
+_WORDS_ZH: dict[str, str] = {
+    "noun/animal/pet": "狗 猫 兔子 小狗 小猫 仓鼠 鹦鹉",
+    "noun/animal/farm": "牛 马 火鸡 猪 羊 鸡 山羊",
+    "noun/animal/wild": "狮子 大象 老虎 熊 狼 猴子 长颈鹿 狐狸",
+    "noun/food/fruit": "苹果 香蕉 橙子 梨 葡萄 柠檬 樱桃",
+    "noun/food/vegetable": "土豆 胡萝卜 西红柿 洋葱 豆子 白菜",
+    "noun/food/dish": "面包 汤 米饭 蛋糕 面条 馅饼 炖菜",
+    "noun/food/drink": "水 牛奶 茶 咖啡 果汁",
+    "noun/person/family": "妈妈 爸爸 姐姐 哥哥 奶奶 爷爷 阿姨 叔叔 儿子 女儿 表哥",
+    "noun/person/generic": "男人 女人 男孩 女孩 孩子 朋友 婴儿",
+    "noun/person/occupation": "老师 医生 农民 护士 司机 飞行员",
+    "noun/person/role": "总统 部长 国王 女王 领导 市长",
+    "noun/place/country": "法国 中国 土耳其 印度 日本 意大利 西班牙 埃及 巴西 肯尼亚",
+    "noun/place/city": "巴黎 北京 伊斯坦布尔 德里 东京 罗马 马德里 开罗 里约 内罗毕",
+    "noun/place/building": "学校 房子 医院 市场 图书馆 教堂 商店 车站 家",
+    "noun/place/landscape": "森林 河 花园 农场 动物园 山 湖 公园",
+    "noun/time/day": "星期一 星期二 星期三 星期四 星期五 星期六 星期日",
+    "noun/time/month": "一月 二月 三月 四月 五月 六月 七月 八月 九月 十月 十一月 十二月",
+    "noun/time/period": "天 星期 年 月",
+    "noun/time/part": "早上 傍晚 晚上 下午 周末",
+    "noun/object/vehicle": "汽车 公共汽车 火车 船 飞机",
+    "noun/object/wearable": "帽子 手表 外套 衬衫 围巾 裙子",
+    "noun/object/household": "杯子 桌子 椅子 锅 灯 床",
+    "verb/motion/walk": "走 跑 跳 游泳",
+    "verb/motion/travel": "旅行 飞 开车 航行",
+    "verb/motion/arrive": "来 去 回 到达",
+    "verb/ingestion/eat": "吃 咬 嚼 尝",
+    "verb/ingestion/drink": "喝 抿",
+    "verb/cooking/heat": "烧 烤 煮",
+    "verb/cooking/cut": "切 切片 剥 剁",
+    "verb/cooking/serve": "端 倒",
+    "verb/perception/sight": "看见 看 注意到",
+    "verb/perception/sound": "听见 听",
+    "verb/speech/say": "说 喊",
+    "verb/speech/tell": "告诉 问",
+    "verb/cognition/think": "想 知道 相信",
+    "verb/cognition/memory": "记得 忘记",
+    "verb/care/tend": "喂 洗 刷",
+    "verb/emotion/attitude": "喜欢 爱 讨厌",
+    "verb/emotion/feel": "觉得",
+    "verb/emotion/express": "微笑 笑 哭 叹气",
+    "verb/possession/hold": "养 带 拿 穿",
+    "verb/possession/exchange": "买 卖 给 找到 摘",
+    "adj/colour/warm": "红色 橙色 黄色 粉色",
+    "adj/colour/cool": "蓝色 绿色 紫色",
+    "adj/colour/neutral": "黑色 白色 棕色 灰色",
+    "adj/size/big": "大 庞大 巨大 高",
+    "adj/size/small": "小 小小 微小 矮",
+    "adj/emotion/positive": "快乐 高兴 平静 自豪",
+    "adj/emotion/negative": "难过 生气 害怕 累 担心",
+    "num/cardinal/small": "一 二 三 四 五 六 七 八 九 十",
+    "num/cardinal/teen": "十一 十二 十三 十四 十五 十六 十七 十八 十九",
+    "num/cardinal/tens": "二十 三十 四十 五十",
+    "num/cardinal/large": "百 千 百万",
+    "num/ordinal/rank": "第一 第二 第三 第四 第五 第六 第七 第八 第九 第十",
+}
+
+# Chinese for the grammar's function words ("" = none in Chinese) and the full stop.
+_FUNCTION_ZH: dict[str, str] = {
+    "the": "", "a": "一个", "an": "一个", "every": "每", "last": "上", "next": "下",
+    "my": "我的", "his": "他的", "her": "她的",
+    "in": "在", "on": "在", "at": "在", "to": "到", "from": "从", "near": "附近", "around": "周围",
+    "of": "的", "by": "乘", "for": "为", "and": "和", "that": "", "is": "是",
+    "will": "会", "can": "能", "may": "可能", "must": "必须", "plus": "加", "minus": "减", ".": "。",
+}
+
+LANGS = ("en", "zh")
+
 _MODALS = (("will", 0.4), ("can", 0.3), ("may", 0.2), ("must", 0.1))
 _TENSES = (("3sg", 0.5), ("past", 0.3), ("modal", 0.2))
 _SUBJECTS = (("noun/person/family", 0.45), ("noun/person/generic", 0.3),
              ("noun/person/occupation", 0.18), ("noun/person/role", 0.07))
 _FORMS = {"sg": 0, "pl": 1, "base": 0, "3sg": 1, "past": 2}
-_CITY_COUNTRY = dict(zip(_WORDS["noun/place/city"].split(", "), _WORDS["noun/place/country"].split(", ")))
 
 # Frames, with weights. ``<a|b:form>`` is a slot drawing from category a or b (a pos, field or
 # sub-field; ``:v`` makes a tensed verb phrase); ``{x|y}`` picks a literal word; ``$name`` is a
@@ -245,6 +318,10 @@ def _parse_lexemes(spec: str) -> list[tuple[str, ...]]:
 
 
 _LEXEMES = {path: _parse_lexemes(spec) for path, spec in _WORDS.items()}
+_LEXEMES_ZH = {path: [(word,) for word in spec.split()] for path, spec in _WORDS_ZH.items()}
+_LITERALS_ZH = {**{form: zh[0] for path in reversed(_WORDS) for en, zh in zip(_LEXEMES[path], _LEXEMES_ZH[path])
+                   for form in en}, **_FUNCTION_ZH}
+"""English words the frames write literally (``home``, ``picks``, ``the``) → Chinese."""
 _ZIPF = {path: _cumulative([1 / (rank + 1) ** _ZIPF_EXPONENT for rank in range(len(items))])
          for path, items in _LEXEMES.items()}
 
@@ -264,10 +341,11 @@ def _children() -> dict[str, list[str]]:
 _CHILDREN = _children()
 
 
-def vocabulary() -> dict[str, tuple[str, ...]]:
-    """Every word the grammar can produce → its category paths (two for the ambiguous ones)."""
+def vocabulary(lang: str = "en") -> dict[str, tuple[str, ...]]:
+    """Every word the grammar can produce in ``lang`` → its category paths (two for the ambiguous ones)."""
+    _check_lang(lang)
     vocab: dict[str, list[str]] = {}
-    for path, lexemes in _LEXEMES.items():
+    for path, lexemes in (_LEXEMES if lang == "en" else _LEXEMES_ZH).items():
         for lexeme in lexemes:
             for word in lexeme:
                 vocab.setdefault(word, [])
@@ -275,21 +353,30 @@ def vocabulary() -> dict[str, tuple[str, ...]]:
                     vocab[word].append(path)
     for path, words in _FUNCTION_WORDS.items():
         for word in words.split():
-            vocab.setdefault(word, []).append(path)
+            word = word if lang == "en" else _FUNCTION_ZH[word]
+            if word and path not in vocab.setdefault(word, []):
+                vocab[word].append(path)
     return {word: tuple(paths) for word, paths in vocab.items()}
 
 
-def ambiguous_words() -> dict[str, tuple[str, ...]]:
+def ambiguous_words(lang: str = "en") -> dict[str, tuple[str, ...]]:
     """The words the grammar uses in two categories with the same surface form."""
-    return {word: paths for word, paths in vocabulary().items() if len(paths) > 1}
+    return {word: paths for word, paths in vocabulary(lang).items() if len(paths) > 1}
 
 
-def generate(n_tokens: int = 300_000, seed: int = 0, difficulty: float = DEFAULT_DIFFICULTY) -> str:
-    """About ``n_tokens`` word and ``.`` tokens of sentences, one per line, deterministic for ``seed``.
+def _check_lang(lang: str) -> None:
+    if lang not in LANGS:
+        raise ConfigError(f"synthetic corpus language must be one of {', '.join(LANGS)}, got {lang!r}")
+
+
+def generate(n_tokens: int = 300_000, seed: int = 0, difficulty: float = DEFAULT_DIFFICULTY,
+             lang: str = "en") -> str:
+    """About ``n_tokens`` word and full-stop tokens of sentences, one per line, deterministic for ``seed``.
 
     ``difficulty`` (0..1) is the share of content slots filled from any field of the right part of
     speech instead of the frame's own; it also turns up to half the sentences into frames that
-    constrain nothing but part of speech. At 0 the categories are crisp.
+    constrain nothing but part of speech. At 0 the categories are crisp. ``lang="zh"`` writes the
+    same sentences in Chinese words separated by spaces.
     """
     if isinstance(n_tokens, bool) or not isinstance(n_tokens, (int, np.integer)):
         raise ConfigError(f"n_tokens must be an integer, got {n_tokens!r}")
@@ -299,20 +386,26 @@ def generate(n_tokens: int = 300_000, seed: int = 0, difficulty: float = DEFAULT
         raise ConfigError(f"difficulty must be a number between 0 and 1, got {difficulty!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"seed must be an integer ≥ 0, got {seed!r}")
-    grammar = _Grammar(_Draw(int(seed)), float(difficulty))
+    _check_lang(lang)
+    grammar = _Grammar(_Draw(int(seed)), float(difficulty), lang)
     lines: list[str] = []
     count = 0
     while count < n_tokens:
         tokens = grammar.sentence()
         count += len(tokens)
-        lines.append(" ".join(tokens[:-1]) + ".")
+        lines.append(" ".join(tokens[:-1]) + "." if lang == "en" else " ".join(tokens))
     return "\n".join(lines) + "\n"
 
 
 class _Grammar:
-    def __init__(self, draw: _Draw, difficulty: float) -> None:
+    def __init__(self, draw: _Draw, difficulty: float, lang: str = "en") -> None:
         self._draw = draw
         self._difficulty = difficulty
+        self._lang = lang
+        self._lexemes = _LEXEMES if lang == "en" else _LEXEMES_ZH
+        self._one = self._lexemes["num/cardinal/small"][0][0]
+        self._city_country = dict(zip((w[0] for w in self._lexemes["noun/place/city"]),
+                                      (w[0] for w in self._lexemes["noun/place/country"])))
         self._frames = _compile(_FRAMES)
         self._fillers = _compile(_FILLERS)
         self._clauses = _compile(_CLAUSES)
@@ -321,6 +414,8 @@ class _Grammar:
     def sentence(self) -> list[str]:
         frames = self._fillers if self._draw.uniform() < _FILLER_SHARE * self._difficulty else self._frames
         tokens = self._expand(self._choose(frames))
+        if self._lang == "zh":
+            return [zh for zh in (_LITERALS_ZH.get(t, t) for t in tokens) if zh]
         return _agree(tokens)
 
     def _choose(self, compiled) -> list[str]:
@@ -350,7 +445,7 @@ class _Grammar:
             if tense == "modal":
                 return [self._draw.weighted(_MODALS), self._word(path, "base")]
             return [self._word(path, tense)]
-        if form == "pl" and before and before[-1] == "one":
+        if form == "pl" and before and before[-1] == self._one:
             form = "sg"
         return [self._word(path, form or "sg")]
 
@@ -360,7 +455,7 @@ class _Grammar:
         while path not in _LEXEMES:
             children = _CHILDREN[path]
             path = children[int(self._draw.uniform() * len(children))]
-        lexeme = _LEXEMES[path][self._draw.index(_ZIPF[path])]
+        lexeme = self._lexemes[path][self._draw.index(_ZIPF[path])]
         index = _FORMS[form]
         return lexeme[index] if index < len(lexeme) else lexeme[0]
 
@@ -382,7 +477,7 @@ class _Grammar:
             return self._sum()
         if name == "located":
             city = self._word("noun/place/city", "sg")
-            country = _CITY_COUNTRY.get(city)
+            country = self._city_country.get(city)
             if country is None or self._draw.uniform() < self._difficulty:
                 country = self._word("noun/place/country", "sg")
             return [city, "is", "in", country]
@@ -392,8 +487,8 @@ class _Grammar:
         kind = self._draw.weighted((("small", 0.7), ("tens", 0.15), ("large", 0.15)))
         if kind == "large":
             return ["a", self._word("num/cardinal/large", "sg")]
-        word = "one"
-        while word == "one":
+        word = self._one
+        while word == self._one:
             word = self._word(f"num/cardinal/{kind}", "sg")
         return [word]
 
@@ -402,14 +497,15 @@ class _Grammar:
         b = 1 + self._draw.index(_ZIPF["num/cardinal/small"])
         if self._draw.uniform() < 0.3 and a != b:
             a, b = max(a, b), min(a, b)
-            return [_number(a), "minus", _number(b), "is", _number(a - b)]
-        return [_number(a), "plus", _number(b), "is", _number(a + b)]
+            return [self._number(a), "minus", self._number(b), "is", self._number(a - b)]
+        return [self._number(a), "plus", self._number(b), "is", self._number(a + b)]
 
-
-def _number(value: int) -> str:
-    if value <= 10:
-        return _LEXEMES["num/cardinal/small"][value - 1][0]
-    return _LEXEMES["num/cardinal/teen"][value - 11][0] if value < 20 else "twenty"
+    def _number(self, value: int) -> str:
+        if value <= 10:
+            return self._lexemes["num/cardinal/small"][value - 1][0]
+        if value < 20:
+            return self._lexemes["num/cardinal/teen"][value - 11][0]
+        return self._lexemes["num/cardinal/tens"][0][0]
 
 
 def _agree(tokens: list[str]) -> list[str]:

@@ -1,5 +1,6 @@
-"""Tokenizers: ``word`` (regex words + punctuation), ``char`` (one token per character, fine for
-Chinese) and ``bpe`` (Hugging Face ``tokenizers``). Each saves to JSON and is rebuilt from it exactly.
+"""Tokenizers: ``word`` (regex words + punctuation; Chinese words from a segmenter), ``char`` (one
+token per character) and ``bpe`` (Hugging Face ``tokenizers``). Each saves to JSON and is rebuilt
+from it exactly.
 
 Token id 0 is always ``<unk>``; the other ids are ordered by corpus frequency (most frequent first),
 so the first rows of an embedding matrix are the most common tokens.
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from embviz import chinese
 from embviz.errors import ConfigError, CorpusError
 
 UNK = "<unk>"
@@ -25,12 +27,17 @@ WORD_PATTERN = re.compile(r"<unk>|\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
 
 @dataclass
 class Tokenizer:
-    """Maps text to token ids ``[N]`` and back; ``tokens[i]`` is the string of id ``i``."""
+    """Maps text to token ids ``[N]`` and back; ``tokens[i]`` is the string of id ``i``.
+
+    ``segmenter`` (``word`` only) is how words are found: ``none`` (the regular expression),
+    ``whitespace`` or ``jieba`` (see :data:`embviz.chinese.SEGMENTERS`).
+    """
 
     kind: str
     tokens: list[str]
     lowercase: bool = True
     bpe_json: str | None = None
+    segmenter: str = "none"
 
     def __post_init__(self) -> None:
         self.ids = {t: i for i, t in enumerate(self.tokens)}
@@ -44,14 +51,16 @@ class Tokenizer:
         return len(self.tokens)
 
     def split(self, text: str) -> list[str]:
-        """The token strings of ``text`` (before mapping to ids)."""
+        """The token strings of ``text``; for ``bpe``, ``tokens[id]`` of each id (an imported tokenizer's readable forms)."""
         if self.lowercase:
             text = text.lower()
         if self.kind == "word":
-            return WORD_PATTERN.findall(text)
+            if self.segmenter == "jieba":
+                return chinese.segment(text)
+            return text.split() if self.segmenter == "whitespace" else WORD_PATTERN.findall(text)
         if self.kind == "char":
             return [c for c in text if not c.isspace() or c == " "]
-        return self._bpe.encode(text).tokens
+        return [self.tokens[i] for i in self._bpe.encode(text).ids]
 
     def encode(self, text: str) -> np.ndarray:
         """Token ids ``[N]`` (int64); unknown tokens map to ``<unk>`` (id 0)."""
@@ -71,6 +80,8 @@ class Tokenizer:
         data: dict[str, Any] = {"kind": self.kind, "lowercase": self.lowercase, "tokens": self.tokens}
         if self.bpe_json is not None:
             data["bpe"] = self.bpe_json
+        if self.segmenter != "none":
+            data["segmenter"] = self.segmenter
         return data
 
     @classmethod
@@ -79,21 +90,26 @@ class Tokenizer:
 
         try:
             kind, tokens, lowercase = data["kind"], data["tokens"], data["lowercase"]
-            if kind not in KINDS or not isinstance(lowercase, bool) or not all(isinstance(t, str) for t in tokens):
+            segmenter = data.get("segmenter", "none")
+            if kind not in KINDS or not isinstance(lowercase, bool) or not all(isinstance(t, str) for t in tokens) \
+                    or segmenter not in chinese.SEGMENTERS[1:] or (segmenter != "none" and kind != "word"):
                 raise TypeError
-            return cls(kind=kind, tokens=list(tokens), lowercase=lowercase, bpe_json=data.get("bpe"))
+            return cls(kind=kind, tokens=list(tokens), lowercase=lowercase, bpe_json=data.get("bpe"),
+                       segmenter=segmenter)
         except Exception as e:  # any malformed field, including a BPE model HF cannot parse
             raise RunError(f"tokenizer.json is invalid ({type(e).__name__})") from None
 
 
 def build_tokenizer(text: str, kind: str = "word", *, lowercase: bool = True, min_count: int = 1,
-                    max_vocab: int | None = None, vocab_size: int = 2000) -> Tokenizer:
+                    max_vocab: int | None = None, vocab_size: int = 2000, segmenter: str = "auto") -> Tokenizer:
     """Learn a vocabulary from ``text``.
 
-    ``min_count``/``max_vocab`` apply to ``word`` and ``char``; ``vocab_size`` to ``bpe``.
+    ``min_count``/``max_vocab`` apply to ``word`` and ``char``; ``vocab_size`` to ``bpe``;
+    ``segmenter`` to ``word`` (``auto``: decided from the text, see :func:`embviz.chinese.resolve_segmenter`).
     """
     if kind not in KINDS:
         raise ConfigError(f"unknown tokenizer {kind!r} (choose from {', '.join(KINDS)})")
+    segmenter = chinese.resolve_segmenter(text, segmenter, kind)
     if min_count < 1:
         raise ConfigError("--min-count must be at least 1")
     if max_vocab is not None and max_vocab < 2:
@@ -101,13 +117,13 @@ def build_tokenizer(text: str, kind: str = "word", *, lowercase: bool = True, mi
     if kind == "bpe":
         tok = _build_bpe(text, lowercase, vocab_size)
     else:
-        probe = Tokenizer(kind=kind, tokens=[UNK], lowercase=lowercase)
+        probe = Tokenizer(kind=kind, tokens=[UNK], lowercase=lowercase, segmenter=segmenter)
         counts = Counter(probe.split(text))
         counts.pop(UNK, None)
         kept = [t for t, c in sorted(counts.items(), key=lambda tc: (-tc[1], tc[0])) if c >= min_count]
         if max_vocab is not None:
             kept = kept[: max_vocab - 1]
-        tok = Tokenizer(kind=kind, tokens=[UNK] + kept, lowercase=lowercase)
+        tok = Tokenizer(kind=kind, tokens=[UNK] + kept, lowercase=lowercase, segmenter=segmenter)
     if len(tok) - 1 < 2:
         raise CorpusError(f"the corpus gives a vocabulary of {len(tok) - 1} token(s); at least 2 are needed "
                           "(lower --min-count or give more text)")

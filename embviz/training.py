@@ -23,13 +23,13 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from embviz import defaults
+from embviz import defaults, stopping
 from embviz.corpus import Corpus, load_corpus
 from embviz.errors import ConfigError, CorpusError, EmbvizError, RunError
-from embviz.lexicon import Lexicon, at_level
+from embviz.lexicon import Lexicon, at_level, token_categories
 from embviz.model import ModelConfig, TinyGPT
 from embviz.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
-from embviz.tokenizer import BPE_MARK, KINDS, Tokenizer, build_tokenizer
+from embviz.tokenizer import KINDS, Tokenizer, build_tokenizer
 
 SCHEDULES = ("epoch", "log")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -45,7 +45,9 @@ class TrainConfig:
     corpus: str = "synthetic"
     synthetic_tokens: int | None = None
     difficulty: float | None = None
+    max_tokens: int | None = None
     tokenizer: str = "word"
+    segmenter: str = "auto"
     lowercase: bool = True
     min_count: int | None = None
     max_vocab: int | None = None
@@ -63,6 +65,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup: int | None = None
     patience: int | None = None
+    stop_when_settled: bool = True
+    """Stop once the map has settled and validation loss no longer falls fast (:mod:`embviz.stopping`)."""
     val_fraction: float = 0.05
     seed: int = 0
     device: str = "auto"
@@ -79,7 +83,7 @@ class TrainConfig:
 
         for name, high in [("epochs", 100_000), ("batch_size", 1_000_000), ("lr", 10.0),
                            ("snapshot_every", 1e9), ("log_snapshots", 10_000), ("patience", 100_000),
-                           ("synthetic_tokens", 50_000_000)]:
+                           ("synthetic_tokens", 50_000_000), ("max_tokens", 1e12)]:
             positive(name, getattr(self, name), high)
         if not 2 <= self.context <= 65536:
             raise ConfigError(f"--context must be between 2 and 65536, got {self.context}")
@@ -159,6 +163,8 @@ class TrainResult:
     final_val_loss: float | None
     best_step: int | None
     stopped_early: bool
+    stop_reason: str | None
+    """Why training stopped before its last epoch (the settle rule or patience); None if it did not."""
     purity_init: float | None
     purity_final: float | None
     purity_chance: float | None
@@ -266,14 +272,15 @@ def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainRes
 def _inputs(config: TrainConfig, tokenizer_json: Any = None) -> tuple[Corpus, Lexicon, int, Tokenizer]:
     """The corpus, lexicon, min count and tokenizer of a run (the tokenizer rebuilt from JSON if given)."""
     corpus = load_corpus(config.corpus, synthetic_tokens=config.synthetic_tokens, seed=config.seed,
-                         difficulty=config.difficulty)
-    lexicon = Lexicon.from_tsv(Path(config.categories)) if config.categories else Lexicon.builtin()
+                         difficulty=config.difficulty, max_tokens=config.max_tokens)
+    lexicon = Lexicon.from_tsv(Path(config.categories)) if config.categories else corpus.categories or Lexicon.builtin()
     min_count = config.min_count or defaults.min_count_for(len(corpus.text.split()))
     if tokenizer_json is not None:
         tokenizer = Tokenizer.from_json(tokenizer_json)
     else:
         tokenizer = build_tokenizer(corpus.text, config.tokenizer, lowercase=config.lowercase,
-                                    min_count=min_count, max_vocab=config.max_vocab, vocab_size=config.vocab_size)
+                                    min_count=min_count, max_vocab=config.max_vocab, vocab_size=config.vocab_size,
+                                    segmenter=config.segmenter)
     return corpus, lexicon, min_count, tokenizer
 
 
@@ -472,13 +479,14 @@ class Session:
             "steps_per_epoch": self.steps_per_epoch,
             "total_steps": self.total_steps,
             "world_size": self.dist.world,
-            "versions": _versions(),
+            "segmenter": self.tokenizer.segmenter,
+            "versions": _versions(self.tokenizer),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         })
         write_json(run.path / TOKENIZER_JSON, self.tokenizer.to_json())
         counts = np.bincount(np.concatenate([self.train_ids.numpy(), self.val_ids.numpy()]),
                              minlength=self.model_cfg.vocab_size)
-        run.write_vocab(self.tokenizer.tokens, counts.tolist(), _categories(self.tokenizer, lexicon))
+        run.write_vocab(self.tokenizer.tokens, counts.tolist(), token_categories(self.tokenizer, lexicon))
 
     def loop(self, run: Run, lexicon: Lexicon, progress: Progress | None, start: dict | None) -> TrainResult:
         cfg, dist = self.config, self.dist
@@ -498,7 +506,10 @@ class Session:
         best = (start or {}).get("best", {"step": None, "val": math.inf, "since": 0})
         t_start, tokens_timed, time_timed = time.perf_counter(), 0, 0.0
         stop = _StopFlag()
-        stopped_early = False
+        stop_reason: str | None = None
+        # The settle rule's history, rebuilt from the run's own epoch snapshots (so --resume decides
+        # as an unbroken run); rank 0 keeps it and tells the other ranks its verdict.
+        watch = stopping.Watch.of_run(run) if dist.is_writer else None
 
         def save_snapshot(at_step: int, epoch_float: float, val_loss: float | None) -> None:
             train_loss = float(np.mean(losses_since_snapshot)) if losses_since_snapshot else None
@@ -506,9 +517,11 @@ class Session:
             if not dist.is_writer:
                 return
             matrix = model.embedding().detach().float().cpu().numpy().astype(cfg.snapshot_dtype)
-            run.add_snapshot(matrix, Snapshot(file=snapshot_name(at_step), step=at_step, epoch=round(epoch_float, 6),
-                                              tokens_seen=at_step * tokens_per_step,
-                                              train_loss=train_loss, val_loss=val_loss))
+            snap = Snapshot(file=snapshot_name(at_step), step=at_step, epoch=round(epoch_float, 6),
+                            tokens_seen=at_step * tokens_per_step, train_loss=train_loss, val_loss=val_loss)
+            run.add_snapshot(matrix, snap)
+            if val_loss is not None:
+                watch.add(snap, matrix)
 
         def save_checkpoint() -> None:
             if dist.is_writer:
@@ -557,14 +570,17 @@ class Session:
                     save_snapshot(step, float(epoch), val)
                     save_checkpoint()
                     if self.chosen.patience and best["since"] >= self.chosen.patience:
-                        stopped_early = True
+                        stop_reason = f"patience: no better validation loss for {best['since']} epochs"
+                    elif cfg.stop_when_settled and epoch < self.chosen.epochs:
+                        stop_reason = dist.on_writer(lambda: stopping.settled(watch.history))
+                    if stop_reason:
                         break
                 else:  # stopped mid-epoch by a signal
                     if step not in snap_steps:
                         save_snapshot(step, epoch + batch / self.steps_per_epoch, None)
                     save_checkpoint()
-        status = "complete" if epoch >= self.chosen.epochs or stopped_early else "interrupted"
-        result = self.result(run, labels, status, step, epoch, best, stopped_early, tokens_timed, time_timed,
+        status = "complete" if epoch >= self.chosen.epochs or stop_reason else "interrupted"
+        result = self.result(run, labels, status, step, epoch, best, stop_reason, tokens_timed, time_timed,
                              time.perf_counter() - t_start)
         # A collective: no rank leaves (and tears down the process group) while rank 0 still writes.
         dist.on_writer(lambda: run.set_status(status, result=_jsonable(result)))
@@ -604,7 +620,7 @@ class Session:
         return self.dist.sum(total) / (n * ctx)  # the same value on every rank, so all agree on patience
 
     def result(self, run: Run, labels: list[str | None], status: str, step: int, epoch: int, best: dict,
-               stopped_early: bool, tokens: int, seconds_training: float, seconds: float) -> TrainResult:
+               stop_reason: str | None, tokens: int, seconds_training: float, seconds: float) -> TrainResult:
         snaps = run.snapshots() if self.dist.is_writer else []
         purity_init = purity_final = chance = None
         if len(snaps) >= 2 and self.dist.is_writer:
@@ -621,14 +637,10 @@ class Session:
         return TrainResult(
             run_dir=run.path, status=status, steps=step, epochs_done=epoch, snapshots=len(snaps),
             final_train_loss=final.train_loss if final else None, final_val_loss=last_val,
-            best_step=best["step"], stopped_early=stopped_early, purity_init=purity_init, purity_final=purity_final, purity_chance=chance,
+            best_step=best["step"], stopped_early=stop_reason is not None, stop_reason=stop_reason,
+            purity_init=purity_init, purity_final=purity_final, purity_chance=chance,
             tokens_per_s=tokens / seconds_training if seconds_training else 0.0, seconds=seconds,
             chosen=asdict(self.chosen))
-
-
-def _categories(tokenizer: Tokenizer, lexicon: Lexicon) -> list[str | None]:
-    """The lexicon path of every token (a BPE word-start marker is ignored for the look-up)."""
-    return [lexicon.path(t.lstrip(BPE_MARK)) if t.strip(BPE_MARK) else None for t in tokenizer.tokens]
 
 
 def _save_checkpoint(run: Run, state: dict) -> None:
@@ -638,11 +650,13 @@ def _save_checkpoint(run: Run, state: dict) -> None:
     atomic_write(run.checkpoint_path, lambda f: torch.save(state, f))
 
 
-def _versions() -> dict:
+def _versions(tokenizer: Tokenizer) -> dict:
     import embviz
+    from embviz import chinese
 
+    segmenter = {"jieba": chinese.segmenter_version()} if tokenizer.segmenter == "jieba" else {}
     return {"embviz": embviz.__version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version()}
+            "python": platform.python_version(), **segmenter}
 
 
 def _jsonable(result: TrainResult) -> dict:

@@ -178,10 +178,11 @@ def run_corpus_text(run: Run, manifest: dict) -> str:
     recorded = manifest.get("corpus", {}).get("sha256")
     spec = config.get("corpus")
     if not isinstance(spec, str) or not isinstance(recorded, str):
-        raise RunError(f"{run.path / RUN_JSON} records no corpus and hash; cannot rebuild the run's text")
+        hint = " (it was imported without --corpus; import it again with --corpus FILE)" if config.get("imported") else ""
+        raise RunError(f"{run.path / RUN_JSON} records no corpus and hash; cannot rebuild the run's text{hint}")
     try:
         corpus = load_corpus(spec, synthetic_tokens=config.get("synthetic_tokens"), seed=config.get("seed", 0),
-                             difficulty=config.get("difficulty"))
+                             difficulty=config.get("difficulty"), max_tokens=config.get("max_tokens"))
     except CorpusError as e:
         raise CorpusError(f"the run's corpus can no longer be read: {e}") from None
     if corpus.sha256 != recorded:

@@ -193,6 +193,18 @@ CORPUS_ROWS: list[Row] = [
     ("tiny vocabulary", "train", lambda s: [str(write(s.root / "v.txt", "aaa aaa aaa aaa\n")), "--out",
                                             str(s.root / "new"), *TINY], "at least 2"),
     ("unknown built-in", "train", lambda s: ["shakespeare", "--out", str(s.root / "new")], "does not exist"),
+    ("segmenter forced on Latin text", "train", lambda s: [str(s.corpus), "--segmenter", "jieba", "--out",
+                                                           str(s.root / "new")], "Han characters"),
+    ("segmenter forced on Japanese", "train", lambda s: [str(write(s.root / "ja.txt", "ねこはさかなをたべる。漢字\n" * 50)),
+                                                         "--segmenter", "jieba", "--out", str(s.root / "new")], "HIRAGANA"),
+    ("segmenter with char tokenizer", "train", lambda s: [str(s.corpus), "--tokenizer", "char", "--segmenter",
+                                                          "jieba", "--out", str(s.root / "new")], "--tokenizer word"),
+    ("unknown segmenter", "train", lambda s: [str(s.corpus), "--segmenter", "pkuseg", "--out", str(s.root / "new")],
+     "unknown segmenter"),
+    ("slice larger than the gold corpus", "train", lambda s: ["peoples-daily", "--max-tokens", "5000000", "--out",
+                                                              str(s.root / "new")], "more than the 1,121,447 words"),
+    ("slice larger than a file", "train", lambda s: [str(s.corpus), "--max-tokens", "100000", "--out",
+                                                     str(s.root / "new")], "more than"),
 ]
 
 NUMBER_ROWS: list[Row] = [
@@ -219,8 +231,10 @@ NUMBER_ROWS: list[Row] = [
 
 RUN_READERS = [
     ("animate", lambda s: [str(s.run)]),
+    ("explore", lambda s: [str(s.run)]),
     ("compare-word2vec", lambda s: [str(s.run)]),
     ("train", lambda s: ["--resume", str(s.run)]),  # the row marks the run interrupted before breaking it
+    ("export", lambda s: [str(s.run), "--to", "npz", str(s.root / "run.npz")]),
 ]
 
 
@@ -276,7 +290,19 @@ WORD_ROWS: list[Row] = [
     ("unknown words only", "animate", lambda s: [str(s.run), "--words", "zzyzx,qwxq", "--only"], "zzyzx"),
     ("unknown words file", "animate", lambda s: [str(s.run), "--words-file", str(s.root / "no-words.txt")],
      "no-words.txt"),
+    ("unknown words only", "explore", lambda s: [str(s.run), "--words", "zzyzx,qwxq", "--only"], "zzyzx"),
     ("unknown words", "compare-word2vec", lambda s: [str(s.run), "--words", "zzyzx,qwxq"], "zzyzx"),
+]
+
+IMPORT_ROWS: list[Row] = [  # tests/test_import.py has the rows that need checkpoints written by transformers
+    ("import finds no checkpoint", "import", lambda s: [str(s.run / "snapshots"), "--out", str(s.root / "imported")],
+     "no checkpoints found"),
+    ("import a text file", "import", lambda s: [str(s.corpus), "--out", str(s.root / "imported")],
+     "is not a checkpoint file"),
+    ("import a checkpoint without a known embedding name", "import",
+     lambda s: [str(s.run / "checkpoint"), "--out", str(s.root / "imported")], "no token-embedding tensor found"),
+    ("import onto an existing run", "import", lambda s: [str(s.run / "checkpoint"), "--out", str(s.run)],
+     "already exists; pass --overwrite"),
 ]
 
 UNWRITABLE_ROWS: list[Row] = [
@@ -286,11 +312,52 @@ UNWRITABLE_ROWS: list[Row] = [
      "cannot create run directory"),
     ("animate output under a file", "animate", lambda s: [str(s.run), "--out", str(s.corpus / "film.mp4")],
      "tiny.txt"),
+    ("explore output under a file", "explore", lambda s: [str(s.run), "--out", str(s.corpus / "x.html")],
+     "tiny.txt"),
+    ("explore output exists", "explore",
+     lambda s: [str(s.run), "--out", str(write(s.root / "explorer.html", "keep"))], "--overwrite"),
+    ("explore run with one snapshot", "explore",
+     lambda s: s.edit_json("snapshots/index.json", lambda d: d[:1]) or [str(s.run)], "at least 2"),
     ("compare output dir is a file", "compare-word2vec",
      lambda s: (write(s.run / "word2vec", "a file in the way"), [str(s.run)])[1], "word2vec"),
 ]
 
-ROWS = CORPUS_ROWS + NUMBER_ROWS + broken_run_rows() + RESUME_ROWS + WORD_ROWS + UNWRITABLE_ROWS
+
+def export_to(fmt: str, out: str, *more: str) -> Callable[[Space], list[str]]:
+    return lambda s: [str(s.run), "--to", fmt, str(s.root / out), *more]
+
+
+def exported(s: Space, fmt: str, out: str) -> None:
+    from embviz.export import export
+
+    export(s.run, fmt, s.root / out)
+
+
+EXPORT_ROWS: list[Row] = [
+    ("export of an interrupted run", "export", lambda s: (s.interrupted(), export_to("npz", "e.npz")(s))[1],
+     "no final snapshot"),
+    ("export unknown format", "export", export_to("csv", "e.csv"), "unknown export format 'csv'"),
+    ("export missing step", "export", export_to("word2vec", "e.txt", "--snapshot", "12345"), "no snapshot at step 12345"),
+    ("export step not a number", "export", export_to("npz", "e.npz", "--snapshot", "latest"), "--snapshot"),
+    ("export binary npz", "export", export_to("npz", "e.npz", "--binary"), "--binary"),
+    ("export under a file", "export", lambda s: [str(s.run), "--to", "projector", str(s.corpus / "out")],
+     "not an existing folder"),
+    ("export into a missing folder", "export", export_to("word2vec", "nowhere/e.txt"), "not an existing folder"),
+    ("existing projector export", "export", lambda s: (exported(s, "projector", "p"), export_to("projector", "p")(s))[1],
+     "--overwrite"),
+    ("existing npz export", "export", lambda s: (exported(s, "npz", "e.npz"), export_to("npz", "e.npz")(s))[1],
+     "--overwrite"),
+    ("overwrite a folder that is no export", "export",
+     lambda s: (write(s.root / "mine" / "notes.txt", "keep"), export_to("projector", "mine", "--overwrite")(s))[1],
+     "not a projector export"),
+    ("overwrite the run itself", "export", lambda s: [str(s.run), "--to", "projector", str(s.run), "--overwrite"],
+     "not a projector export"),
+    ("overwrite a folder with a file", "export",
+     lambda s: (exported(s, "projector", "p"), export_to("npz", "p", "--overwrite")(s))[1], "is a directory"),
+]
+
+ROWS = (CORPUS_ROWS + NUMBER_ROWS + broken_run_rows() + RESUME_ROWS + WORD_ROWS + IMPORT_ROWS + UNWRITABLE_ROWS
+        + EXPORT_ROWS)
 
 
 KNOWN_BUGS = {

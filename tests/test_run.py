@@ -115,9 +115,11 @@ def test_lock_refuses_a_live_holder_and_takes_over_a_dead_ones(tmp_path):
 
 def test_vocab_tsv_round_trips_awkward_tokens(tmp_path):
     run = new_run(tmp_path)
-    tokens = ["<unk>", "tab\there", "new\nline", "back\\slash", "北京"]
-    run.write_vocab(tokens, [0, 1, 2, 3, 4], [None, "a/b/c", None, None, "noun/place/city"])
-    assert run.vocab() == (tokens, [0, 1, 2, 3, 4], [None, "a/b/c", None, None, "noun/place/city"])
+    tokens = ["<unk>", "tab\there", "new\nline", "back\\slash", "北京", "cr\rx", "form\x0cfeed", "v\x0btab", "ls\u2028ps\u2029",
+              "nl\x85fs\x1c"]
+    categories = [None, "a/b/c", None, None, "noun/place/city"] + [None] * 5
+    run.write_vocab(tokens, list(range(10)), categories)
+    assert run.vocab() == (tokens, list(range(10)), categories)
 
 
 def test_gather_stacks_rows_of_every_snapshot(tmp_path):

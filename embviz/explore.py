@@ -1,0 +1,263 @@
+"""``explore``: a run's snapshots → one self-contained HTML page to play, pause, search and click through training.
+
+The page (``embviz/web/explorer.{html,js,css}``, inlined at write time) needs no network and no
+server. It shows the same words, layout and emergence curves as ``animate`` for the same options,
+and adds what a film cannot: hover, search, and for a clicked word its 10 nearest neighbours in the
+original d-dimensional space at every snapshot (cosine, :func:`embviz.project.exact_knn`) and its
+trail. When ``compare-word2vec`` has run, the Word2Vec space (projected like the run, scaled and
+rotated onto the final snapshot) and its neighbours come along.
+
+Numbers travel as base64 of little-endian typed arrays inside one JSON block; tokens only as JSON
+strings, which the page puts into the DOM as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from embviz.animate import (
+    Selection,
+    SnapshotRows,
+    _stage,
+    choose_words,
+    describe_snapshot,
+    display_names,
+    film_snapshots,
+    film_title,
+    measure,
+    project,
+    projector_for,
+    word_benchmarks,
+)
+from embviz.emergence import Emergence
+from embviz.errors import ConfigError, EmbvizError
+from embviz.options import AnimateOptions
+from embviz.project import Trajectory, TrajectoryCache, align_to, exact_knn, project_snapshots
+from embviz.run import WORD2VEC, Run, Snapshot, check_writable, write_text
+
+StageProgress = Callable[[str, int, int], None]
+"""progress(stage, done, total); stages: animate's, then "neighbours" and "writing"."""
+
+NEIGHBOURS = 10
+MAX_WORDS = 20_000
+"""Neighbour indices travel as uint16; the page also stays responsive well below this."""
+MAX_CELLS = 250_000
+"""At most this many words × snapshots (≈ 23 MB of page): above it the page is slow to open and to mail."""
+DEFAULT_NAME = "explorer.html"
+_ESCAPES = str.maketrans({ch: f"\\u{ord(ch):04x}" for ch in "<>&\u2028\u2029"})
+
+
+@dataclass(frozen=True)
+class ExploreResult:
+    """What ``explore`` wrote."""
+
+    path: Path
+    n_words: int
+    n_snapshots: int
+    size_bytes: int
+    word2vec: bool
+    projection_cached: bool
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def script_json(data: object) -> str:
+    """``data`` as JSON safe inside ``<script type="application/json">``: ``< > &`` and U+2028/9 escaped."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.translate(_ESCAPES)
+
+
+def _b64(array: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()).decode()
+
+
+def _nan_to_none(values: np.ndarray) -> list[float | None]:
+    return [None if not np.isfinite(v) else round(float(v), 6) for v in values]
+
+
+def neighbours(matrices: np.ndarray, k: int = NEIGHBOURS, progress: Callable[[int, int], None] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Each word's ``k`` nearest other words by cosine in every snapshot of ``matrices`` [T, n, d].
+
+    Returns ``(indices uint16 [T, n, k], cosines float32 [T, n, k])``, most similar first.
+    """
+    t_count, n, _ = matrices.shape
+    k = min(k, n - 1)
+    idx = np.empty((t_count, n, k), dtype=np.uint16)
+    cos = np.empty((t_count, n, k), dtype=np.float32)
+    for t in range(t_count):
+        i, d = exact_knn(matrices[t], k + 1, "cosine")
+        idx[t], cos[t] = i[:, 1:], 1.0 - d[:, 1:]
+        if progress:
+            progress(t + 1, t_count)
+    return idx, cos
+
+
+def check_output(path: Path, overwrite: bool) -> None:
+    """Fail before any work when ``path`` cannot be written or would be replaced without ``overwrite``."""
+    if path.exists() and not path.is_dir() and not overwrite:
+        raise ConfigError(f"{path} already exists; pass --overwrite to replace it")
+    check_writable(path)
+
+
+def _check_size(n_words: int, n_snapshots: int) -> None:
+    cells = n_words * n_snapshots
+    if n_words > MAX_WORDS or cells > MAX_CELLS:
+        raise ConfigError(
+            f"{n_words:,} words × {n_snapshots} snapshots is too much for one page (at most {MAX_WORDS:,} words and "
+            f"{MAX_CELLS:,} words × snapshots); narrow the words with --top, --content-only, or --words/--words-file "
+            "with --only")
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The film's stages for one set of options: its snapshots, words, trajectory [T, n, 2], emergence
+    table and the shown rows of every snapshot ``matrices`` [T, n, d] float32."""
+
+    snapshots: list[Snapshot]
+    selection: Selection
+    trajectory: Trajectory
+    emergence: Emergence
+    matrices: np.ndarray
+    title: str
+
+
+def film_stages(run: Run, options: AnimateOptions, progress: StageProgress | None = None) -> Stages:
+    """animate's stages for ``options``: the same words, cached projection and emergence table as its film;
+    refuses (before reading any snapshot) more words × snapshots than one page holds."""
+    snapshots = film_snapshots(run)
+    selection = choose_words(run, options)
+    _check_size(selection.rows.size, len(snapshots))
+    bench = word_benchmarks(run.vocab()[0])
+    rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=_stage(progress, "loading"))
+    trajectory = project(run, snapshots, selection, options, lambda: rows.shown, progress=_stage(progress, "projecting"))
+    table, _ = measure(run, snapshots, selection, bench, rows, trajectory, cache=options.cache,
+                       progress=_stage(progress, "metrics"))
+    return Stages(snapshots, selection, trajectory, table, rows.shown, film_title(run, selection, options))
+
+
+def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: AnimateOptions
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The Word2Vec vectors of the selection projected like the run (``options``, cached like it) and fitted
+    onto ``final`` [n, 2] (scale + Procrustes), with their neighbours; None when the run has no baseline.
+
+    Returns ``(positions float32 [n, 2], indices uint16 [n, k], cosines float32 [n, k])``; words without a
+    Word2Vec vector are at nan with no neighbours (index 65535).
+    """
+    rows, words = selection.rows, selection.words
+    if not (run.path / WORD2VEC).is_dir():
+        return None
+    try:
+        base = Run.open(run.path / WORD2VEC)
+        snap = base.snapshots()[-1]
+        vectors = base.load_snapshot(snap, rows)
+    except (EmbvizError, IndexError) as e:
+        warnings.warn(f"Word2Vec space left out: {e}", stacklevel=3)
+        return None
+    present = np.flatnonzero(np.any(vectors != 0, axis=1) & np.isfinite(vectors).all(axis=1))
+    if present.size < 3:
+        return None
+    cache = TrajectoryCache(run.path) if options.cache else None
+    layout = project_snapshots(projector_for(options), [vectors[present]], rows[present], [words[i] for i in present],
+                               [describe_snapshot(base, snap)], cache).positions[0]
+    target = final[present]
+    spread = np.sqrt(((layout - layout.mean(0)) ** 2).sum(1).mean())
+    scale = np.sqrt(((target - target.mean(0)) ** 2).sum(1).mean()) / max(spread, 1e-12)
+    positions = np.full((len(rows), 2), np.nan, dtype=np.float32)
+    positions[present] = align_to(layout * scale, target)
+    idx, cos = neighbours(vectors[present][None])
+    full_idx = np.full((len(rows), idx.shape[2]), 65535, dtype=np.uint16)
+    full_cos = np.zeros((len(rows), idx.shape[2]), dtype=np.float32)
+    full_idx[present], full_cos[present] = present[idx[0]], cos[0]
+    return positions, full_idx, full_cos
+
+
+def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v) -> dict:
+    """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays."""
+    from embviz.render import category_colors
+
+    sel = stages.selection
+    n = len(sel.words)
+    levels = []
+    for level in sel.levels:
+        labels = sel.labels(level)
+        colours = category_colors(labels)
+        order = list(colours)
+        names = display_names(order)
+        code = {c: i for i, c in enumerate(order)}
+        levels.append({"name": level, "categories": [names[c] for c in order],
+                       "colours": ["#%02x%02x%02x" % tuple(round(255 * v) for v in colours[c][:3]) for c in order],
+                       "codes": [code.get(lab, -1) for lab in labels]})
+    table = stages.emergence
+    curves = {f"purity · {lvl}": _nan_to_none(table.columns[f"purity_{lvl}"]) for lvl in table.levels}
+    curves.update({f"purity in 2-D · {lvl}": _nan_to_none(table.columns[f"purity2d_{lvl}"]) for lvl in table.levels})
+    curves["trustworthiness of 2-D"] = _nan_to_none(table.columns["trustworthiness"])
+    chance = {f"purity · {lvl}": _nan_to_none(table.columns[f"chance_{lvl}"][:1])[0] for lvl in table.levels}
+    snaps = stages.snapshots
+    data = {
+        "title": stages.title, "n": n, "T": len(snaps), "k": int(idx.shape[2]),
+        "words": sel.words, "counts": [int(c) for c in sel.counts], "paths": sel.paths,
+        "levels": levels, "level": sel.levels.index(sel.level) if sel.level in sel.levels else 0,
+        "steps": [s.step for s in snaps], "epochs": [s.epoch for s in snaps],
+        "trainLoss": [s.train_loss for s in snaps], "valLoss": [s.val_loss for s in snaps],
+        "curves": curves, "chance": chance, "loss": _nan_to_none(table.losses),
+        "positions": _b64(stages.trajectory.positions, "f4"), "nbrIndex": _b64(idx, "u2"), "nbrCos": _b64(cos, "f4"),
+    }
+    if w2v is not None:
+        pos, widx, wcos = w2v
+        data["word2vec"] = {"positions": _b64(pos, "f4"), "nbrIndex": _b64(widx, "u2"), "nbrCos": _b64(wcos, "f4")}
+    return data
+
+
+def render_page(data: dict) -> str:
+    """The explorer page: the template with its style, script and ``data`` inlined. The page's
+    Content-Security-Policy runs only that script (by its SHA-256) and allows no network request."""
+    web = resources.files("embviz") / "web"
+    html = (web / "explorer.html").read_text(encoding="utf-8")
+    script = (web / "explorer.js").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    parts = {"/*EMBVIZ_STYLE*/": (web / "explorer.css").read_text(encoding="utf-8"),
+             "EMBVIZ_SCRIPT_HASH": f"sha256-{digest}", "/*EMBVIZ_SCRIPT*/": script, "EMBVIZ_DATA": script_json(data)}
+    for key, value in parts.items():
+        html = html.replace(key, value, 1)
+    return html
+
+
+def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = AnimateOptions(), *,
+            overwrite: bool = False, progress: StageProgress | None = None) -> ExploreResult:
+    """Write the explorer page of the run in ``run_dir`` (default ``<run>/explorer.html``).
+
+    ``options`` are animate's; its word, level and projection options are used (the film options are not).
+    Raises EmbvizError subclasses for bad input, before anything is written.
+    """
+    start = time.perf_counter()
+    options.validate()
+    run = Run.open(Path(run_dir))
+    path = Path(out) if out is not None else run.path / DEFAULT_NAME
+    check_output(path, overwrite)
+    stages = film_stages(run, options, progress)
+    idx, cos = neighbours(stages.matrices, progress=_stage(progress, "neighbours"))
+    w2v = word2vec_layout(run, stages.selection, stages.trajectory.positions[-1], options)
+    data = page_data(stages, idx, cos, w2v)
+    if progress:
+        progress("writing", 0, 1)
+    page = render_page(data)
+    try:
+        write_text(path, page)
+    except OSError as e:
+        raise EmbvizError(f"cannot write {path}: {e.strerror or e}") from None
+    if progress:
+        progress("writing", 1, 1)
+    return ExploreResult(path=path, n_words=len(stages.selection.words), n_snapshots=len(stages.snapshots),
+                         size_bytes=path.stat().st_size, word2vec=w2v is not None,
+                         projection_cached=stages.trajectory.cached, seconds={"total": time.perf_counter() - start})
+
