@@ -419,8 +419,6 @@ def _animate_summary(r, max_rows: int = 20) -> None:
     columns = [(f"purity\n{short.get(lvl, lvl)}", f"purity_{lvl}", 2) for lvl in e.levels]
     if e.levels:
         columns.append((f"silh.\n{short.get(r.level, r.level)}", f"silhouette_{r.level}", 2))
-        columns.append((f"2-D\n{short.get(r.level, r.level)}", f"purity2d_{r.level}", 2))
-    columns.append(("trust\n2-D", "trustworthiness", 2))
     columns += [("Jacc.\n@10", "jaccard10_final", 2), ("CKA", "cka_final", 2), ("drift", "drift_prev", 3)]
     columns += [(head, key, 2) for head, key in (("WS353\nρ", "wordsim353_spearman"), ("SL999\nρ", "simlex999_spearman"))
                 if key in c]
@@ -429,7 +427,10 @@ def _animate_summary(r, max_rows: int = 20) -> None:
         ("effective\nrank", "effective_rank", 1), ("aniso-\ntropy", "anisotropy", 3),
         ("centred\naniso.", "anisotropy_centred", 3), ("TwoNN\ndim.", "twonn_dim", 1),
         ("ρ norm\n~ freq.", "norm_freq_spearman", 2)) if key in c]
-    for heading, cols in ((title, columns), ("geometry", geometry)):
+    faithful = [(f"purity\n{short.get(lvl, lvl)}", f"purity2d_{lvl}", 2) for lvl in e.levels]
+    faithful += [("trust-\nworthiness", "trustworthiness", 3)] if "trustworthiness" in c else []
+    for heading, cols in ((title, columns), (f"the {r.method} layout (2-D; purity in the space above)", faithful),
+                          ("geometry", geometry)):
         if not cols:
             continue
         table = Table(title=heading, box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
