@@ -127,7 +127,7 @@ def case_animate(run_dir: Path, words: int) -> dict:
     t0 = time.perf_counter()
     tokens = Run.open(run_dir).vocab()[0]
     chosen = [tokens[i] for i in chosen_rows(len(tokens), words)]
-    result = animate(run_dir, run_dir.parent / "film.mp4", AnimateOptions(words=tuple(chosen), only=True, cache=False,
+    result = animate(run_dir, run_dir.parent / "film.mp4", AnimateOptions(words=tuple(chosen), only=True, cache=False, method="pca",
                                                                           film=SMALL_FILM))
     return {"seconds": time.perf_counter() - t0, "rss_after_imports": start_rss,
             "result": f"{Path(result.film).name if hasattr(result, 'film') else 'film'}"}

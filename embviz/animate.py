@@ -9,7 +9,8 @@ another command can call to get exactly the film's words, layouts and numbers wi
 4. :func:`project` — aligned 2-D layouts [T, n, 2] (a :class:`~embviz.project.Trajectory`), cached
    under ``projections/``;
 5. :func:`measure` — purity, silhouette, neighbour overlap, CKA, drift and word-similarity scores per
-   snapshot on the full-dimensional rows (an :class:`~embviz.emergence.Emergence` table), cached too;
+   snapshot on the full-dimensional rows, and how faithful the layout is to them (2-D purity,
+   trustworthiness) — an :class:`~embviz.emergence.Emergence` table, cached too;
 6. :func:`write_outputs` — ``<out>.mp4|gif``, ``<out>-grid.png``, ``<out>-metrics.png``, ``<out>-metrics.csv``.
 """
 
@@ -34,9 +35,12 @@ from embviz.run import Run, Snapshot, check_writable, write_text
 from embviz.tokenizer import BPE_MARK
 
 StageProgress = Callable[[str, int, int], None]
-"""progress(stage, done, total); stages: "loading", "projecting", "metrics", "rendering"."""
+"""progress(stage, done, total); stages: "loading", "projecting" (:data:`PROJECTING` names UMAP's), "metrics",
+"rendering"."""
 Progress = Callable[[int, int], None]
 
+PROJECTING = {"umap": "projecting (UMAP; a first run compiles numba, ~10 s)"}
+"""The projecting stage's name by method, where the first film pays more than the projection itself."""
 FLAT_LEVEL = "category"
 """Name of the only level of a flat (one-level) lexicon."""
 _SPECIAL = re.compile(r"^<[^<>\s]+>$")
@@ -77,8 +81,8 @@ def animate(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     """Render the film, grid and metrics of the run in ``run_dir``; see the module docstring.
 
     ``out`` is the film path (default ``<run>/film.<fmt>``). Raises EmbvizError subclasses for bad
-    input; warns (``warnings.warn``) about unknown words, a missing ffmpeg (then writes a gif) and
-    missing fonts.
+    input; warns (``warnings.warn``) about unknown words, a layout that hides the space's structure
+    (:func:`measure`), a missing ffmpeg (then writes a gif) and missing fonts.
     """
     laps = _Laps()
     options.validate()
@@ -90,9 +94,10 @@ def animate(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     bench = word_benchmarks(run.vocab()[0])
     rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=_stage(progress, "loading"))
     laps("setup")
-    trajectory = project(run, snapshots, selection, options, lambda: rows.shown, progress=_stage(progress, "projecting"))
+    trajectory = project(run, snapshots, selection, options, lambda: rows.shown,
+                         progress=_stage(progress, PROJECTING.get(options.method, "projecting")))
     laps("project")
-    table, metrics_cached = measure(run, snapshots, selection, bench, rows, cache=options.cache,
+    table, metrics_cached = measure(run, snapshots, selection, bench, rows, trajectory, cache=options.cache,
                                     progress=_stage(progress, "metrics"))
     laps("metrics")
     film, grid, metrics_png, metrics_csv = write_outputs(run, snapshots, selection, trajectory, table, film_path, fmt,
@@ -410,27 +415,34 @@ def project(run: Run, snapshots: list[Snapshot], selection: Selection, options: 
 # -- 5. metrics -------------------------------------------------------------------------------
 
 
-def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Benchmarks, rows: SnapshotRows, *,
-            cache: bool = True, progress: Progress | None = None) -> tuple[Emergence, bool]:
-    """The emergence table of the selection (one row per snapshot) and whether it came from the cache."""
+def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Benchmarks, rows: SnapshotRows,
+            trajectory: Trajectory, *, cache: bool = True, progress: Progress | None = None) -> tuple[Emergence, bool]:
+    """The emergence table of the selection (one row per snapshot), with the faithfulness of
+    ``trajectory``'s layouts, and whether it came from the cache. Warns when the final layout keeps
+    much less purity than the space holds (:meth:`Emergence.unfaithful`)."""
     steps = [s.step for s in snapshots]
     epochs = [s.epoch for s in snapshots]
     losses = [s.train_loss if s.train_loss is not None else s.val_loss for s in snapshots]
     store = EmergenceCache(run.path) if cache else None
     key = EmergenceCache.key(selection.rows, selection.words, selection.level_labels,
-                             [describe_snapshot(run, s) for s in snapshots], bench.files)
+                             [describe_snapshot(run, s) for s in snapshots], bench.files, trajectory.key)
     table = store.load(key, steps, epochs, losses, selection.levels) if store else None
-    if table is not None:
+    cached = table is not None
+    if cached:
         if progress:
             progress(len(snapshots), len(snapshots))
-        return table, True
-    table = compute_emergence(rows.shown, selection.level_labels, steps, epochs, losses,
-                              benchmark_vectors=rows.bench, benchmark_words=bench.words,
-                              benchmark_files=bench.files, progress=progress,
-                              frequencies=selection.counts if any(selection.counts) else None)
-    if store:
-        store.save(key, table)
-    return table, False
+    else:
+        table = compute_emergence(rows.shown, selection.level_labels, steps, epochs, losses,
+                                  layouts=trajectory.positions, benchmark_vectors=rows.bench,
+                                  benchmark_words=bench.words, benchmark_files=bench.files, progress=progress,
+                                  frequencies=selection.counts if any(selection.counts) else None)
+        if store:
+            store.save(key, table)
+    warning = table.unfaithful(selection.level)
+    if warning:
+        hint = " (try --method umap)" if trajectory.method == "pca" else ""
+        warnings.warn(warning + hint, stacklevel=2)
+    return table, cached
 
 
 # -- 6. outputs -------------------------------------------------------------------------------
@@ -504,7 +516,7 @@ def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, tra
     curves, chance = table.curves()
     corpus_name = _corpus_name(run)
     subtitle = f"{corpus_name or run.path.name} — {table.crossing_line()}" if selection.levels else (corpus_name or "")
-    render.render_curves(curves, table.steps, metrics_png, chance=chance, title=subtitle)
+    render.render_curves(curves, table.steps, metrics_png, chance=chance, beside=table.layout_curves(), title=subtitle)
     try:
         write_text(metrics_csv, table.to_csv())
     except OSError as e:

@@ -19,7 +19,7 @@ from rich.table import Table
 from typer.exceptions import TyperException
 
 from embviz.errors import ConfigError, EmbvizError
-from embviz.options import AnimateOptions, FilmOptions
+from embviz.options import DEFAULT_METHOD, AnimateOptions, FilmOptions
 
 app = typer.Typer(
     help="Watch the token embeddings of a small language model learn, and compare them with Word2Vec.",
@@ -195,6 +195,7 @@ def compare_word2vec(
     k: int = typer.Option(10, help="Neighbours for Jaccard@k and purity@k."),
     words: Optional[str] = typer.Option(None, help="Comma-separated words: show their nearest neighbours in both spaces."),
     neighbours: int = typer.Option(8, help="Neighbours listed per --words entry."),
+    method: str = typer.Option(DEFAULT_METHOD, help="How side-by-side.png lays out each space: umap, pca or tsne."),
     probe: bool = typer.Option(False, "--probe", help="Retrain the run's model with the Word2Vec vectors as a "
                                                       "frozen embedding and compare validation losses."),
     probe_finetune: bool = typer.Option(False, "--probe-finetune", help="Also (or, alone, only) a Word2Vec-"
@@ -214,7 +215,7 @@ def compare_word2vec(
                                  negative=negative, epochs=_auto(epochs, "epochs", int),
                                  seed=_auto(seed, "seed", int), workers=_auto(workers, "workers", int)),
         k=k, words=tuple(w.strip() for w in (words or "").split(",") if w.strip()), neighbours=neighbours,
-        probe=probe, probe_finetune=probe_finetune, retrain=retrain)
+        probe=probe, probe_finetune=probe_finetune, retrain=retrain, method=method)
     with Bars(quiet or json_out) as bars:
         result = compare(run_dir, options, progress=bars.update)
     if json_out:
@@ -428,7 +429,10 @@ def _animate_summary(r, max_rows: int = 20) -> None:
         ("effective\nrank", "effective_rank", 1), ("aniso-\ntropy", "anisotropy", 3),
         ("centred\naniso.", "anisotropy_centred", 3), ("TwoNN\ndim.", "twonn_dim", 1),
         ("ρ norm\n~ freq.", "norm_freq_spearman", 2)) if key in c]
-    for heading, cols in ((title, columns), ("geometry", geometry)):
+    faithful = [(f"purity\n{short.get(lvl, lvl)}", f"purity2d_{lvl}", 2) for lvl in e.levels]
+    faithful += [("trust-\nworthiness", "trustworthiness", 3)] if "trustworthiness" in c else []
+    for heading, cols in ((title, columns), (f"the {r.method} layout (2-D; purity in the space above)", faithful),
+                          ("geometry", geometry)):
         if not cols:
             continue
         table = Table(title=heading, box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
@@ -444,6 +448,10 @@ def _animate_summary(r, max_rows: int = 20) -> None:
         notes.append("purity@10 chance: " + " · ".join(f"{lvl} {fmt(_finite(c[f'chance_{lvl}'][0]), 2)}"
                                                       for lvl in e.levels))
         notes.append(e.crossing_line())
+        layout, space = e.faithfulness(r.level)
+        notes.append(f"{r.method} layout at the final snapshot: {r.level} purity@10 {fmt(_finite(layout), 2)} in 2-D "
+                     f"of {fmt(_finite(space), 2)} in the space · trustworthiness "
+                     f"{fmt(_finite(c['trustworthiness'][-1]), 3)}")
     for key, name in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
         if f"{key}_coverage" in c:
             notes.append(f"{name} pairs in vocabulary: {np.nanmax(c[f'{key}_coverage']):.0%}")

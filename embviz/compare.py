@@ -27,6 +27,7 @@ from embviz.errors import ConfigError, RunError
 from embviz.gensim_eval import ANALOGIES, SIMLEX999, WORDSIM353, WordIndex, analogy_accuracy, gensim_test_file, word_pair_spearman
 from embviz.lexicon import PURITY_LEVEL, at_level
 from embviz.metrics import cosine_knn, knn_jaccard, knn_purity, linear_cka, purity_chance, unit_rows
+from embviz.options import DEFAULT_METHOD, METHODS
 from embviz.run import SNAPSHOTS, WORD2VEC, Run, Snapshot, atomic_write, write_json, write_text
 from embviz.tokenizer import BPE_MARK, UNK, Tokenizer
 from embviz.word2vec import (
@@ -67,6 +68,8 @@ class CompareOptions:
     retrain: bool = False
     label_words: int = 16
     figures: bool = True
+    method: str = DEFAULT_METHOD
+    """How the side-by-side figure lays out each space in 2-D (as ``animate --method``)."""
 
     def validate(self) -> None:
         self.word2vec.validate()
@@ -76,6 +79,8 @@ class CompareOptions:
             raise ConfigError(f"--neighbours must be between 1 and 100, got {self.neighbours}")
         if not 0 <= self.label_words <= 500:
             raise ConfigError(f"--label-words must be between 0 and 500, got {self.label_words}")
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
 
 
 @dataclass(frozen=True)
@@ -476,7 +481,7 @@ def write_report(source: Source, baseline: Baseline, spaces: Spaces, data: dict,
                                            source.tokenizer.lowercase)]
         pngs[SIDE_BY_SIDE] = png(side_by_side_figure(spaces.lm, spaces.word2vec, spaces.tokens, labels,
                                                      options.label_words, asked, source.tokenizer.lowercase,
-                                                     source.tokenizer.kind))
+                                                     source.tokenizer.kind, options.method))
         pngs[AGREEMENT] = png(agreement_figure(data["curve"], data["curve_rows"]))
         lap("figures")
     markdown = report_markdown(data)

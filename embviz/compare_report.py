@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from embviz.options import DEFAULT_METHOD
 from embviz.tokenizer import BPE_MARK
 
 
@@ -18,23 +19,24 @@ def png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _plane(x: np.ndarray) -> np.ndarray:
-    """Centred, unit-Frobenius-norm rows projected on their own first two principal axes [n, 2]."""
-    from embviz.align import pca_basis, project
+def _plane(x: np.ndarray, method: str) -> np.ndarray:
+    """The rows [n, d] laid out in 2-D by ``method`` (the film's projector), centred and scaled to unit
+    Frobenius norm -> [n, 2]."""
+    from embviz.project import make_projector
 
     x = np.asarray(x, dtype=np.float64)
-    x = x - x.mean(axis=0)
-    norm = np.linalg.norm(x)
-    x = x / norm if norm > 0 else x
     if x.shape[1] < 2:
         x = np.pad(x, ((0, 0), (0, 2 - x.shape[1])))
-    mean, comps = pca_basis(x, 2)
-    return project(x, mean, comps)
+    layout = make_projector(method).fit([x]).embeddings_[0]
+    layout = layout - layout.mean(axis=0)
+    norm = np.linalg.norm(layout)
+    return layout / norm if norm > 0 else layout
 
 
 def side_by_side_figure(lm: np.ndarray, w2v: np.ndarray, words: list[str], labels: list[str | None],
-                        label_count: int, always: list[str], lowercase: bool = True, kind: str = "word"):
-    """Both spaces in 2-D (each its own PCA plane; Word2Vec rotated onto the LM by Procrustes),
+                        label_count: int, always: list[str], lowercase: bool = True, kind: str = "word",
+                        method: str = DEFAULT_METHOD):
+    """Both spaces in 2-D (each laid out by ``method``; Word2Vec rotated onto the LM by Procrustes),
     coloured by category as in the film, the same words labelled in both."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -45,8 +47,8 @@ def side_by_side_figure(lm: np.ndarray, w2v: np.ndarray, words: list[str], label
     from embviz.fonts import font_families
     from embviz.render import UNCATEGORISED_COLOR, category_colors, choose_label_words
 
-    a = _plane(lm)
-    b = procrustes_align(_plane(w2v), a)
+    a = _plane(lm, method)
+    b = procrustes_align(_plane(w2v, method), a)
     colors = category_colors(labels)
     wanted = [w.lower() if lowercase else w for w in always]
     wanted = [w if w in words or kind != "bpe" else BPE_MARK + w for w in wanted]

@@ -1,13 +1,16 @@
 """Per-snapshot numbers that show meaning emerging: one row per snapshot, one column per metric.
 
-Every metric is computed on the full d-dimensional rows of the words shown (never on the 2-D
-projection); docs/metrics.md and docs/animate.md give the formulas.
+Every metric is computed on the full d-dimensional rows of the words shown, except the two that say
+how faithful the film's 2-D layout is to them (``purity2d_<L>``, ``trustworthiness``);
+docs/metrics.md and docs/animate.md give the formulas.
 
 Columns (``<L>`` is each category level, e.g. ``pos``, ``field``, ``subfield``):
 
 ``purity_<L>``          category kNN purity@10, cosine (``metrics.knn_purity``)
 ``chance_<L>``          its expected value for random vectors (``metrics.purity_chance``)
 ``silhouette_<L>``      silhouette by category, cosine distance
+``purity2d_<L>``        the same kNN purity@10 in the 2-D layout (euclidean neighbours, as drawn)
+``trustworthiness``     scikit-learn's trustworthiness@10 of the layout against the cosine space
 ``jaccard10_final``     mean Jaccard overlap of each word's 10 nearest neighbours with the final snapshot's
 ``cka_final``           linear CKA with the final snapshot
 ``drift_prev``          mean 1 - cos between a word and its previous-snapshot vector after Procrustes
@@ -52,6 +55,11 @@ GEOMETRY_PANELS = {"jaccard10_prev": f"Jaccard@{K} with previous", "drift_init":
 """Curve panel of each geometry column (docs/metrics.md)."""
 SILHOUETTE_MAX_ROWS = 3000
 """Silhouette is O(n^2): above this many labelled words it is computed on a fixed random sample."""
+TRUSTWORTHINESS_MAX_ROWS = 2000
+"""Trustworthiness sorts all n^2 distances: above this many words it is computed on a fixed random sample."""
+FAITHFUL_SHARE = 0.6
+"""A layout whose final 2-D purity is below this share of the d-dimensional purity (at the film's level)
+hides structure the space holds: :meth:`Emergence.unfaithful` says so."""
 
 
 @dataclass
@@ -81,7 +89,8 @@ class Emergence:
         return buf.getvalue()
 
     def curves(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-        """Panels for ``render.render_curves``: {title: values [T]} and {title: chance level}."""
+        """Panels for ``render.render_curves``: {title: values [T]} and {title: chance level}.
+        The 2-D purity is drawn beside the d-dimensional one (:meth:`layout_curves`)."""
         table: dict[str, np.ndarray] = {}
         chance: dict[str, float] = {}
         for level in self.levels:
@@ -92,6 +101,8 @@ class Emergence:
                 chance[title] = chance_value
         for level in self.levels:
             table[f"silhouette · {level}"] = self.columns[f"silhouette_{level}"]
+        if "trustworthiness" in self.columns:
+            table[f"trustworthiness@{K} of the 2-D layout"] = self.columns["trustworthiness"]
         table[f"Jaccard@{K} with final"] = self.columns["jaccard10_final"]
         table["linear CKA with final"] = self.columns["cka_final"]
         table["drift from previous"] = self.columns["drift_prev"]
@@ -110,6 +121,28 @@ class Emergence:
                 table[f"{label} Spearman ({coverage:.0%} pairs)"] = self.columns[key]
         return table, chance
 
+    def layout_curves(self) -> dict[str, tuple[str, np.ndarray]]:
+        """{purity panel title: ("2-D layout", values [T])}: the second line of each purity panel."""
+        return {f"purity@{K} · {level}": ("2-D layout", self.columns[f"purity2d_{level}"])
+                for level in self.levels if f"purity2d_{level}" in self.columns}
+
+    def faithfulness(self, level: str) -> tuple[float, float]:
+        """(2-D purity, d-dimensional purity) at ``level`` in the final snapshot (nan without a layout)."""
+        layout = self.columns.get(f"purity2d_{level}")
+        return (float(layout[-1]) if layout is not None else float("nan"),
+                float(self.columns[f"purity_{level}"][-1]))
+
+    def unfaithful(self, level: str, share: float = FAITHFUL_SHARE) -> str | None:
+        """A warning when the final 2-D layout keeps less than ``share`` of the space's purity at ``level``,
+        else None."""
+        if level not in self.levels:
+            return None
+        layout, space = self.faithfulness(level)
+        if not (math.isfinite(layout) and math.isfinite(space)) or layout >= share * space:
+            return None
+        return (f"the 2-D layout keeps {layout:.2f} of the {space:.2f} {level} purity@{K} the space holds at the "
+                f"final snapshot (< {share:g}x): neighbourhoods in the picture are not the model's")
+
     def crossing_line(self) -> str:
         """``purity ≥ 0.9 first at step: pos 12 · field 80 · subfield never``."""
         parts = [f"{lvl} {'never' if s is None else f'{s:,}'}" for lvl, s in self.first_crossing.items()]
@@ -120,21 +153,23 @@ class EmergenceCache:
     """Emergence tables stored as ``metrics-<key>.json`` in a run's ``projections/`` folder.
 
     The key hashes the rows and tokens measured, their labels at every level, the snapshot list (file
-    names, steps, sizes and modification times), the benchmark files and the threshold.
+    names, steps, sizes and modification times), the benchmark files, the threshold and the layout.
     """
 
-    VERSION = 2
+    VERSION = 3
 
     def __init__(self, run_path: Path):
         self.folder = Path(run_path) / PROJECTIONS
 
     @classmethod
     def key(cls, rows: Sequence[int], words: Sequence[str], level_labels: Mapping[str, Sequence[str | None]],
-            snapshots: Sequence[dict], bench_files: Mapping[str, Path]) -> str:
+            snapshots: Sequence[dict], bench_files: Mapping[str, Path], layout: str) -> str:
+        """``layout`` is the trajectory's cache key (the faithfulness columns depend on it)."""
         bench = {name: list(file_key(path)) for name, path in bench_files.items()}
         blob = json.dumps({"version": cls.VERSION, "rows": [int(r) for r in rows], "words": list(words),
                            "labels": {k: list(v) for k, v in level_labels.items()}, "snapshots": list(snapshots),
-                           "bench": bench, "threshold": THRESHOLD}, sort_keys=True, ensure_ascii=False)
+                           "bench": bench, "threshold": THRESHOLD, "layout": layout},
+                          sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
 
     def path(self, key: str) -> Path:
@@ -202,6 +237,7 @@ def _compute(
     epochs: Sequence[float] | None = None,
     losses: Sequence[float | None] | None = None,
     *,
+    layouts: Sequence[np.ndarray] | None = None,
     benchmark_vectors: Sequence[np.ndarray] | None = None,
     benchmark_words: Sequence[str] | None = None,
     benchmark_files: Mapping[str, Path] | None = None,
@@ -218,6 +254,8 @@ def _compute(
     level_labels : {level name: n labels}
         Category of each word at each level (None = uncategorised); levels in coarse-to-fine order.
     steps, epochs, losses : T values describing the snapshots.
+    layouts : T arrays [n, 2], optional
+        The film's layouts of the same words; adds ``purity2d_<L>`` and ``trustworthiness``.
     benchmark_vectors : T arrays [m, d], optional
         Rows of the vocabulary words that appear in the benchmark files, in vocabulary order
         (a subset in the same order gives the same score as the whole vocabulary).
@@ -250,6 +288,12 @@ def _compute(
         cols[f"purity_{level}"] = np.full(t_count, np.nan)
         cols[f"chance_{level}"] = np.full(t_count, m.purity_chance(level_labels[level]))
         cols[f"silhouette_{level}"] = np.full(t_count, np.nan)
+        if layouts is not None:
+            cols[f"purity2d_{level}"] = np.full(t_count, np.nan)
+    if layouts is not None:
+        if len(layouts) != t_count or any(np.shape(p)[0] != n for p in layouts):
+            raise EmbvizError(f"layouts must be {t_count} arrays of {n} points")
+        cols["trustworthiness"] = np.full(t_count, np.nan)
     for name in ("jaccard10_final", "cka_final", "drift_prev", *GEOMETRY_PANELS):
         cols[name] = np.full(t_count, np.nan)
     cols["chance_jaccard10"] = np.full(t_count, m.jaccard_chance(n, K))
@@ -272,6 +316,8 @@ def _compute(
     sample_rng = np.random.default_rng(0)
     samples = {key: (np.sort(sample_rng.choice(len(key), SILHOUETTE_MAX_ROWS, replace=False))
                      if len(key) > SILHOUETTE_MAX_ROWS else np.arange(len(key))) for key in groups}
+    trust_rows = (np.sort(sample_rng.choice(n, TRUSTWORTHINESS_MAX_ROWS, replace=False))
+                  if n > TRUSTWORTHINESS_MAX_ROWS else np.arange(n))
     previous = previous_knn = None
     for t, x in enumerate(matrices):
         x = np.asarray(x)
@@ -283,9 +329,16 @@ def _compute(
             neighbours = m.cosine_knn(sub, min(K, rows.size - 1))
             picked = samples[key]
             distances = m.cosine_distances(sub[picked])
+            drawn = m.knn(np.asarray(layouts[t])[rows], min(K, rows.size - 1), "euclidean") \
+                if layouts is not None else None
             for level in group:
                 cols[f"purity_{level}"][t] = m.neighbour_purity(neighbours, codes[level], K)
                 cols[f"silhouette_{level}"][t] = m.distance_silhouette(distances, codes[level][picked])
+                if drawn is not None:
+                    cols[f"purity2d_{level}"][t] = m.neighbour_purity(drawn, codes[level], K)
+        if layouts is not None:
+            cols["trustworthiness"][t] = m.trustworthiness(m.cosine_distances(x[trust_rows]),
+                                                           np.asarray(layouts[t])[trust_rows], K)
         if final_knn is not None:
             knn = m.cosine_knn(x, k)
             cols["jaccard10_final"][t] = float(m.knn_jaccard(knn, final_knn).mean())

@@ -140,7 +140,8 @@ def film_stages(run: Run, options: AnimateOptions, progress: StageProgress | Non
     bench = word_benchmarks(run.vocab()[0])
     rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=_stage(progress, "loading"))
     trajectory = project(run, snapshots, selection, options, lambda: rows.shown, progress=_stage(progress, "projecting"))
-    table, _ = measure(run, snapshots, selection, bench, rows, cache=options.cache, progress=_stage(progress, "metrics"))
+    table, _ = measure(run, snapshots, selection, bench, rows, trajectory, cache=options.cache,
+                       progress=_stage(progress, "metrics"))
     return Stages(snapshots, selection, trajectory, table, rows.shown, film_title(run, selection, options))
 
 
@@ -198,6 +199,8 @@ def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v) -> dict:
                        "codes": [code.get(lab, -1) for lab in labels]})
     table = stages.emergence
     curves = {f"purity · {lvl}": _nan_to_none(table.columns[f"purity_{lvl}"]) for lvl in table.levels}
+    curves.update({f"purity in 2-D · {lvl}": _nan_to_none(table.columns[f"purity2d_{lvl}"]) for lvl in table.levels})
+    curves["trustworthiness of 2-D"] = _nan_to_none(table.columns["trustworthiness"])
     chance = {f"purity · {lvl}": _nan_to_none(table.columns[f"chance_{lvl}"][:1])[0] for lvl in table.levels}
     snaps = stages.snapshots
     data = {

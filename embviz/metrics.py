@@ -1,7 +1,8 @@
 """How semantic an embedding space is and how it moves: kNN purity, silhouette, neighbour Jaccard,
-linear CKA, drift.
+linear CKA, drift; and how faithfully a 2-D layout keeps it: purity in the layout, trustworthiness.
 
-Similarities are cosine throughout; a zero row has cosine 0 with every row. The word-similarity and
+Similarities in the space are cosine throughout; a zero row has cosine 0 with every row. Neighbours
+in a 2-D layout are euclidean, as the eye sees them. The word-similarity and
 analogy scores are in :mod:`embviz.gensim_eval`.
 """
 
@@ -36,9 +37,14 @@ def unit_rows(x) -> np.ndarray:
 
 
 def cosine_knn(x, k: int) -> np.ndarray:
-    """Indices of each row's ``k`` most cosine-similar other rows.
+    """Indices of each row's ``k`` most cosine-similar other rows: :func:`knn` with ``metric="cosine"``."""
+    return knn(x, k, "cosine")
 
-    The similarity matrix is computed in row blocks, so memory stays bounded for large n,
+
+def knn(x, k: int, metric: str = "cosine") -> np.ndarray:
+    """Indices of each row's ``k`` nearest other rows, by cosine similarity or euclidean distance.
+
+    The score matrix is computed in row blocks, so memory stays bounded for large n,
     in float32 for float32 (or narrower) input and in float64 otherwise.
 
     Parameters
@@ -46,21 +52,31 @@ def cosine_knn(x, k: int) -> np.ndarray:
     x : array, shape [n, d]
     k : int
         1 <= k <= n - 1.
+    metric : {"cosine", "euclidean"}
+        Euclidean is what a 2-D layout shows: a word's neighbours are the points drawn nearest to it.
 
     Returns
     -------
     ndarray, int64, shape [n, k]
-        Neighbours by decreasing similarity; a row is never its own neighbour.
+        Neighbours, nearest first; a row is never its own neighbour.
     """
-    unit = unit_rows(x).astype(np.result_type(np.asarray(x).dtype, np.float32), copy=False)
-    n = unit.shape[0]
+    dtype = np.result_type(np.asarray(x).dtype, np.float32)
+    if metric == "cosine":
+        y = unit_rows(x).astype(dtype, copy=False)
+        bias = np.zeros(y.shape[0], dtype=dtype)
+    elif metric == "euclidean":
+        y = check_matrix(x, "x").astype(dtype, copy=False)
+        bias = -0.5 * (y * y).sum(axis=1)  # x·y - |y|²/2 orders rows as -|x - y|² does
+    else:
+        raise ConfigError(f"unknown metric {metric!r}; choose cosine or euclidean")
+    n = y.shape[0]
     if not 1 <= k <= n - 1:
         raise ConfigError(f"k must be between 1 and {n - 1} for {n} rows, got {k}")
     block = max(1, BLOCK_ELEMENTS // n)
     out = np.empty((n, k), dtype=np.int64)
     for start in range(0, n, block):
         stop = min(start + block, n)
-        sims = unit[start:stop] @ unit.T
+        sims = y[start:stop] @ y.T + bias
         rows = np.arange(stop - start)
         sims[rows, rows + start] = -np.inf
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
@@ -79,7 +95,7 @@ def labelled(labels, n: int) -> tuple[np.ndarray, np.ndarray]:
     return rows, codes.astype(np.int64).ravel()
 
 
-def knn_purity(x, labels: Sequence[str | None], k: int = 10) -> float:
+def knn_purity(x, labels: Sequence[str | None], k: int = 10, metric: str = "cosine") -> float:
     """Mean share of a labelled word's nearest labelled neighbours that share its category.
 
     Only labelled words take part, as points and as neighbours. A word counts when its
@@ -91,6 +107,8 @@ def knn_purity(x, labels: Sequence[str | None], k: int = 10) -> float:
     labels : sequence of str or None, length n
         Category per row; None or "" for an unlabelled row.
     k : int
+    metric : {"cosine", "euclidean"}
+        How neighbours are found (:func:`knn`); euclidean for a 2-D layout.
 
     Returns
     -------
@@ -102,12 +120,12 @@ def knn_purity(x, labels: Sequence[str | None], k: int = 10) -> float:
     rows, codes = labelled(labels, x.shape[0])
     if rows.size < 2:
         return float("nan")
-    return neighbour_purity(cosine_knn(x[rows], min(k, rows.size - 1)), codes, k)
+    return neighbour_purity(knn(x[rows], min(k, rows.size - 1), metric), codes, k)
 
 
 def neighbour_purity(neighbours: np.ndarray, codes: np.ndarray, k: int = 10) -> float:
     """:func:`knn_purity` from the labelled rows' neighbour lists [N, >= min(k, N - 1)] (from
-    :func:`cosine_knn` on the labelled rows) and their category codes [N] (from :func:`labelled`).
+    :func:`knn` on the labelled rows) and their category codes [N] (from :func:`labelled`).
 
     The neighbour lists do not depend on the labels, so one search serves every category level.
     """
@@ -152,6 +170,32 @@ def cosine_distances(x) -> np.ndarray:
     distances = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
     np.fill_diagonal(distances, 0.0)
     return distances
+
+
+def trustworthiness(distances: np.ndarray, layout, k: int = 10) -> float:
+    """scikit-learn's trustworthiness@k of a layout: 1 when each point's ``k`` nearest points in the layout
+    (euclidean) are among its ``k`` nearest in the space, lower as the layout brings in strangers.
+
+    Parameters
+    ----------
+    distances : array, shape [n, n]
+        The space's distances (:func:`cosine_distances`).
+    layout : array, shape [n, m]
+    k : int
+        Lowered to below n / 2 when n is small (scikit-learn's limit).
+
+    Returns
+    -------
+    float in [0, 1] (about 0.5 for a random layout); nan for fewer than 3 points.
+    """
+    from sklearn.manifold import trustworthiness as sklearn_trustworthiness
+
+    n = distances.shape[0]
+    k = min(k, (n - 1) // 2)
+    if k < 1:
+        return float("nan")
+    return float(sklearn_trustworthiness(distances, check_matrix(layout, "layout"), n_neighbors=k,
+                                         metric="precomputed"))
 
 
 def category_silhouette(x, labels: Sequence[str | None]) -> float:

@@ -203,8 +203,11 @@ class UMAPProjector(Projector):
         self.random_state = random_state
 
     def fit(self, matrices, progress=None):
-        """``chain`` reads one snapshot at a time (one float64 copy [n, d] at once); ``aligned`` all."""
+        """``chain`` reads one snapshot at a time (one float64 copy [n, d] at once); ``aligned`` all.
+        Reports (0, total) first: importing umap-learn and numba's compiling can take seconds."""
         _shape(matrices)
+        if progress:
+            progress(0, len(matrices) + (self.align_epochs if self.mode == "chain" else 0))
         umap = _import_umap()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*n_jobs.*")

@@ -530,9 +530,12 @@ def render_grid(
 
 
 def curves_figure(
-    table: Mapping[str, np.ndarray], steps: np.ndarray, *, chance: Mapping[str, float] | None = None, title: str = ""
+    table: Mapping[str, np.ndarray], steps: np.ndarray, *, chance: Mapping[str, float] | None = None,
+    beside: Mapping[str, tuple[str, np.ndarray]] | None = None, title: str = ""
 ) -> Figure:
-    """One panel per metric: values [T] against training steps [T], dashed chance lines where given."""
+    """One panel per metric: values [T] against training steps [T], dashed chance lines where given, and
+    for a panel named in ``beside`` a second line ``(label, values [T])`` (the first is then labelled
+    "space")."""
     steps = np.asarray(steps, dtype=float)
     if not table:
         raise ConfigError("no metrics to plot")
@@ -540,15 +543,24 @@ def curves_figure(
         if np.shape(values) != steps.shape:
             raise ConfigError(f"metric {name} has shape {list(np.shape(values))}, steps have {list(steps.shape)}")
     chance = chance or {}
+    beside = {name: line for name, line in (beside or {}).items() if name in table}
+    for name, (_, values) in beside.items():
+        if np.shape(values) != steps.shape:
+            raise ConfigError(f"metric {name} has shape {list(np.shape(values))}, steps have {list(steps.shape)}")
     rows, cols = _panel_shape(len(table))
     fig = Figure(figsize=(3.6 * cols, 2.6 * rows + 0.4), layout="constrained", facecolor="white")
     FigureCanvasAgg(fig)
     positive = steps[steps > 0]
     for panel, (name, values) in enumerate(table.items()):
         ax = fig.add_subplot(rows, cols, panel + 1)
-        ax.plot(steps, np.asarray(values, dtype=float), marker=".", ms=4, lw=1.2, color="tab:blue")
+        ax.plot(steps, np.asarray(values, dtype=float), marker=".", ms=4, lw=1.2, color="tab:blue",
+                label="space" if name in beside else None)
+        if name in beside:
+            label, second = beside[name]
+            ax.plot(steps, np.asarray(second, dtype=float), marker=".", ms=4, lw=1.2, color="tab:orange", label=label)
         if name in chance:
             ax.axhline(chance[name], ls="--", lw=1, color="0.5", label="chance")
+        if name in chance or name in beside:
             ax.legend(fontsize=7, frameon=False)
         ax.set_xscale("symlog", linthresh=float(positive.min()) if len(positive) else 1.0)
         if steps.max() > steps.min():
@@ -568,8 +580,9 @@ def render_curves(
     out: Path,
     *,
     chance: Mapping[str, float] | None = None,
+    beside: Mapping[str, tuple[str, np.ndarray]] | None = None,
     title: str = "",
 ) -> Path:
     """Write a PNG of metric curves over training steps (see curves_figure). Returns ``out``."""
     with matplotlib.rc_context(_font_rc([title, *table], None)):
-        return _save_png(curves_figure(table, steps, chance=chance, title=title), out, dpi=120)
+        return _save_png(curves_figure(table, steps, chance=chance, beside=beside, title=title), out, dpi=120)

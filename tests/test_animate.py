@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -35,11 +36,12 @@ from embviz.metrics import knn_purity
 from embviz.options import AnimateOptions, FilmOptions
 from embviz.project import PCAProjector
 from embviz.render import frame_count
-from embviz.run import Run
+from embviz.run import Run, write_npy
 
 from toyrun import make_toy_run, toy_categories
 
-SMALL = AnimateOptions(film=FilmOptions(size=(160, 120), fps=4, seconds_per_snapshot=0.5, label=5))
+SMALL = AnimateOptions(method="pca", film=FilmOptions(size=(160, 120), fps=4, seconds_per_snapshot=0.5, label=5))
+"""PCA films: tests about anything but the default method skip UMAP's numba compile."""
 
 
 @pytest.fixture
@@ -166,14 +168,22 @@ def test_animate_writes_everything(run_copy: Path, tmp_path: Path) -> None:
         rows = list(csv.DictReader(f))
     assert len(rows) == t and float(rows[-1]["purity_field"]) > float(rows[0]["purity_field"]) + 0.4
     assert {"purity_pos", "silhouette_subfield", "jaccard10_final", "cka_final", "drift_prev",
-            "wordsim353_spearman", "simlex999_coverage"} <= set(rows[0])
+            "wordsim353_spearman", "simlex999_coverage", "purity2d_pos", "purity2d_subfield",
+            "trustworthiness"} <= set(rows[0])
+    # the 2-D purity is the purity of the neighbours as drawn in the film's final frame
+    [trajectory] = (run_copy / "projections").glob("pca-*.npy")
+    final = np.load(trajectory, allow_pickle=False)[-1]
+    pos = [c and c.split("/")[0] for c in toy_categories(120)]
+    shown = [pos[int(w[1:])] for w in result.words]
+    assert float(rows[-1]["purity2d_pos"]) == pytest.approx(knn_purity(final, shown, metric="euclidean"), abs=1e-5)
+    assert 0.5 < float(rows[-1]["trustworthiness"]) <= 1.0
     assert result.level == "field" and len(result.words) == 120
     assert result.files == [out, tmp_path / "out/toy-grid.png", tmp_path / "out/toy-metrics.png",
                             tmp_path / "out/toy-metrics.csv"]
 
 
-def test_umap_film_shows_the_fields_forming(run_copy: Path, tmp_path: Path) -> None:
-    result = animate(run_copy, tmp_path / "umap.gif", replace(SMALL, method="umap"))
+def test_default_umap_film_shows_the_fields_forming(run_copy: Path, tmp_path: Path) -> None:
+    result = animate(run_copy, tmp_path / "umap.gif", AnimateOptions(film=SMALL.film))
     assert result.method == "umap" and result.params["mode"] == "chain"
     with Image.open(result.film) as gif:
         assert gif.n_frames == result.n_frames == frame_count(8, SMALL.film.fps, SMALL.film.seconds_per_snapshot, "gif")
@@ -183,6 +193,26 @@ def test_umap_film_shows_the_fields_forming(run_copy: Path, tmp_path: Path) -> N
     labels = toy_categories(120)
     fields = [(c := labels[int(w[1:])]) and "/".join(c.split("/")[:2]) for w in result.words]
     assert knn_purity(positions[-1], fields, k=5) > knn_purity(positions[0], fields, k=5) + 0.4
+
+
+def test_summary_warns_when_the_layout_hides_the_clusters(tmp_path: Path, capsys) -> None:
+    # 40 flat categories around random directions in 64-D: the space separates them, no 2-D plane can
+    run = make_toy_run(tmp_path / "many", labels=[f"c{i % 40}" for i in range(200)], n_snapshots=2, dim=64)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(40, 64))
+    for snap in run.snapshots():
+        write_npy(run.snapshot_dir / snap.file, centres[np.arange(200) % 40] + 0.6 * rng.normal(size=(200, 64)))
+    args = ["animate", str(run.path), "--size", "160x120", "--fps", "2", "--label", "0", "--method", "pca"]
+    with pytest.raises(SystemExit) as exc:
+        cli.main([*args, "--out", str(tmp_path / "pca.gif")])
+    assert exc.value.code == 0
+    captured = capsys.readouterr()
+    [warning] = [line for line in " ".join(captured.err.split()).split("Warning: ") if "layout keeps" in line]
+    table = list(csv.DictReader((tmp_path / "pca-metrics.csv").open(encoding="utf-8")))
+    layout, space = float(table[-1]["purity2d_category"]), float(table[-1]["purity_category"])
+    assert layout < 0.6 * space and f"keeps {layout:.2f} of the {space:.2f} category" in warning
+    assert "--method umap" in warning
+    assert f"category purity@10 {layout:.2f} in 2-D of {space:.2f} in the space" in captured.out
 
 
 def test_second_animate_hits_the_cache(run_copy: Path, tmp_path: Path, monkeypatch) -> None:
@@ -203,7 +233,7 @@ def test_second_animate_hits_the_cache(run_copy: Path, tmp_path: Path, monkeypat
 
 
 def test_mp4_frame_count(run_copy: Path, tmp_path: Path) -> None:
-    result = animate(run_copy, None, AnimateOptions(film=FilmOptions(size=(160, 120), fps=6, label=0)))
+    result = animate(run_copy, None, replace(SMALL, film=FilmOptions(size=(160, 120), fps=6, label=0)))
     assert result.film == run_copy / "film.mp4"
     frames, _ = imageio_ffmpeg.count_frames_and_secs(str(result.film))
     assert frames == result.n_frames == frame_count(8, 6, 0.5, "mp4")
@@ -223,11 +253,13 @@ def test_cli_prints_table_and_files(run_copy: Path, tmp_path: Path, capsys) -> N
     out = tmp_path / "cli.gif"
     with pytest.raises(SystemExit) as exc:
         cli.main(["animate", str(run_copy), "--out", str(out), "--size", "160x120", "--fps", "4",
-                  "--words", "w1,nosuchword", "--level", "pos", "--align", "chain"])
+                  "--words", "w1,nosuchword", "--level", "pos", "--method", "pca", "--align", "chain"])
     assert exc.value.code == 0
     captured = capsys.readouterr()
     assert "Warning: 1 word(s) not in the vocabulary, skipped: nosuchword" in captured.err
     assert "purity ≥ 0.9 first at step: pos" in captured.out
+    assert re.search(r"pca layout at the final snapshot: pos purity@10 [01]\.\d\d in 2-D of [01]\.\d\d in the space · "
+                     r"trustworthiness 0\.\d{3}", captured.out) and "layout keeps" not in captured.err
     for name in ("cli.gif", "cli-grid.png", "cli-metrics.png", "cli-metrics.csv"):
         assert name in captured.out and (tmp_path / name).is_file()
 
@@ -316,12 +348,12 @@ def test_stages_give_the_films_words_layouts_and_table(run_copy: Path, tmp_path:
     bench = word_benchmarks(run.vocab()[0])
     rows = SnapshotRows(run, snapshots, selection.rows, bench.rows)
     cached = project(run, snapshots, selection, SMALL, lambda: pytest.fail("projection recomputed"))
-    table, hit = measure(run, snapshots, selection, bench, rows)
+    table, hit = measure(run, snapshots, selection, bench, rows, cached)
     assert selection.words == result.words and selection.level == result.level and cached.cached and hit
     assert cached.positions.shape == (len(snapshots), len(selection.words), 2)
     fresh = project(run, snapshots, selection, replace(SMALL, cache=False), lambda: rows.shown)
     np.testing.assert_array_equal(fresh.positions, cached.positions)
-    again, hit = measure(run, snapshots, selection, bench, rows, cache=False)
+    again, hit = measure(run, snapshots, selection, bench, rows, fresh, cache=False)
     assert not hit and again.first_crossing == result.emergence.first_crossing
     for name, values in result.emergence.columns.items():
         np.testing.assert_allclose(again.columns[name], values, rtol=1e-12, equal_nan=True)

@@ -220,11 +220,11 @@ def test_tiny_chinese_run_trains_animates_and_compares_with_glyphs(tmp_path, cap
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out, err = _cli(["animate", str(run), "--out", str(tmp_path / "film.gif"), "--size", "200x150", "--fps", "4",
-                         "--seconds-per-snapshot", "0.25", "-q"], capsys)
+                         "--seconds-per-snapshot", "0.25", "--method", "pca", "-q"], capsys)
     messages = [str(w.message) for w in caught] + err.splitlines()
     if find_cjk_font() is not None:
         assert not [m for m in messages if "boxes" in m], messages
     assert (tmp_path / "film.gif").is_file()
-    out, _ = _cli(["compare-word2vec", str(run), "--workers", "1", "--words", "狗,星期一", "--json"], capsys)
+    out, _ = _cli(["compare-word2vec", str(run), "--workers", "1", "--words", "狗,星期一", "--method", "pca", "--json"], capsys)
     report = json.loads(out)
     assert report and (run / "word2vec").is_dir()

@@ -166,7 +166,7 @@ def test_word2vec_purity_in_one_call_writes_nothing(run_copy):
 
 def test_json_flag_prints_only_the_report(run_copy, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["compare-word2vec", str(run_copy), "--epochs", "2", "--workers", "1", "--json"])
+        cli.main(["compare-word2vec", str(run_copy), "--epochs", "2", "--workers", "1", "--method", "pca", "--json"])
     assert exit_info.value.code == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["schema"] == SCHEMA and printed["word2vec"]["epochs"] == 2

@@ -12,6 +12,7 @@ import pytest
 
 from embviz import explore as ex
 from embviz.cli import main
+from embviz.metrics import knn_purity
 from embviz.options import AnimateOptions
 from embviz.project import PCAProjector, exact_knn
 
@@ -55,7 +56,7 @@ def test_neighbours_equal_exact_knn() -> None:
 
 def test_page_holds_the_run(toy: Path, tmp_path: Path) -> None:
     out = tmp_path / "page.html"
-    result = ex.explore(toy, out, AnimateOptions(cache=False))
+    result = ex.explore(toy, out, AnimateOptions(method="pca", cache=False))
     html = out.read_text(encoding="utf-8")
     assert result.path == out and result.size_bytes == len(html.encode()) and not result.word2vec
     assert HOSTILE not in html and "<img" not in html  # only its escaped JSON form is in the file
@@ -75,7 +76,13 @@ def test_page_holds_the_run(toy: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(idx[-1], exact_knn(mats[-1], 11)[0][:, 1:])
     assert data["steps"] == [s.step for s in run.snapshots()]
     assert [lvl["name"] for lvl in data["levels"]] == ["pos", "field", "subfield"]
-    assert set(data["curves"]) == {"purity · pos", "purity · field", "purity · subfield"}
+    assert set(data["curves"]) == {*(f"purity{where} · {lvl}" for where in ("", " in 2-D") for lvl in ("pos", "field", "subfield")),
+                                   "trustworthiness of 2-D"}
+    # the page's 2-D purity is the purity of the neighbours as drawn in its own final layout
+    labels = [c and c.split("/")[0] for c in run.vocab()[2]]
+    shown = [labels[i] for i in rows]
+    assert data["curves"]["purity in 2-D · pos"][-1] == pytest.approx(knn_purity(positions[-1], shown, metric="euclidean"),
+                                                                        abs=1e-5)
 
 
 def test_cli_writes_the_default_file_once(toy: Path, tmp_path: Path, capsys) -> None:
@@ -83,11 +90,11 @@ def test_cli_writes_the_default_file_once(toy: Path, tmp_path: Path, capsys) -> 
 
     run = shutil.copytree(toy, tmp_path / "run")
     with pytest.raises(SystemExit) as e:
-        main(["explore", str(run), "--top", "20", "--level", "pos", "-q"])
+        main(["explore", str(run), "--top", "20", "--level", "pos", "--method", "pca", "-q"])
     assert e.value.code == 0 and (run / "explorer.html").is_file()
     assert page_json((run / "explorer.html").read_text())["levels"][0]["name"] == "pos"
     with pytest.raises(SystemExit) as e:
-        main(["explore", str(run), "--overwrite", "--words", "w3,w4,w5", "--only"])
+        main(["explore", str(run), "--overwrite", "--words", "w3,w4,w5", "--only", "--method", "pca"])
     assert e.value.code == 0
     assert page_json((run / "explorer.html").read_text())["words"] == ["w3", "w4", "w5"]
     assert "Explorer:" in capsys.readouterr().out

@@ -57,7 +57,7 @@ def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("page")
     tokens = [HOSTILE] + [f"w{i}" for i in range(1, 60)]
     run = make_toy_run(root / "run", n_snapshots=6, tokens=tokens)
-    result = explore(run.path, options=AnimateOptions(cache=False))
+    result = explore(run.path, options=AnimateOptions(method="pca", cache=False))
     return run, result
 
 
@@ -72,8 +72,8 @@ def w2v(tmp_path_factory):
     for step in (0, 5, 10):
         run.add_snapshot(rng.normal(size=(len(tokens), 8)).astype(np.float32),
                          Snapshot(snapshot_name(step), step, step / 10, step * 64, 5.0 - step / 10, None))
-    compare(run.path, CompareOptions(word2vec=Word2VecOptions(epochs=2, workers=1)))
-    return run, explore(run.path)
+    compare(run.path, CompareOptions(word2vec=Word2VecOptions(epochs=2, workers=1), method="pca"))
+    return run, explore(run.path, options=AnimateOptions(method="pca"))
 
 
 def load(driver, result):

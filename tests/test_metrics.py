@@ -9,12 +9,15 @@ from embviz import metrics
 from embviz.errors import ConfigError, EmbvizError
 from embviz.metrics import (
     category_silhouette,
+    cosine_distances,
     cosine_knn,
     drift,
+    knn,
     knn_purity,
     linear_cka,
     neighbour_jaccard,
     purity_chance,
+    trustworthiness,
     unit_rows,
 )
 
@@ -41,6 +44,33 @@ def test_blocked_knn_equals_brute_force(monkeypatch, block_elements, dtype):
     monkeypatch.setattr(metrics, "BLOCK_ELEMENTS", block_elements)
     x = np.random.default_rng(0).normal(size=(300, 12))
     np.testing.assert_array_equal(cosine_knn(x.astype(dtype), 7), _brute_knn(x, 7))
+
+
+@pytest.mark.parametrize("block_elements", [1 << 22, 7])
+def test_euclidean_knn_equals_scikit_learns(monkeypatch, block_elements):
+    from sklearn.neighbors import NearestNeighbors
+
+    monkeypatch.setattr(metrics, "BLOCK_ELEMENTS", block_elements)
+    x = np.random.default_rng(2).normal(size=(200, 2)) * 50 + 1000  # far from the origin: cosine would fail here
+    expected = NearestNeighbors(n_neighbors=10).fit(x).kneighbors(return_distance=False)
+    np.testing.assert_array_equal(knn(x, 10, "euclidean"), expected)
+
+
+def test_a_layout_that_keeps_the_clusters_is_faithful_and_a_scrambled_one_is_not():
+    x, labels = _clusters(3, sizes=(20, 20, 20, 20, 20), noise=0.5)
+    rng = np.random.default_rng(3)
+    # a layout that keeps the clusters: each cluster's own 2-D spot, its points spread as in the space
+    spots = {lab: rng.normal(size=2) * 20 for lab in set(labels)}
+    kept = np.array([spots[lab] for lab in labels]) + x[:, :2]
+    scrambled = kept[rng.permutation(len(labels))]
+    distances = cosine_distances(x)
+    space = knn_purity(x, labels)
+    assert space == pytest.approx(1.0)
+    assert knn_purity(kept, labels, metric="euclidean") >= 0.95 * space
+    assert trustworthiness(distances, kept) > 0.9
+    assert knn_purity(scrambled, labels, metric="euclidean") < purity_chance(labels) + 0.15
+    assert trustworthiness(distances, scrambled) < 0.6
+    assert np.isnan(trustworthiness(distances[:2, :2], kept[:2]))
 
 
 def test_knn_excludes_self_and_survives_zero_rows():
