@@ -9,6 +9,7 @@ mean Jaccard@10 of each word's neighbours), and where other rules would have sto
 
     .venv/bin/python benchmarks/bench_stopping.py
     .venv/bin/python benchmarks/bench_stopping.py --corpora lee --keep runs/bench-stopping
+    .venv/bin/python benchmarks/bench_stopping.py --smoke    # a toy model on a small synthetic corpus
 
 ``pydoc`` is a held-out real text the rule was not tuned on: the Python reference manual's topics
 as CPython ships them (``pydoc_data.topics``, 65k words of technical English), written by this
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_emergence import wiki_head
+from bench_emergence import SMOKE, matmul_peak, wiki_head
 
 from embviz import TrainConfig, train
 from embviz.lexicon import at_level
@@ -95,8 +96,8 @@ def stop_epoch(watch_history: list, rule: Rule) -> int:
     return watch_history[-1].epoch
 
 
-def bench(corpus: str, root: Path) -> dict:
-    config = TrainConfig(corpus=source(corpus, root), device="cpu")
+def bench(corpus: str, root: Path, smoke: bool = False) -> dict:
+    config = TrainConfig(corpus=source(corpus, root), device="cpu", **({**SMOKE, "epochs": 4} if smoke else {}))
     wall_all, run_all = run_once(dataclasses.replace(config, stop_when_settled=False), root / corpus / "all")
     wall_rule, run_rule = run_once(config, root / corpus / "rule")
     result = run_rule.manifest()["result"]
@@ -111,13 +112,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default=",".join(CORPORA), help="comma-separated subset of " + ", ".join(CORPORA))
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the runs in this folder")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes: check that the benchmark runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.corpora = "synthetic"
+    print(f"matmul peak: {matmul_peak(256 if args.smoke else 1024) / 1e9:.1f} GFLOP/s", flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_stopping-") as tmp:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         for corpus in args.corpora.split(","):
-            rows.append(bench(corpus, root))
+            rows.append(bench(corpus, root, args.smoke))
             print(f"... {corpus} done ({rows[-1]['wall_all']:.0f} s + {rows[-1]['wall_rule']:.0f} s)", flush=True)
     print()
     print("| corpus | epochs: all → rule | wall s: all → rule (ratio) | field purity: all → rule |")
