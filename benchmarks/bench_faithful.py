@@ -62,7 +62,7 @@ def in_fresh_process(run_dir: str, method: str) -> dict:
 
 
 def toy_run(root: Path) -> str:
-    from embviz.toyrun import make_toy_run
+    from toyrun import make_toy_run
 
     return str(make_toy_run(root / "toy", n_words=60, n_snapshots=3, dim=8).path)
 

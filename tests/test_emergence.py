@@ -53,7 +53,7 @@ def test_csv_has_a_row_per_snapshot_and_empty_fields_for_nan(toy: Path) -> None:
 def test_cache_returns_the_stored_table_and_a_changed_input_misses(toy: Path, tmp_path: Path) -> None:
     table, levels, steps = _table(Run.open(toy))
     snapshots = [{"file": f"s{i}.npy", "step": s, "size": 1, "mtime_ns": 0} for i, s in enumerate(steps)]
-    key = EmergenceCache.key(range(120), [f"w{i}" for i in range(120)], levels, snapshots, {})
+    key = EmergenceCache.key(range(120), [f"w{i}" for i in range(120)], levels, snapshots, {}, "layout-a")
     cache = EmergenceCache(tmp_path)
     assert cache.load(key, steps, table.epochs, table.losses, list(levels)) is None
     cache.save(key, table)
@@ -63,5 +63,6 @@ def test_cache_returns_the_stored_table_and_a_changed_input_misses(toy: Path, tm
         np.testing.assert_array_equal(again.columns[name], values)
     assert all(math.isnan(v) for v in again.losses)
     moved = [{**s, "mtime_ns": 1} for s in snapshots]
-    assert EmergenceCache.key(range(120), [f"w{i}" for i in range(120)], levels, moved, {}) != key
+    assert EmergenceCache.key(range(120), [f"w{i}" for i in range(120)], levels, moved, {}, "layout-a") != key
+    assert EmergenceCache.key(range(120), [f"w{i}" for i in range(120)], levels, snapshots, {}, "layout-b") != key
     assert cache.load(key, steps[:-1], table.epochs[:-1], table.losses[:-1], list(levels)) is None
