@@ -17,6 +17,22 @@ from embviz.errors import ConfigError, RunError
 SCHEDULES = ("epoch", "log")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("float32", "float16")
+MODEL_RANGES = (("d_model", 1, 8192), ("layers", 1, 128), ("heads", 1, 256), ("context", 2, 65536))
+
+
+def check_model(**values: int | float | None) -> None:
+    """Raise ConfigError for a model size (:data:`MODEL_RANGES`) or dropout out of range; None is not checked.
+
+    :meth:`TrainConfig.validate` checks the options before a run starts, :class:`embviz.model.ModelConfig`
+    the values a run uses.
+    """
+    for name, low, high in MODEL_RANGES:
+        value = values.get(name)
+        if value is not None and not low <= value <= high:
+            raise ConfigError(f"--{name.replace('_', '-')} must be between {low} and {high}, got {value}")
+    dropout = values.get("dropout")
+    if dropout is not None and not 0 <= dropout < 1:
+        raise ConfigError(f"--dropout must be in [0, 1), got {dropout}")
 
 
 @dataclass(frozen=True)
@@ -58,7 +74,7 @@ class TrainConfig:
     compile: bool = False
 
     def validate(self) -> None:
-        from embviz.tokenizer import KINDS  # numpy: only when a run is checked, not for --help
+        from embviz.tokenizer import check_kind  # numpy: only when a run is checked, not for --help
 
         def positive(name: str, value: int | float | None, high: float) -> None:
             if value is not None and not 0 < value <= high:
@@ -68,18 +84,14 @@ class TrainConfig:
                            ("snapshot_every", 1e9), ("log_snapshots", 10_000), ("patience", 100_000),
                            ("synthetic_tokens", 50_000_000), ("max_tokens", 1e12)]:
             positive(name, getattr(self, name), high)
-        if not 2 <= self.context <= 65536:
-            raise ConfigError(f"--context must be between 2 and 65536, got {self.context}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
+        check_model(context=self.context, dropout=self.dropout)  # the sizes left to auto: once chosen (ModelConfig)
         if not 0 <= self.weight_decay <= 10:
             raise ConfigError("--weight-decay must be in [0, 10]")
         if self.warmup is not None and self.warmup < 0:
             raise ConfigError("--warmup must be 0 or more")
         if not 0 < self.val_fraction < 0.5:
             raise ConfigError("--val-fraction must be in (0, 0.5)")
-        if self.tokenizer not in KINDS:
-            raise ConfigError(f"unknown tokenizer {self.tokenizer!r} (choose from {', '.join(KINDS)})")
+        check_kind(self.tokenizer)
         for name, allowed in [("snapshot_schedule", SCHEDULES), ("device", DEVICES), ("snapshot_dtype", DTYPES)]:
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}")
