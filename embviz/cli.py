@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+import typing
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -20,6 +21,7 @@ from typer.exceptions import TyperException
 
 from embviz.errors import ConfigError, EmbvizError
 from embviz.options import DEFAULT_METHOD, AnimateOptions, FilmOptions
+from embviz.train_config import TrainConfig
 
 app = typer.Typer(
     help="Watch the token embeddings of a small language model learn, and compare them with Word2Vec.",
@@ -78,50 +80,60 @@ class Bars:
         self.bar.update(self.tasks[stage], completed=done, total=total, description=description or stage, **fields)
 
 
+_TRAIN = TrainConfig()
+
+
 @app.command()
 def train(
-    corpus: str = typer.Argument("synthetic", help="A UTF-8 text file, a .gz file, a folder of *.txt files, "
-                                                   "or a built-in corpus: synthetic, synthetic-zh, lee, wiki, "
-                                                   "peoples-daily."),
+    ctx: typer.Context,
+    corpus: str = typer.Argument(_TRAIN.corpus, help="A UTF-8 text file, a .gz file, a folder of *.txt files, "
+                                                     "or a built-in corpus: synthetic, synthetic-zh, lee, wiki, "
+                                                     "peoples-daily."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Run directory [default: runs/<corpus>-<time>]."),
     overwrite: bool = typer.Option(False, help="Replace an existing run directory."),
     resume: Optional[Path] = typer.Option(None, help="Continue the interrupted run in this directory."),
-    tokenizer: str = typer.Option("word", help="word, char or bpe."),
-    segmenter: str = typer.Option("auto", help="How --tokenizer word finds Chinese words: jieba, whitespace (already "
-                                               "segmented), none, or auto (from the text)."),
-    max_tokens: Optional[int] = typer.Option(None, help="Use only the first lines of the corpus holding this many "
-                                                        "space-separated words (peoples-daily: gold words)."),
-    lowercase: bool = typer.Option(True, help="Lowercase the text first."),
+    tokenizer: str = typer.Option(_TRAIN.tokenizer, help="word, char or bpe."),
+    segmenter: str = typer.Option(_TRAIN.segmenter, help="How --tokenizer word finds Chinese words: jieba, whitespace "
+                                                         "(already segmented), none, or auto (from the text)."),
+    max_tokens: Optional[int] = typer.Option(_TRAIN.max_tokens, help="Use only the first lines of the corpus holding "
+                                                                     "this many space-separated words (peoples-daily: "
+                                                                     "gold words)."),
+    lowercase: bool = typer.Option(_TRAIN.lowercase, help="Lowercase the text first."),
     min_count: str = typer.Option(AUTO, help="Drop word/char types rarer than this (auto: from corpus size)."),
-    max_vocab: Optional[int] = typer.Option(None, help="Keep at most this many tokens (word/char)."),
-    vocab_size: int = typer.Option(2000, help="BPE vocabulary size."),
-    categories: Optional[Path] = typer.Option(None, help="TSV of word<TAB>category to label the vocabulary."),
-    synthetic_tokens: Optional[int] = typer.Option(None, help="Size of the synthetic corpus in tokens."),
-    difficulty: Optional[float] = typer.Option(None, help="Synthetic corpus noise, 0 (crisp) to 1."),
+    max_vocab: Optional[int] = typer.Option(_TRAIN.max_vocab, help="Keep at most this many tokens (word/char)."),
+    vocab_size: int = typer.Option(_TRAIN.vocab_size, help="BPE vocabulary size."),
+    categories: Optional[Path] = typer.Option(_TRAIN.categories, help="TSV of word<TAB>category to label the "
+                                                                      "vocabulary."),
+    synthetic_tokens: Optional[int] = typer.Option(_TRAIN.synthetic_tokens, help="Size of the synthetic corpus in "
+                                                                                 "tokens."),
+    difficulty: Optional[float] = typer.Option(_TRAIN.difficulty, help="Synthetic corpus noise, 0 (crisp) to 1."),
     d_model: str = typer.Option(AUTO, help="Embedding width (auto: from corpus size)."),
     layers: str = typer.Option(AUTO, help="Transformer blocks (auto)."),
     heads: str = typer.Option(AUTO, help="Attention heads; must divide --d-model (auto)."),
-    context: int = typer.Option(64, help="Context window in tokens."),
-    dropout: float = typer.Option(0.0, help="Dropout rate."),
-    tie: bool = typer.Option(True, help="Tie the LM head to the token embedding."),
+    context: int = typer.Option(_TRAIN.context, help="Context window in tokens."),
+    dropout: float = typer.Option(_TRAIN.dropout, help="Dropout rate."),
+    tie: bool = typer.Option(_TRAIN.tie, help="Tie the LM head to the token embedding."),
     epochs: str = typer.Option(AUTO, help="Passes over the training tokens (auto: from a token budget)."),
-    batch_size: int = typer.Option(32, help="Windows per optimiser step (global, over all processes)."),
+    batch_size: int = typer.Option(_TRAIN.batch_size, help="Windows per optimiser step (global, over all processes)."),
     lr: str = typer.Option(AUTO, help="Peak learning rate (auto)."),
-    weight_decay: float = typer.Option(0.01, help="AdamW weight decay."),
+    weight_decay: float = typer.Option(_TRAIN.weight_decay, help="AdamW weight decay."),
     warmup: str = typer.Option(AUTO, help="Warmup steps (auto)."),
-    patience: Optional[int] = typer.Option(None, help="Stop after this many epochs without a better validation "
-                                                      "loss [default: never; the best step is recorded]."),
-    stop_when_settled: bool = typer.Option(True, "--stop-when-settled/--all-epochs",
+    patience: Optional[int] = typer.Option(_TRAIN.patience, help="Stop after this many epochs without a better "
+                                                                 "validation loss [default: never; the best step is "
+                                                                 "recorded]."),
+    stop_when_settled: bool = typer.Option(_TRAIN.stop_when_settled, "--stop-when-settled/--all-epochs",
                                            help="Stop once the map has settled and validation loss no longer falls "
                                                 "fast (docs/defaults.md), or run every epoch."),
-    seed: int = typer.Option(0, help="Random seed (same seed + config on CPU = identical snapshots)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
-    snapshot_every: Optional[int] = typer.Option(None, help="Also snapshot every N steps."),
-    snapshot_schedule: str = typer.Option("epoch", help="epoch, or log: also log-spaced steps (early training "
-                                                        "moves fastest)."),
-    log_snapshots: int = typer.Option(40, help="How many log-spaced snapshots the log schedule takes."),
-    snapshot_dtype: str = typer.Option("float32", help="float32 or float16 (half the disk)."),
-    compile: bool = typer.Option(False, "--compile", help="torch.compile the model (slow start, faster steps)."),
+    seed: int = typer.Option(_TRAIN.seed, help="Random seed (same seed + config on CPU = identical snapshots)."),
+    device: str = typer.Option(_TRAIN.device, help="auto, cpu, cuda or mps."),
+    snapshot_every: Optional[int] = typer.Option(_TRAIN.snapshot_every, help="Also snapshot every N steps."),
+    snapshot_schedule: str = typer.Option(_TRAIN.snapshot_schedule, help="epoch, or log: also log-spaced steps (early "
+                                                                         "training moves fastest)."),
+    log_snapshots: int = typer.Option(_TRAIN.log_snapshots, help="How many log-spaced snapshots the log schedule "
+                                                                 "takes."),
+    snapshot_dtype: str = typer.Option(_TRAIN.snapshot_dtype, help="float32 or float16 (half the disk)."),
+    compile: bool = typer.Option(_TRAIN.compile, "--compile", help="torch.compile the model (slow start, faster "
+                                                                   "steps)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Train a small GPT on CORPUS and save its token embedding at init, every epoch and on schedule."""
@@ -136,25 +148,26 @@ def train(
         if resume is not None:
             result = training.resume(resume, progress=report)
         else:
-            config = training.TrainConfig(
-                corpus=corpus, synthetic_tokens=synthetic_tokens, difficulty=difficulty, max_tokens=max_tokens,
-                tokenizer=tokenizer, segmenter=segmenter,
-                lowercase=lowercase, min_count=_auto(min_count, "min-count", int), max_vocab=max_vocab,
-                vocab_size=vocab_size, categories=str(categories) if categories else None,
-                d_model=_auto(d_model, "d-model", int), layers=_auto(layers, "layers", int),
-                heads=_auto(heads, "heads", int), context=context, dropout=dropout, tie=tie,
-                epochs=_auto(epochs, "epochs", int), batch_size=batch_size, lr=_auto(lr, "lr", float),
-                weight_decay=weight_decay, warmup=_auto(warmup, "warmup", int), patience=patience,
-                stop_when_settled=stop_when_settled, seed=seed,
-                device=device, snapshot_every=snapshot_every, snapshot_schedule=snapshot_schedule,
-                log_snapshots=log_snapshots, snapshot_dtype=snapshot_dtype, compile=compile)
             target = out_dir or Path("runs") / f"{Path(corpus).name.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
-            result = training.train(config, target, overwrite=overwrite, progress=report)
+            result = training.train(_train_config(ctx.params), target, overwrite=overwrite, progress=report)
     if not quiet and result.snapshots:
         _train_summary(result)
     if result.status == "interrupted":
         err.print(f"Interrupted at step {result.steps}; continue with: embviz train --resume {result.run_dir}")
         raise typer.Exit(130)
+
+
+def _train_config(params: dict) -> TrainConfig:
+    """The config of the ``train`` options named like its fields; ``auto`` in a number field becomes None."""
+    hints = typing.get_type_hints(TrainConfig)
+    given = {name: params[name] for name in hints if name in params}
+    for name, value in given.items():
+        kind = (typing.get_args(hints[name]) or (hints[name],))[0]
+        if isinstance(value, str) and kind in (int, float):
+            given[name] = _auto(value, name.replace("_", "-"), kind)
+    if given["categories"] is not None:
+        given["categories"] = str(given["categories"])
+    return TrainConfig(**given)
 
 
 def _train_summary(r) -> None:

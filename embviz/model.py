@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from embviz.errors import ConfigError
+from embviz.train_config import check_model
 
 
 @dataclass(frozen=True)
@@ -23,17 +24,10 @@ class ModelConfig:
     tie: bool = True
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.vocab_size >= 3, "vocabulary must have at least 2 tokens besides <unk>"),
-            (1 <= self.d_model <= 8192, "--d-model must be between 1 and 8192"),
-            (1 <= self.layers <= 128, "--layers must be between 1 and 128"),
-            (1 <= self.heads <= 256, "--heads must be between 1 and 256"),
-            (2 <= self.context <= 65536, "--context must be between 2 and 65536"),
-            (0.0 <= self.dropout < 1.0, "--dropout must be in [0, 1)"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        if self.vocab_size < 3:
+            raise ConfigError("vocabulary must have at least 2 tokens besides <unk>")
+        check_model(d_model=self.d_model, layers=self.layers, heads=self.heads, context=self.context,
+                    dropout=self.dropout)
         if self.d_model % self.heads:
             raise ConfigError(f"--heads ({self.heads}) must divide --d-model ({self.d_model})")
 

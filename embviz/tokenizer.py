@@ -100,6 +100,11 @@ class Tokenizer:
             raise RunError(f"tokenizer.json is invalid ({type(e).__name__})") from None
 
 
+def check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ConfigError(f"unknown tokenizer {kind!r} (choose from {', '.join(KINDS)})")
+
+
 def build_tokenizer(text: str, kind: str = "word", *, lowercase: bool = True, min_count: int = 1,
                     max_vocab: int | None = None, vocab_size: int = 2000, segmenter: str = "auto") -> Tokenizer:
     """Learn a vocabulary from ``text``.
@@ -107,8 +112,7 @@ def build_tokenizer(text: str, kind: str = "word", *, lowercase: bool = True, mi
     ``min_count``/``max_vocab`` apply to ``word`` and ``char``; ``vocab_size`` to ``bpe``;
     ``segmenter`` to ``word`` (``auto``: decided from the text, see :func:`embviz.chinese.resolve_segmenter`).
     """
-    if kind not in KINDS:
-        raise ConfigError(f"unknown tokenizer {kind!r} (choose from {', '.join(KINDS)})")
+    check_kind(kind)
     segmenter = chinese.resolve_segmenter(text, segmenter, kind)
     if min_count < 1:
         raise ConfigError("--min-count must be at least 1")

@@ -11,7 +11,6 @@ import contextlib
 import math
 import platform
 import time
-import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -27,113 +26,8 @@ from embviz.errors import ConfigError, CorpusError, RunError
 from embviz.lexicon import PURITY_LEVEL, Lexicon, at_level, token_categories
 from embviz.model import ModelConfig, TinyGPT
 from embviz.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
-from embviz.tokenizer import KINDS, Tokenizer, build_tokenizer
-
-SCHEDULES = ("epoch", "log")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-DTYPES = ("float32", "float16")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a run needs; ``None`` means chosen from the corpus (see :mod:`embviz.defaults`)."""
-
-    corpus: str = "synthetic"
-    synthetic_tokens: int | None = None
-    difficulty: float | None = None
-    max_tokens: int | None = None
-    tokenizer: str = "word"
-    segmenter: str = "auto"
-    lowercase: bool = True
-    min_count: int | None = None
-    max_vocab: int | None = None
-    vocab_size: int = 2000
-    categories: str | None = None
-    d_model: int | None = None
-    layers: int | None = None
-    heads: int | None = None
-    context: int = 64
-    dropout: float = 0.0
-    tie: bool = True
-    epochs: int | None = None
-    batch_size: int = 32
-    lr: float | None = None
-    weight_decay: float = 0.01
-    warmup: int | None = None
-    patience: int | None = None
-    stop_when_settled: bool = True
-    """Stop once the map has settled and validation loss no longer falls fast (:mod:`embviz.stopping`)."""
-    val_fraction: float = 0.05
-    seed: int = 0
-    device: str = "auto"
-    snapshot_every: int | None = None
-    snapshot_schedule: str = "epoch"
-    log_snapshots: int = 40
-    snapshot_dtype: str = "float32"
-    compile: bool = False
-
-    def validate(self) -> None:
-        def positive(name: str, value: int | float | None, high: float) -> None:
-            if value is not None and not 0 < value <= high:
-                raise ConfigError(f"--{name.replace('_', '-')} must be in (0, {high:g}], got {value}")
-
-        for name, high in [("epochs", 100_000), ("batch_size", 1_000_000), ("lr", 10.0),
-                           ("snapshot_every", 1e9), ("log_snapshots", 10_000), ("patience", 100_000),
-                           ("synthetic_tokens", 50_000_000), ("max_tokens", 1e12)]:
-            positive(name, getattr(self, name), high)
-        if not 2 <= self.context <= 65536:
-            raise ConfigError(f"--context must be between 2 and 65536, got {self.context}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if not 0 <= self.weight_decay <= 10:
-            raise ConfigError("--weight-decay must be in [0, 10]")
-        if self.warmup is not None and self.warmup < 0:
-            raise ConfigError("--warmup must be 0 or more")
-        if not 0 < self.val_fraction < 0.5:
-            raise ConfigError("--val-fraction must be in (0, 0.5)")
-        if self.tokenizer not in KINDS:
-            raise ConfigError(f"unknown tokenizer {self.tokenizer!r} (choose from {', '.join(KINDS)})")
-        for name, allowed in [("snapshot_schedule", SCHEDULES), ("device", DEVICES), ("snapshot_dtype", DTYPES)]:
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}")
-        if self.seed < 0:
-            raise ConfigError("--seed must be 0 or more")
-
-    @classmethod
-    def from_json(cls, data: Any, where: Path | str) -> "TrainConfig":
-        """The config recorded in ``run.json``, type-checked field by field (run dirs may be untrusted)."""
-        if not isinstance(data, dict):
-            raise RunError(f"{where}: 'config' must be an object")
-        hints = typing.get_type_hints(cls)
-        unknown = sorted(set(data) - set(hints))
-        if unknown:
-            raise RunError(f"{where}: config has keys this version does not know: {', '.join(map(str, unknown))}")
-        for name, value in data.items():
-            if not _fits(value, hints[name]):
-                raise RunError(f"{where}: config {name!r} has the wrong type ({type(value).__name__})")
-        config = cls(**data)
-        try:
-            config.validate()
-        except ConfigError as e:
-            raise RunError(f"{where}: config is invalid: {e}") from None
-        return config
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether a JSON value fits a field annotation such as ``int | None`` (a bool is not an int)."""
-    allowed = typing.get_args(hint) or (hint,)
-    for kind in allowed:
-        if kind is type(None) and value is None:
-            return True
-        if kind is bool and isinstance(value, bool):
-            return True
-        if kind is int and isinstance(value, int) and not isinstance(value, bool):
-            return True
-        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return math.isfinite(value)
-        if kind is str and isinstance(value, str):
-            return True
-    return False
+from embviz.tokenizer import Tokenizer, build_tokenizer
+from embviz.train_config import TrainConfig
 
 
 @dataclass
