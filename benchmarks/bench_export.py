@@ -1,7 +1,7 @@
 """Time ``embviz export`` on a large run against the plainest writer of the same bytes, side by side.
 
-The run is synthetic (no training): a vocabulary of ``--vocab`` tokens, ``--snapshots`` random
-float32 snapshots [V, d]. Each format is timed against a reference writing the same content:
+The run is a toy run (``benchmarks/toyrun.py``, no training): a vocabulary of ``--vocab`` tokens,
+``--snapshots`` snapshots [V, d] drifting from noise to nested clusters. Each format is timed against a reference writing the same content:
 
 - projector: ours vs ``ndarray.tofile`` of every snapshot (the .bytes tensors alone, no metadata);
 - npz: ours (streamed, one snapshot in memory) vs ``np.savez`` of the stacked [T, V, d] array;
@@ -26,35 +26,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_emergence import matmul_peak
 
 from embviz.export import export
-from embviz.run import Run, Snapshot, snapshot_name
 
-
-def matmul_peak(n: int = 1024, reps: int = 10) -> float:
-    """Best-of-3 fp32 FLOP/s of an ``n × n`` NumPy matmul."""
-    a, b = np.random.default_rng(0).normal(size=(2, n, n)).astype(np.float32)
-    a @ b
-    best = math.inf
-    for _ in range(3):
-        t = time.perf_counter()
-        for _ in range(reps):
-            a @ b
-        best = min(best, (time.perf_counter() - t) / reps)
-    return 2 * n**3 / best
-
-
-def build_run(path: Path, vocab: int, dim: int, snapshots: int) -> Run:
-    run = Run.create(path)
-    run.write_manifest({"status": "complete", "config": {"corpus": "bench"}})
-    run.write_vocab([f"w{i}" for i in range(vocab)], [vocab - i for i in range(vocab)],
-                    [f"p{i % 3}/f{i % 9}/s{i % 27}" if i % 5 else None for i in range(vocab)])
-    rng = np.random.default_rng(0)
-    for t in range(snapshots):
-        step = 100 * t
-        matrix = rng.normal(0, 0.02 + 0.1 * t, size=(vocab, dim)).astype(np.float32)
-        run.add_snapshot(matrix, Snapshot(snapshot_name(step), step, float(t), step * 512, None, None))
-    return run
+from toyrun import make_toy_run
 
 
 def timed(work, out: Path) -> float:
@@ -89,7 +65,7 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="bench-export-"))
     try:
-        run = build_run(root / "run", args.vocab, args.dim, args.snapshots)
+        run = make_toy_run(root / "run", n_words=args.vocab, n_snapshots=args.snapshots, dim=args.dim)
         snaps = run.snapshots()
         tokens = run.vocab()[0]
         peak = matmul_peak()
@@ -113,7 +89,7 @@ def main() -> None:
         ]
         print(f"run: {args.vocab:,} tokens × d {args.dim} × {args.snapshots} snapshots "
               f"({args.vocab * args.dim * args.snapshots * 4 / 1e9:.2f} GB float32); "
-              f"matmul peak (fp32 1024², NumPy) {peak / 1e9:.0f} GFLOP/s")
+              f"matmul peak (fp32 1024², torch) {peak / 1e9:.0f} GFLOP/s")
         print(f"{'format':<16} {'ours s':>8} {'reference s':>12} {'ref/ours':>9} {'ours MB':>9} {'ours MB/s':>10}  reference")
         for fmt, out, options, reference, ref_out in cases:
             export(run.path, fmt, out, **options)  # a first, untimed round: sizes, warm caches
