@@ -62,7 +62,8 @@ def twonn_dimension(x) -> float:
 
     With ``r1``, ``r2`` each point's Euclidean distances to its two nearest neighbours,
     ``μ = r2 / r1`` is Pareto-distributed with exponent ``d``, so ``d = N / Σ log μ`` over the ``N``
-    points whose ``r1 > 0`` (duplicate points are left out).
+    distinct points (a repeated row counts once: its copies' rounding-sized distances would count as
+    nearest neighbours).
 
     Parameters
     ----------
@@ -74,7 +75,7 @@ def twonn_dimension(x) -> float:
     """
     from sklearn.neighbors import NearestNeighbors
 
-    x = check_matrix(x, "x")
+    x = np.unique(check_matrix(x, "x"), axis=0)
     if x.shape[0] < 3:
         return float("nan")
     distances, _ = NearestNeighbors(n_neighbors=3, algorithm="brute").fit(x).kneighbors(x)

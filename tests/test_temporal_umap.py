@@ -45,8 +45,8 @@ def _displacement(y: np.ndarray) -> float:
 
 def test_ties_between_frames_steady_the_film_and_keep_the_clusters() -> None:
     graphs, labels, inits, a, b = _graphs_and_labels()
-    free = optimise_jointly(inits, graphs, a=a, b=b, n_epochs=100, strength=1e-9)
-    tied = optimise_jointly(inits, graphs, a=a, b=b, n_epochs=100, strength=0.05)
+    free = optimise_jointly(inits, graphs, a=a, b=b, n_epochs=200, strength=1e-9)
+    tied = optimise_jointly(inits, graphs, a=a, b=b, n_epochs=200, strength=0.05)
     assert tied.shape == (4, 120, 2) and tied.dtype == np.float64 and np.isfinite(tied).all()
     assert _displacement(tied) < 0.5 * _displacement(free)
     for frame in tied:
