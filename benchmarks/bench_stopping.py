@@ -1,20 +1,21 @@
 """Does the settle rule stop real text when the map stops changing? Every epoch vs the default rule.
 
-For each corpus, two runs with defaults side by side: ``--all-epochs`` (every epoch, the reference)
-and the default (stops when validation loss and the map have both levelled, ``embviz.stopping``).
-Printed: where the default stopped and why, wall time of each and their ratio, field purity (lexicon
-level 1, k = 10) of each final snapshot. Then, from the reference run's epoch snapshots: validation
-loss, purity, the map's change from the previous epoch (``1 - linear CKA``, the rule's signal, and
-mean Jaccard@10 of each word's neighbours), and where other rules would have stopped it.
+For each corpus (and seed), two runs with defaults side by side: ``--all-epochs`` (every epoch, the
+reference) and the default (once validation loss and the map have both levelled, ``embviz.stopping``,
+it cools down for one epoch and stops). Printed: where the default stopped and why, wall time of each
+and their ratio, field purity (lexicon level 1, k = 10) of each final snapshot and of the reference's
+snapshot at the same epoch (what the cooldown adds). Then, from the reference run's epoch snapshots:
+validation loss, purity, the map's change from the previous epoch (``1 - linear CKA``, the rule's
+signal, and mean Jaccard@10 of each word's neighbours), and where other rules would have settled.
 
     .venv/bin/python benchmarks/bench_stopping.py
-    .venv/bin/python benchmarks/bench_stopping.py --corpora lee --keep runs/bench-stopping
+    .venv/bin/python benchmarks/bench_stopping.py --corpora wiki-head --seeds 0,1,2 --keep runs/bench-stopping
     .venv/bin/python benchmarks/bench_stopping.py --smoke    # a toy model on a small synthetic corpus
 
 ``pydoc`` is a held-out real text the rule was not tuned on: the Python reference manual's topics
 as CPython ships them (``pydoc_data.topics``, 65k words of technical English), written by this
 benchmark. ``wiki-head`` is ``bench_emergence``'s (the first 41 articles of gensim's Wikipedia sample).
-With ``--keep DIR`` the runs stay in ``DIR/<corpus>/{all,rule}``, and a complete run already there is
+With ``--keep DIR`` the runs stay in ``DIR/<corpus>/seed-<seed>/{all,rule}``, and a complete run already there is
 reused (its own session time stands in for the wall time).
 """
 
@@ -33,13 +34,13 @@ from embviz import TrainConfig, train
 from embviz.lexicon import at_level
 from embviz.metrics import cosine_knn, knn_jaccard, knn_purity
 from embviz.run import Run
-from embviz.stopping import RULE, Rule, Watch, settled
+from embviz.stopping import RULE, Rule, Watch, first_settled
 
 CORPORA = ("lee", "wiki-head", "pydoc", "synthetic")
 K = 10
 OTHER_RULES = {
     "validation loss only (map ignored)": Rule(change_tol=2.0),
-    "map only (loss ignored)": Rule(loss_tol=-1.0),
+    "map only (loss ignored)": Rule(loss_tol=1.0),
     f"window {RULE.window + 1}": dataclasses.replace(RULE, window=RULE.window + 1),
     f"change limit {RULE.change_tol / 2:g}": dataclasses.replace(RULE, change_tol=RULE.change_tol / 2),
 }
@@ -88,29 +89,25 @@ def records(run: Run) -> list[dict]:
     return out
 
 
-def stop_epoch(watch_history: list, rule: Rule) -> int:
-    """The epoch after which ``rule`` stops a run with this history (its last epoch if never)."""
-    for i in range(len(watch_history)):
-        if settled(watch_history[:i + 1], rule):
-            return watch_history[i].epoch
-    return watch_history[-1].epoch
-
-
-def bench(corpus: str, root: Path, smoke: bool = False) -> dict:
-    config = TrainConfig(corpus=source(corpus, root), device="cpu", **({**SMOKE, "epochs": 4} if smoke else {}))
-    wall_all, run_all = run_once(dataclasses.replace(config, stop_when_settled=False), root / corpus / "all")
-    wall_rule, run_rule = run_once(config, root / corpus / "rule")
+def bench(corpus: str, seed: int, root: Path, smoke: bool = False) -> dict:
+    config = TrainConfig(corpus=source(corpus, root), device="cpu", seed=seed,
+                         **({**SMOKE, "epochs": 6} if smoke else {}))
+    where = root / corpus / f"seed-{seed}"
+    wall_all, run_all = run_once(dataclasses.replace(config, stop_when_settled=False), where / "all")
+    wall_rule, run_rule = run_once(config, where / "rule")
     result = run_rule.manifest()["result"]
     table = records(run_all)
-    history = Watch.of_run(run_all).history
-    return {"corpus": corpus, "wall_all": wall_all, "wall_rule": wall_rule, "table": table, "history": history,
-            "epochs": run_all.manifest()["chosen"]["epochs"], "stopped": result["epochs_done"],
-            "reason": result["stop_reason"], "purity_all": table[-1]["purity"], "purity_rule": result["purity_final"]}
+    purity = {x["epoch"]: x["purity"] for x in table}
+    return {"corpus": corpus, "seed": seed, "wall_all": wall_all, "wall_rule": wall_rule, "table": table,
+            "history": Watch.of_run(run_all).history, "epochs": run_all.manifest()["chosen"]["epochs"],
+            "stopped": result["epochs_done"], "reason": result["stop_reason"], "purity_all": table[-1]["purity"],
+            "purity_rule": result["purity_final"], "purity_all_there": purity[result["epochs_done"]]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default=",".join(CORPORA), help="comma-separated subset of " + ", ".join(CORPORA))
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds: each corpus is run with each")
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the runs in this folder")
     parser.add_argument("--smoke", action="store_true", help="toy sizes: check that the benchmark runs")
     args = parser.parse_args()
@@ -122,16 +119,20 @@ def main() -> None:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         for corpus in args.corpora.split(","):
-            rows.append(bench(corpus, root, args.smoke))
-            print(f"... {corpus} done ({rows[-1]['wall_all']:.0f} s + {rows[-1]['wall_rule']:.0f} s)", flush=True)
+            for seed in map(int, args.seeds.split(",")):
+                rows.append(bench(corpus, seed, root, args.smoke))
+                print(f"... {corpus} seed {seed} done ({rows[-1]['wall_all']:.0f} s + {rows[-1]['wall_rule']:.0f} s)",
+                      flush=True)
     print()
-    print("| corpus | epochs: all → rule | wall s: all → rule (ratio) | field purity: all → rule |")
-    print("|---|---|---|---|")
+    print("| corpus | seed | epochs: all → rule | wall s: all → rule (ratio) | field purity: all → rule "
+          "(all at that epoch) |")
+    print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['corpus']} | {r['epochs']} → {r['stopped']} | {r['wall_all']:.0f} → {r['wall_rule']:.0f} "
-              f"({r['wall_rule'] / r['wall_all']:.2f}) | {r['purity_all']:.3f} → {r['purity_rule']:.3f} |")
+        print(f"| {r['corpus']} | {r['seed']} | {r['epochs']} → {r['stopped']} | {r['wall_all']:.0f} → "
+              f"{r['wall_rule']:.0f} ({r['wall_rule'] / r['wall_all']:.2f}) | {r['purity_all']:.3f} → "
+              f"{r['purity_rule']:.3f} ({r['purity_all_there']:.3f}) |")
     for r in rows:
-        print(f"\n{r['corpus']}: {r['reason'] or 'ran every epoch'}")
+        print(f"\n{r['corpus']}, seed {r['seed']}: {r['reason'] or 'ran every epoch'}")
         t = r["table"]
         cells = {"val loss": [f"{x['val']:.2f}" for x in t], "field purity": [f"{x['purity']:.3f}" for x in t],
                  "1 - CKA, previous": ["" if x["change"] is None else f"{x['change']:.3f}" for x in t],
@@ -142,9 +143,13 @@ def main() -> None:
             print(f"| {name} | " + " | ".join(values) + " |")
         purity = {x["epoch"]: x["purity"] for x in t}
         for name, rule in {"default rule": RULE, **OTHER_RULES}.items():
-            e = stop_epoch(r["history"], rule)
-            print(f"  {name:>36}: stops after epoch {e:>3} of {r['epochs']} ({e / r['epochs']:.2f} of the steps), "
-                  f"purity {purity[e]:.3f}")
+            settle = first_settled(r["history"], r["epochs"] - 1, rule)
+            if settle is None:
+                print(f"  {name:>36}: never settles (runs every epoch)")
+                continue
+            e = settle[0] + 1
+            print(f"  {name:>36}: settles after epoch {settle[0]:>3}, stops after {e} of {r['epochs']} "
+                  f"({e / r['epochs']:.2f} of the steps); every-epoch run's purity there {purity[e]:.3f}")
 
 
 if __name__ == "__main__":

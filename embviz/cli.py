@@ -122,8 +122,9 @@ def train(
                                                                  "validation loss [default: never; the best step is "
                                                                  "recorded]."),
     stop_when_settled: bool = typer.Option(_TRAIN.stop_when_settled, "--stop-when-settled/--all-epochs",
-                                           help="Stop once the map has settled and validation loss no longer falls "
-                                                "fast (docs/defaults.md), or run every epoch."),
+                                           help="Once the map has settled and validation loss no longer falls "
+                                                "fast, cool down for one epoch and stop (docs/defaults.md); or run "
+                                                "every epoch."),
     seed: int = typer.Option(_TRAIN.seed, help="Random seed (same seed + config on CPU = identical snapshots)."),
     device: str = typer.Option(_TRAIN.device, help="auto, cpu, cuda or mps."),
     snapshot_every: Optional[int] = typer.Option(_TRAIN.snapshot_every, help="Also snapshot every N steps."),

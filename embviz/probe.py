@@ -48,6 +48,7 @@ def train_arm(run: Run, manifest: dict, text: str, tokenizer, init: np.ndarray |
     """Train the run's TinyGPT for ``epochs`` epochs with embedding ``init`` [V, d] (None: the run's own init)."""
     import torch
 
+    from embviz.stopping import Watch
     from embviz.training import Session, TrainConfig
 
     try:
@@ -55,6 +56,7 @@ def train_arm(run: Run, manifest: dict, text: str, tokenizer, init: np.ndarray |
     except TypeError:
         raise RunError(f"{run.path / 'run.json'}: config is not one this version understands") from None
     session = Session.local(config, text, tokenizer)
+    session.settle = session.settled_in(Watch.of_run(run).history)  # the run's cooldown, if it had one
     recorded = {k: v for k, v in manifest.get("chosen", {}).items() if k != "min_count"}
     if recorded and asdict(session.chosen) != recorded:
         raise RunError(f"{run.path}: the run's training setup cannot be rebuilt exactly (chosen values differ)")

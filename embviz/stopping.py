@@ -2,11 +2,13 @@
 
 The rule reads one record per epoch end (:class:`EpochRecord`): the validation loss and how much the
 embedding moved since the previous epoch end, ``1 - linear CKA`` of the two snapshots (0: the same
-map up to rotation and scale). It stops a run when, over the last :attr:`Rule.window` epochs, every
-epoch moved the map by less than :attr:`Rule.change_tol` and the validation loss has not fallen more
+map up to rotation and scale). The map has settled when, over the last :attr:`Rule.window` epochs,
+every epoch moved it by less than :attr:`Rule.change_tol` and the validation loss has not fallen more
 than :attr:`Rule.loss_tol` (relative) below its earlier best; never before :attr:`Rule.min_epochs`.
 The map decides; the loss only keeps a run going while it still falls fast (on real text it goes
-on falling for epochs after purity has peaked). ``docs/defaults.md`` gives the measurements.
+on falling for epochs after purity has peaked). A settled run then cools down for one epoch (its
+learning rate falls linearly to the schedule's floor, ``training.Session.lr_at``) and stops.
+``docs/defaults.md`` gives the measurements.
 
 The history is rebuilt from a run's own epoch snapshots (:meth:`Watch.of_run`), so a resumed run
 decides exactly as an unbroken one would.
@@ -40,7 +42,7 @@ class Rule:
     min_epochs: int = 3
     window: int = 2
     loss_tol: float = 0.1
-    change_tol: float = 0.06
+    change_tol: float = 0.1
 
 
 RULE = Rule()
@@ -67,6 +69,14 @@ def settled(history: Sequence[EpochRecord], rule: Rule = RULE) -> str | None:
         return None  # the map still moving
     return (f"settled at epoch {history[-1].epoch}: the map moved at most {max(changes):.3f} (1 - CKA) per "
             f"epoch for {rule.window} epochs; validation loss {best_recent:.3f} (best before {best_before:.3f})")
+
+
+def first_settled(history: Sequence[EpochRecord], before_epoch: int, rule: Rule = RULE) -> tuple[int, str] | None:
+    """The first epoch end of ``history`` before ``before_epoch`` at which the map had settled, and why."""
+    for i, record in enumerate(history):
+        if record.epoch < before_epoch and (why := settled(history[:i + 1], rule)):
+            return record.epoch, why
+    return None
 
 
 @dataclass

@@ -63,7 +63,8 @@ class TrainConfig:
     warmup: int | None = None
     patience: int | None = None
     stop_when_settled: bool = True
-    """Stop once the map has settled and validation loss no longer falls fast (:mod:`embviz.stopping`)."""
+    """Once the map has settled and validation loss no longer falls fast, cool down for an epoch and stop
+    (:mod:`embviz.stopping`)."""
     val_fraction: float = 0.05
     seed: int = 0
     device: str = "auto"

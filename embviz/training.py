@@ -206,6 +206,8 @@ def _load_checkpoint(path: Path) -> dict:
 
 VAL_PARTS = 20
 """The validation tokens are taken from this many places spread over the corpus."""
+LR_FLOOR = 0.1
+"""Where the learning-rate schedule ends, as a share of the peak: the cosine's end and the cooldown's."""
 
 
 def split_validation(ids: torch.Tensor, fraction: float, context: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -256,6 +258,8 @@ class Session:
     dist: Distributed
     epoch_starts: tuple[int, np.ndarray] | None = field(default=None, repr=False)
     """The last epoch's window starts, ``(epoch, epoch_windows(...))``: computed once per epoch."""
+    settle: tuple[int, str] | None = None
+    """The epoch end at which the map settled and why (:meth:`settled_in`); the next epoch cools down."""
 
     @classmethod
     def prepare(cls, config: TrainConfig, corpus: Corpus, tokenizer: Tokenizer, dist: Distributed) -> "Session":
@@ -329,12 +333,21 @@ class Session:
         return self.steps_per_epoch * self.chosen.epochs
 
     def lr_at(self, step: int) -> float:
-        """Linear warmup to ``lr`` then cosine decay to a tenth of it, as a function of the step."""
+        """Linear warmup to ``lr`` then cosine decay to :data:`LR_FLOOR` of it, as a function of the step;
+        once the map has settled (:attr:`settle`), a straight fall to that floor over the next epoch."""
+        if self.settle is not None and step >= (cool := self.settle[0] * self.steps_per_epoch):
+            start, done = self.lr_at(cool - 1), min(1.0, (step - cool + 1) / self.steps_per_epoch)
+            return start + (LR_FLOOR * self.chosen.lr - start) * done
         peak, warm, total = self.chosen.lr, self.chosen.warmup, self.total_steps
         if step < warm:
             return peak * (step + 1) / warm
         progress = min(1.0, (step - warm) / max(1, total - warm))
-        return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return peak * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def settled_in(self, history: list[stopping.EpochRecord]) -> tuple[int, str] | None:
+        """Where the map settled in ``history`` and why, for a run that stops when it settles; only an
+        epoch end that leaves an epoch of the budget to cool down in counts."""
+        return stopping.first_settled(history, self.chosen.epochs - 1) if self.config.stop_when_settled else None
 
     def snapshot_steps(self) -> set[int]:
         """Steps after which the embedding is saved: 0, every epoch end, and the optional schedules."""
@@ -397,8 +410,12 @@ class Session:
         stop = StopFlag()
         stop_reason: str | None = None
         # The settle rule's history, rebuilt from the run's own epoch snapshots (so --resume decides
-        # as an unbroken run); rank 0 keeps it and tells the other ranks its verdict.
+        # as an unbroken run, and cools down where it did); rank 0 keeps it and tells the other ranks.
         watch = stopping.Watch.of_run(run) if dist.is_writer else None
+
+        def check_settled() -> None:
+            if self.settle is None:
+                self.settle = dist.on_writer(lambda: self.settled_in(watch.history))
 
         def save_snapshot(at_step: int, epoch_float: float, val_loss: float | None) -> None:
             train_loss = float(np.mean(losses_since_snapshot)) if losses_since_snapshot else None
@@ -424,6 +441,7 @@ class Session:
         if start is None:
             save_snapshot(0, 0.0, self.evaluate(model))
             save_checkpoint()
+        check_settled()
         with stop.catch_signals():
             while epoch < self.chosen.epochs and not stop.requested(dist):
                 model.train()
@@ -458,10 +476,11 @@ class Session:
                         best = {**best, "since": best["since"] + 1}
                     save_snapshot(step, float(epoch), val)
                     save_checkpoint()
+                    check_settled()
                     if self.chosen.patience and best["since"] >= self.chosen.patience:
                         stop_reason = f"patience: no better validation loss for {best['since']} epochs"
-                    elif cfg.stop_when_settled and epoch < self.chosen.epochs:
-                        stop_reason = dist.on_writer(lambda: stopping.settled(watch.history))
+                    elif self.settle is not None and epoch == self.settle[0] + 1:
+                        stop_reason = f"{self.settle[1]}; cooled down over epoch {epoch}"
                     if stop_reason:
                         break
                 else:  # stopped mid-epoch by a signal

@@ -7,9 +7,10 @@ import signal
 import numpy as np
 import pytest
 
+from embviz.probe import scratch_arm, train_arm
 from embviz.run import Run
-from embviz.stopping import RULE, EpochRecord, Rule, Watch, map_change, settled
-from embviz.training import resume, train
+from embviz.stopping import RULE, EpochRecord, Rule, Watch, first_settled, map_change, settled
+from embviz.training import LR_FLOOR, resume, train
 
 
 def history(val: list[float], change: list[float]) -> list[EpochRecord]:
@@ -72,35 +73,58 @@ def test_map_change_is_zero_for_a_rotated_and_scaled_map_and_grows_with_noise():
     assert 0 < small < large < 1
 
 
-def test_a_run_stops_by_the_rule_records_why_and_resumes_to_the_same_stop(tmp_path, tiny_config):
+def test_first_settled_is_the_first_epoch_the_rule_stops_at_and_leaves_room_to_cool_down():
+    records = levelling(20, 4)
+    stop = first_stop(records)
+    assert first_settled(records, 20) == (stop, settled(records[:stop + 1]))
+    assert first_settled(records, stop) is None  # no epoch of the budget left after it
+    assert first_settled(levelling(20, 30), 20) is None
+
+
+def test_a_settled_run_cools_down_for_one_epoch_records_why_and_resumes_to_the_same_stop(tmp_path, tiny_config):
     config = dataclasses.replace(tiny_config, epochs=8)
     assert config.stop_when_settled  # the default
     result = train(config, tmp_path / "whole")
     run = Run.open(tmp_path / "whole")
     epochs = [s for s in run.snapshots() if s.val_loss is not None]
+    history = Watch.of_run(run).history
     assert result.stopped_early and result.status == "complete"
-    assert RULE.min_epochs <= result.epochs_done < 8 == result.chosen["epochs"]
-    assert result.stop_reason.startswith(f"settled at epoch {result.epochs_done}")
+    settle = result.epochs_done - 1  # the map settled here; the next epoch cooled down
+    assert RULE.min_epochs <= settle < result.epochs_done < 8 == result.chosen["epochs"]
+    assert settled(history[:settle]) is None and settled(history[:settle + 1]).startswith(f"settled at epoch {settle}")
+    assert result.stop_reason == f"{settled(history[:settle + 1])}; cooled down over epoch {settle + 1}"
     assert run.manifest()["result"]["stop_reason"] == result.stop_reason
     assert epochs[-1].epoch == result.epochs_done
-    assert settled(Watch.of_run(run).history) == result.stop_reason
-    assert settled(Watch.of_run(run).history[:-1]) is None  # it stopped at the first settled epoch
 
-    # --all-epochs runs every epoch, and the stopped run is step for step its beginning
+    # the cooldown: the learning rate falls in a straight line to the schedule's floor over one epoch
+    per_epoch = run.manifest()["steps_per_epoch"]
+    lr = [row["lr"] for row in run.metrics()]
+    peak = result.chosen["lr"]
+    cooling = np.array(lr[settle * per_epoch:])
+    assert len(cooling) == per_epoch and cooling[-1] == pytest.approx(LR_FLOOR * peak)
+    np.testing.assert_allclose(np.diff(cooling), (LR_FLOOR * peak - lr[settle * per_epoch - 1]) / per_epoch, rtol=1e-6)
+
+    # compare-word2vec's probe retrains the run as it ran, cooldown included
+    again = train_arm(run, run.manifest(), run.corpus_text(), run.tokenizer(), None, freeze=False,
+                      epochs=result.epochs_done, name="again")
+    assert again.val_loss == pytest.approx(scratch_arm(run).val_loss, abs=1e-6)
+
+    # --all-epochs runs every epoch; the settled run is step for step its beginning until it cools down
     every = train(dataclasses.replace(config, stop_when_settled=False), tmp_path / "every")
     assert every.epochs_done == 8 and not every.stopped_early and every.stop_reason is None
     full = Run.open(tmp_path / "every")
-    for snap in epochs:
+    for snap in epochs[:-1]:
         np.testing.assert_array_equal(run.load_snapshot(snap), full.load_snapshot(snap))
+    assert not np.array_equal(run.load_snapshot(epochs[-1]), full.load_snapshot(epochs[-1]))
+    assert [row["lr"] for row in full.metrics()][:settle * per_epoch] == lr[:settle * per_epoch]
 
-    per_epoch = run.manifest()["steps_per_epoch"]
+    # interrupted before the map settled, or while it cools down: resume ends where the whole run did
+    for name, at_step in [("before", per_epoch * (settle - 1) + 1), ("cooling", per_epoch * settle + 1)]:
+        def interrupt(status, at_step=at_step):
+            if status.step == at_step:
+                os.kill(os.getpid(), signal.SIGINT)
 
-    def interrupt(status):
-        if status.step == per_epoch * (result.epochs_done - 1) + 1:  # mid-epoch, one before the stop
-            os.kill(os.getpid(), signal.SIGINT)
-
-    assert train(config, tmp_path / "broken", progress=interrupt).status == "interrupted"
-    again = resume(tmp_path / "broken")
-    assert (again.epochs_done, again.stop_reason) == (result.epochs_done, result.stop_reason)
-    np.testing.assert_array_equal(run.load_snapshot(epochs[-1]),
-                                  Run.open(tmp_path / "broken").load_snapshot(epochs[-1]))
+        assert train(config, tmp_path / name, progress=interrupt).status == "interrupted"
+        again = resume(tmp_path / name)
+        assert (again.epochs_done, again.stop_reason) == (result.epochs_done, result.stop_reason)
+        np.testing.assert_array_equal(run.load_snapshot(epochs[-1]), Run.open(tmp_path / name).load_snapshot(epochs[-1]))
