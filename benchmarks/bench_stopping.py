@@ -34,7 +34,7 @@ from embviz import TrainConfig, train
 from embviz.lexicon import at_level
 from embviz.metrics import cosine_knn, knn_jaccard, knn_purity
 from embviz.run import Run
-from embviz.stopping import RULE, Rule, Watch, first_settled
+from embviz.stopping import RULE, EpochRecord, Rule, Watch, first_settled
 
 CORPORA = ("lee", "wiki-head", "pydoc", "synthetic")
 K = 10
@@ -71,15 +71,15 @@ def run_once(config: TrainConfig, out: Path) -> tuple[float, Run]:
     return time.perf_counter() - t0, Run.open(out)
 
 
-def records(run: Run) -> list[dict]:
-    """One row per epoch snapshot: epoch, step, validation loss, field purity, change from the previous."""
+def records(run: Run, history: list[EpochRecord]) -> list[dict]:
+    """One row per epoch snapshot (``history`` is the run's ``Watch.of_run``): epoch, step, validation
+    loss, field purity, change from the previous."""
     _, _, categories = run.vocab()
     labels = [at_level(c, 1) for c in categories]
     rows = np.array([i for i, lab in enumerate(labels) if lab], dtype=np.int64)
     names = [labels[i] for i in rows]
-    watch = Watch.of_run(run)
     out, previous = [], None
-    for record, snap in zip(watch.history, [s for s in run.snapshots() if s.val_loss is not None]):
+    for record, snap in zip(history, [s for s in run.snapshots() if s.val_loss is not None]):
         x = run.load_snapshot(snap)
         knn = cosine_knn(x, K)
         out.append({"epoch": record.epoch, "step": record.step, "val": record.val_loss, "change": record.change,
@@ -96,10 +96,11 @@ def bench(corpus: str, seed: int, root: Path, smoke: bool = False) -> dict:
     wall_all, run_all = run_once(dataclasses.replace(config, stop_when_settled=False), where / "all")
     wall_rule, run_rule = run_once(config, where / "rule")
     result = run_rule.manifest()["result"]
-    table = records(run_all)
+    history = Watch.of_run(run_all).history
+    table = records(run_all, history)
     purity = {x["epoch"]: x["purity"] for x in table}
     return {"corpus": corpus, "seed": seed, "wall_all": wall_all, "wall_rule": wall_rule, "table": table,
-            "history": Watch.of_run(run_all).history, "epochs": run_all.manifest()["chosen"]["epochs"],
+            "history": history, "epochs": run_all.manifest()["chosen"]["epochs"],
             "stopped": result["epochs_done"], "reason": result["stop_reason"], "purity_all": table[-1]["purity"],
             "purity_rule": result["purity_final"], "purity_all_there": purity[result["epochs_done"]]}
 
