@@ -20,9 +20,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from embviz.animate import animate
-from embviz.options import AnimateOptions, FilmOptions
-from embviz.render import frame_count
+from embviz.film.animate import animate
+from embviz.film.options import AnimateOptions, FilmOptions
+from embviz.film.render import frame_count
 
 from toyrun import make_toy_run
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from embviz import TrainConfig, train
-from embviz.emergence import first_crossing
-from embviz.lexicon import at_level
-from embviz.metrics import cosine_knn, knn_purity, purity_chance
-from embviz.run import Run
-from embviz.word2vec import Word2VecOptions, baseline_for_run
+from embviz.compare.word2vec import Word2VecOptions, baseline_for_run
+from embviz.measure.emergence import first_crossing
+from embviz.measure.metrics import cosine_knn, knn_purity, purity_chance
+from embviz.rundir.run import Run
+from embviz.text.lexicon import at_level
 
 K = 10
 LEVELS = {0: "part of speech", 1: "finer"}

@@ -27,12 +27,12 @@ import numpy as np
 import torch
 
 from embviz import TrainConfig, train
-from embviz.gensim_eval import WORDSIM353, gensim_test_file, word_pair_spearman
-from embviz.lexicon import at_level
-from embviz.metrics import knn_purity, purity_chance
-from embviz.model import ModelConfig, TinyGPT
-from embviz.run import Run
-from embviz.word2vec import Word2VecOptions, baseline_for_run
+from embviz.compare.word2vec import Word2VecOptions, baseline_for_run
+from embviz.measure.gensim_eval import WORDSIM353, gensim_test_file, word_pair_spearman
+from embviz.measure.metrics import knn_purity, purity_chance
+from embviz.rundir.run import Run
+from embviz.text.lexicon import at_level
+from embviz.training.model import ModelConfig, TinyGPT
 
 CORPORA = ("synthetic", "lee", "wiki", "wiki-head")
 """``wiki-head``: the first articles of the ``wiki`` file up to 70,000 words, a second real text of

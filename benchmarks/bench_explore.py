@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_emergence import matmul_peak  # noqa: E402
 
-from embviz.animate import animate  # noqa: E402
 from embviz.errors import ConfigError  # noqa: E402
-from embviz.explore import explore  # noqa: E402
-from embviz.options import AnimateOptions, FilmOptions  # noqa: E402
+from embviz.film.animate import animate  # noqa: E402
+from embviz.film.explore import explore  # noqa: E402
+from embviz.film.options import AnimateOptions, FilmOptions  # noqa: E402
 
 from toyrun import make_toy_run  # noqa: E402
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from bench_emergence import matmul_peak
 
-from embviz.export import export
+from embviz.interop.export import export
 
 from toyrun import make_toy_run
 

@@ -30,10 +30,10 @@ def measure_one(run_dir: str, method: str) -> dict:
     """The final snapshot's faithfulness and the projection's wall time, in this process."""
     from dataclasses import replace
 
-    from embviz.animate import SnapshotRows, choose_words, film_snapshots, project
-    from embviz.emergence import compute_emergence
-    from embviz.options import AnimateOptions
-    from embviz.run import Run
+    from embviz.film.animate import SnapshotRows, choose_words, film_snapshots, project
+    from embviz.film.options import AnimateOptions
+    from embviz.measure.emergence import compute_emergence
+    from embviz.rundir.run import Run
 
     options = replace(AnimateOptions(), method=method, cache=False)
     run = Run.open(Path(run_dir))

@@ -179,7 +179,7 @@ def main() -> None:
         library = float(re.search(r" in ([0-9.]+) s", proc.stdout).group(1))
         peak_rss = int(re.search(r"VmHWM (\d+)", proc.stderr).group(1)) * 1024
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import embviz.importer, torch, safetensors"], check=True)
+        subprocess.run([sys.executable, "-c", "import embviz.interop.importer, torch, safetensors"], check=True)
         startup = time.perf_counter() - t0
         snaps = sorted((Path(tmp) / "run" / "snapshots").glob("*.npy"))
         peak = matmul_peak()

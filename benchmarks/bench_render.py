@@ -24,8 +24,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.animation import FFMpegWriter, FuncAnimation  # noqa: E402
 
-from embviz.options import FilmOptions  # noqa: E402
-from embviz.render import (  # noqa: E402
+from embviz.film.options import FilmOptions  # noqa: E402
+from embviz.film.render import (  # noqa: E402
     MP4_CRF,
     Film,
     _frames,

@@ -8,12 +8,12 @@ process, which reports its wall time and its peak resident memory (``VmHWM`` fro
 
 - ``gather``: rows of 2,000 words from every snapshot through ``Run.gather`` (``Run.load_snapshot``
   on memory maps, into one preallocated [100, 2000, 512] float32 array: 410 MB, the result itself);
-- ``animate``: ``embviz.animate.animate`` with PCA on those 2,000 words (``--words … --only``; a short,
+- ``animate``: ``embviz.film.animate.animate`` with PCA on those 2,000 words (``--words … --only``; a short,
   small film);
 - ``default``: ``animate`` with its default word choice (every categorised word, capped at
   ``animate.MAX_CATEGORISED`` balanced across categories, + the 300 most frequent); with
   ``--categorised 1`` every one of the 50,000 words has a category;
-- ``compare``: ``embviz.compare.compare`` (Word2Vec trained on the run's corpus, one epoch).
+- ``compare``: ``embviz.compare.comparison.compare`` (Word2Vec trained on the run's corpus, one epoch).
 
 Target: every peak < 2 GB.
 
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.options import AnimateOptions, FilmOptions
+from embviz.film.options import AnimateOptions, FilmOptions
 
 TARGET_BYTES = 2 * 1024**3
 SMALL_FILM = FilmOptions(fps=4, seconds_per_snapshot=0.25, size=(320, 240), label=10)
@@ -48,7 +48,7 @@ CATEGORIES = 40
 
 def build_run(root: Path, vocab: int, dim: int, snapshots: int, dtype: str, corpus_tokens: int,
               categorised: int = 10) -> Path:
-    from embviz.run import Snapshot, snapshot_name
+    from embviz.rundir.run import Snapshot, snapshot_name
 
     from toyrun import make_corpus_run
 
@@ -106,7 +106,7 @@ def chosen_rows(n_tokens: int, words: int) -> np.ndarray:
 
 
 def case_gather(run_dir: Path, words: int) -> dict:
-    from embviz.run import Run
+    from embviz.rundir.run import Run
 
     start_rss = peak_rss_bytes()
     t0 = time.perf_counter()
@@ -120,8 +120,8 @@ def case_gather(run_dir: Path, words: int) -> dict:
 
 
 def case_animate(run_dir: Path, words: int) -> dict:
-    from embviz.animate import animate
-    from embviz.run import Run
+    from embviz.film.animate import animate
+    from embviz.rundir.run import Run
 
     start_rss = peak_rss_bytes()
     t0 = time.perf_counter()
@@ -137,7 +137,7 @@ def case_default(run_dir: Path, words: int) -> dict:
     """``animate`` with its default word choice (categorised words, capped, + the top 300)."""
     import warnings
 
-    from embviz.animate import animate
+    from embviz.film.animate import animate
 
     start_rss = peak_rss_bytes()
     t0 = time.perf_counter()
@@ -150,8 +150,8 @@ def case_default(run_dir: Path, words: int) -> dict:
 
 
 def case_compare(run_dir: Path, words: int) -> dict:
-    from embviz.compare import CompareOptions, compare
-    from embviz.word2vec import Word2VecOptions
+    from embviz.compare.comparison import CompareOptions, compare
+    from embviz.compare.word2vec import Word2VecOptions
 
     start_rss = peak_rss_bytes()
     t0 = time.perf_counter()
@@ -167,7 +167,7 @@ CASES = {"gather": case_gather, "animate": case_animate, "default": case_default
 def available(case: str) -> bool:
     import importlib.util
 
-    module = {"animate": "embviz.animate", "default": "embviz.animate", "compare": "embviz.compare"}.get(case)
+    module = {"animate": "embviz.film.animate", "default": "embviz.film.animate", "compare": "embviz.compare.comparison"}.get(case)
     return module is None or importlib.util.find_spec(module) is not None
 
 

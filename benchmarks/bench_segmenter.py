@@ -17,7 +17,7 @@ import importlib.util
 import time
 from pathlib import Path
 
-from embviz import chinese
+from embviz.text import chinese
 
 
 def spans(words: list[str]) -> set[tuple[int, int]]:

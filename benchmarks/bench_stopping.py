@@ -1,7 +1,7 @@
 """Does the settle rule stop real text when the map stops changing? Every epoch vs the default rule.
 
 For each corpus (and seed), two runs with defaults side by side: ``--all-epochs`` (every epoch, the
-reference) and the default (once validation loss and the map have both levelled, ``embviz.stopping``,
+reference) and the default (once validation loss and the map have both levelled, ``embviz.training.stopping``,
 it cools down for one epoch and stops). Printed: where the default stopped and why, wall time of each
 and their ratio, field purity (lexicon level 1, k = 10) of each final snapshot and of the reference's
 snapshot at the same epoch (what the cooldown adds). Then, from the reference run's epoch snapshots:
@@ -31,10 +31,10 @@ import numpy as np
 from bench_emergence import SMOKE, matmul_peak, wiki_head
 
 from embviz import TrainConfig, train
-from embviz.lexicon import at_level
-from embviz.metrics import cosine_knn, knn_jaccard, knn_purity
-from embviz.run import Run
-from embviz.stopping import RULE, EpochRecord, Rule, Watch, first_settled
+from embviz.measure.metrics import cosine_knn, knn_jaccard, knn_purity
+from embviz.rundir.run import Run
+from embviz.text.lexicon import at_level
+from embviz.training.stopping import RULE, EpochRecord, Rule, Watch, first_settled
 
 CORPORA = ("lee", "wiki-head", "pydoc", "synthetic")
 K = 10

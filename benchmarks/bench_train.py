@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from embviz.corpus import load_corpus
-from embviz.model import TinyGPT
-from embviz.run import Run, Snapshot, read_json, snapshot_name
-from embviz.tokenizer import Tokenizer
-from embviz.training import Session, TrainConfig, train
+from embviz.rundir.run import Run, Snapshot, read_json, snapshot_name
+from embviz.text.corpus import load_corpus
+from embviz.text.tokenizer import Tokenizer
+from embviz.training.loop import Session, TrainConfig, train
+from embviz.training.model import TinyGPT
 
 SMOKE = dict(synthetic_tokens=2000, d_model=16, layers=1, heads=2, context=16, batch_size=8)
 """``--smoke``: a toy model on a small synthetic corpus (the same code path, seconds)."""

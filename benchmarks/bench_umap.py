@@ -27,8 +27,8 @@ import warnings
 
 import numpy as np
 
-from embviz.metrics import knn_purity
-from embviz.project import UMAPProjector
+from embviz.layout.projectors import UMAPProjector
+from embviz.measure.metrics import knn_purity
 
 from toyrun import toy_categories, toy_trajectory
 

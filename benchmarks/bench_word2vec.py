@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.compare import CompareOptions, compare
-from embviz.run import Snapshot, snapshot_name
-from embviz.word2vec import Word2VecOptions, available_cores
+from embviz.compare.comparison import CompareOptions, compare
+from embviz.compare.word2vec import Word2VecOptions, available_cores
+from embviz.rundir.run import Snapshot, snapshot_name
 
 from toyrun import make_corpus_run
 

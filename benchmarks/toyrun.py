@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.run import TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json, write_npy
+from embviz.rundir.run import TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json, write_npy
 
 
 def toy_categories(n_words: int, pos: int = 3, fields: int = 3, subfields: int = 2) -> list[str | None]:
@@ -129,9 +129,9 @@ def make_corpus_run(
     (min_count 1), a complete run.json (2 layers, context 64), vocab.tsv with the text's counts and
     ``categories(token)``. Returns the run, to which the caller adds snapshots [V, dim], and its tokens.
     """
-    from embviz.corpus import load_corpus
-    from embviz.tokenizer import build_tokenizer
-    from embviz.training import TrainConfig
+    from embviz.text.corpus import load_corpus
+    from embviz.text.tokenizer import build_tokenizer
+    from embviz.training.loop import TrainConfig
 
     corpus_path = Path(root) / "corpus.txt"
     corpus_path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -13,7 +13,7 @@ __all__ = ["TrainConfig", "TrainResult", "resume", "train", "__version__"]
 def __getattr__(name: str):
     """Import the training stack (torch) only when it is used."""
     if name in ("TrainConfig", "TrainResult", "resume", "train"):
-        from embviz import training
+        from embviz.training import loop as training
 
         return getattr(training, name)
     raise AttributeError(f"module 'embviz' has no attribute {name!r}")

@@ -20,8 +20,8 @@ from rich.table import Table
 from typer.exceptions import TyperException
 
 from embviz.errors import ConfigError, EmbvizError
-from embviz.options import DEFAULT_METHOD, AnimateOptions, FilmOptions
-from embviz.train_config import TrainConfig
+from embviz.film.options import DEFAULT_METHOD, AnimateOptions, FilmOptions
+from embviz.training.config import TrainConfig
 
 app = typer.Typer(
     help="Watch the token embeddings of a small language model learn, and compare them with Word2Vec.",
@@ -138,7 +138,7 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Train a small GPT on CORPUS and save its token embedding at init, every epoch and on schedule."""
-    from embviz import training
+    from embviz.training import loop as training
 
     with Bars(quiet, "loss", "tok/s") as bars:
 
@@ -172,7 +172,7 @@ def _train_config(params: dict) -> TrainConfig:
 
 
 def _train_summary(r) -> None:
-    from embviz.compare_report import fmt
+    from embviz.compare.report import fmt
 
     table = Table(title="training", show_header=False)
     table.add_column(style="bold")
@@ -221,8 +221,8 @@ def compare_word2vec(
     """Train gensim Word2Vec on the run's own tokens and compare it with the run's token embedding."""
     import json
 
-    from embviz.compare import CompareOptions, compare
-    from embviz.word2vec import Word2VecOptions
+    from embviz.compare.comparison import CompareOptions, compare
+    from embviz.compare.word2vec import Word2VecOptions
 
     options = CompareOptions(
         word2vec=Word2VecOptions(sg=sg, vector_size=_auto(vector_size, "vector-size", int), window=window,
@@ -240,7 +240,7 @@ def compare_word2vec(
 
 
 def _compare_summary(d: dict) -> None:
-    from embviz.compare_report import fmt
+    from embviz.compare.report import fmt
 
     sim, pur, bench = d["similarity"], d["purity"], d["benchmarks"]
     table = Table(title=f"LM vs Word2Vec · {d['shared']['n_tokens']:,} shared tokens ({d['tokenizer']})")
@@ -284,7 +284,7 @@ def export(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Export the run's snapshots for TensorBoard's projector, gensim (word2vec) or NumPy (npz)."""
-    from embviz.export import export as run_export
+    from embviz.interop.export import export as run_export
 
     with Bars(quiet) as bars:
         result = run_export(run_dir, to, out_path, snapshot=snapshot, binary=binary, overwrite=overwrite,
@@ -319,7 +319,7 @@ def import_(
 ) -> None:
     """Turn a series of checkpoints (Hugging Face, nanoGPT, plain state dicts) into a run that animate and
     compare-word2vec read."""
-    from embviz.importer import import_checkpoints
+    from embviz.interop.importer import import_checkpoints
 
     try:
         step_list = [int(v) for v in _split(steps)] if steps is not None else None
@@ -401,7 +401,7 @@ def animate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
 ) -> None:
     """Film the run's snapshots as an aligned 2-D map, with the small-multiples grid and emergence metrics."""
-    from embviz.animate import animate as run_animate
+    from embviz.film.animate import animate as run_animate
 
     try:
         grid_snapshots = tuple(int(v) for v in _split(grid)) or None
@@ -423,7 +423,7 @@ def _animate_summary(r, max_rows: int = 20) -> None:
     import numpy as np
     from rich import box
 
-    from embviz.compare_report import fmt
+    from embviz.compare.report import fmt
 
     e = r.emergence
     c = e.columns
@@ -499,7 +499,7 @@ def explore(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Write one self-contained HTML page to play, pause, search and click through the run's training."""
-    from embviz.explore import explore as run_explore
+    from embviz.film.explore import explore as run_explore
 
     options = AnimateOptions(words=_split(words), words_file=words_file, only=only, top=top, content_only=content_only,
                              level=level, method=method, align=align, umap_mode=umap_mode, metric=metric, seed=seed,

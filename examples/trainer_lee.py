@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from embviz.corpus import load_corpus
+from embviz.text.corpus import load_corpus
 
 
 def train_tokenizer(text: str, vocab_size: int, path: Path) -> None:

@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import pytest  # noqa: E402
 
-from embviz.compare import CompareOptions  # noqa: E402
-from embviz.training import TrainConfig, train  # noqa: E402
-from embviz.word2vec import Word2VecOptions  # noqa: E402
+from embviz.compare.comparison import CompareOptions  # noqa: E402
+from embviz.compare.word2vec import Word2VecOptions  # noqa: E402
+from embviz.training.loop import TrainConfig, train  # noqa: E402
 
 TINY = dict(d_model=16, layers=1, heads=2, context=8, batch_size=8, epochs=2, lr=3e-3, device="cpu")
 """Training options small enough for a test: a run takes seconds."""

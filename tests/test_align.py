@@ -3,14 +3,14 @@ import pytest
 from scipy.spatial import procrustes as scipy_procrustes
 from scipy.stats import ortho_group
 
-from embviz.align import (
+from embviz.errors import ConfigError, EmbvizError
+from embviz.measure.align import (
     pca_basis,
     procrustes_align,
     procrustes_disparity,
     procrustes_rotation,
     project,
 )
-from embviz.errors import ConfigError, EmbvizError
 
 
 def _orthogonal(d, seed, det):

@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 from embviz import cli
-from embviz.animate import (
+from embviz.errors import ConfigError
+from embviz.film.animate import (
     SnapshotRows,
     animate,
     category_levels,
@@ -30,13 +31,12 @@ from embviz.animate import (
     side_paths,
     word_benchmarks,
 )
-from embviz.errors import ConfigError
-from embviz.gensim_eval import WORDSIM353, gensim_test_file
-from embviz.metrics import knn_purity
-from embviz.options import AnimateOptions, FilmOptions
-from embviz.project import PCAProjector
-from embviz.render import frame_count
-from embviz.run import Run, write_npy
+from embviz.film.options import AnimateOptions, FilmOptions
+from embviz.film.render import frame_count
+from embviz.layout.projectors import PCAProjector
+from embviz.measure.gensim_eval import WORDSIM353, gensim_test_file
+from embviz.measure.metrics import knn_purity
+from embviz.rundir.run import Run, write_npy
 
 from toyrun import make_toy_run, toy_categories
 
@@ -223,7 +223,7 @@ def test_second_animate_hits_the_cache(run_copy: Path, tmp_path: Path, monkeypat
         raise AssertionError("projection recomputed")
 
     monkeypatch.setattr(PCAProjector, "fit", no_fit)
-    monkeypatch.setattr("embviz.animate.compute_emergence", lambda *a, **k: pytest.fail("metrics recomputed"))
+    monkeypatch.setattr("embviz.film.animate.compute_emergence", lambda *a, **k: pytest.fail("metrics recomputed"))
     second = animate(run_copy, tmp_path / "b.gif",
                      replace(SMALL, film=replace(SMALL.film, label=0, fps=2), level="subfield"))
     assert second.projection_cached and second.metrics_cached
@@ -328,7 +328,7 @@ def test_error_unwritable_output(run_copy: Path, tmp_path: Path, cli_error) -> N
 def test_tiny_trained_run_end_to_end(tiny_config, tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from embviz.training import train
+    from embviz.training.loop import train
 
     config = replace(tiny_config, snapshot_schedule="log", log_snapshots=6, epochs=1)
     trained = train(config, tmp_path / "run")

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from embviz.cli import app
-from embviz.run import Run
-from embviz.training import TrainConfig, train
+from embviz.rundir.run import Run
+from embviz.training.loop import TrainConfig, train
 
 from conftest import TINY, tiny_args, tiny_text
 
@@ -325,7 +325,7 @@ def export_to(fmt: str, out: str, *more: str) -> Callable[[Space], list[str]]:
 
 
 def exported(s: Space, fmt: str, out: str) -> None:
-    from embviz.export import export
+    from embviz.interop.export import export
 
     export(s.run, fmt, s.root / out)
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from embviz import chinese, synthetic
 from embviz.cli import main
-from embviz.corpus import load_corpus
 from embviz.errors import ConfigError, CorpusError
-from embviz.lexicon import Lexicon, token_categories
-from embviz.tokenizer import Tokenizer, build_tokenizer
+from embviz.text import chinese, synthetic
+from embviz.text.corpus import load_corpus
+from embviz.text.lexicon import Lexicon, token_categories
+from embviz.text.tokenizer import Tokenizer, build_tokenizer
 
 ARTICLE = ("嵌入层是怎样学会词义的？一开始，每个词的向量都是随机的。训练以后，一、二、三这些数字会聚在一起，"
            "红色、黄色、蓝色这些颜色词也会聚在一起，动词和名词分布不同：猫吃鱼，狗喝水，孩子看书。\n")
@@ -204,7 +204,7 @@ def _cli(args: list[str], capsys) -> tuple[str, str]:
 
 
 def test_tiny_chinese_run_trains_animates_and_compares_with_glyphs(tmp_path, capsys):
-    from embviz.fonts import find_cjk_font
+    from embviz.film.fonts import find_cjk_font
 
     corpus = tmp_path / "article.txt"
     corpus.write_text(synthetic.generate(4_000, seed=1, lang="zh").replace(" ", ""), encoding="utf-8")

@@ -12,7 +12,7 @@ from scipy.spatial import procrustes
 from scipy.stats import ortho_group
 
 from embviz import cli
-from embviz.compare import (
+from embviz.compare.comparison import (
     SCHEMA,
     CompareOptions,
     compare,
@@ -21,13 +21,13 @@ from embviz.compare import (
     word2vec_purity,
     word_forms,
 )
+from embviz.compare.word2vec import Word2VecOptions
 from embviz.errors import ConfigError
-from embviz.gensim_eval import ANALOGIES, SIMLEX999, WORDSIM353, gensim_test_file
-from embviz.lexicon import PURITY_LEVEL
-from embviz.metrics import cosine_knn, knn_jaccard, linear_cka, neighbour_jaccard
-from embviz.run import Run, Snapshot, read_json, snapshot_name, write_json
-from embviz.tokenizer import UNK
-from embviz.word2vec import Word2VecOptions
+from embviz.measure.gensim_eval import ANALOGIES, SIMLEX999, WORDSIM353, gensim_test_file
+from embviz.measure.metrics import cosine_knn, knn_jaccard, linear_cka, neighbour_jaccard
+from embviz.rundir.run import Run, Snapshot, read_json, snapshot_name, write_json
+from embviz.text.lexicon import PURITY_LEVEL
+from embviz.text.tokenizer import UNK
 
 from conftest import FAST, W2V, tiny_text, train_tiny_run
 from toyrun import make_corpus_run
@@ -119,7 +119,7 @@ def test_curve_on_a_sample_of_rows_is_reported_and_headline_stays_exact(run_copy
     full = compare(run_copy, FAST, write=False).data
     assert full["shared"]["n_tokens"] > 12, full["shared"]
     assert full["curve_rows"]["sampled"] is False and full["curve_rows"]["n_tokens"] == full["shared"]["n_tokens"]
-    monkeypatch.setattr("embviz.compare.CURVE_MAX_ROWS", 12)
+    monkeypatch.setattr("embviz.compare.comparison.CURVE_MAX_ROWS", 12)
     report = compare(run_copy, FAST)
     data = report.data
     assert data["curve_rows"]["sampled"] is True and data["curve_rows"]["n_tokens"] == 12

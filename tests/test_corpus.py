@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embviz.corpus import load_corpus
 from embviz.errors import CorpusError
+from embviz.text.corpus import load_corpus
 
 
 def test_reads_a_file_a_gz_file_and_a_folder_of_txt(tmp_path):

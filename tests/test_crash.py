@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embviz.run import LOCK, Run
+from embviz.rundir.run import LOCK, Run
 
 from conftest import tiny_args, tiny_text
 
@@ -158,7 +158,7 @@ def test_a_stop_signal_finishes_the_step_saves_and_says_how_to_resume(workdir, r
 
 HOLD_LOCK = """
 import sys, time
-from embviz.run import Run
+from embviz.rundir.run import Run
 with Run(sys.argv[1]).lock():
     print("locked", flush=True)
     time.sleep(120)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from embviz import defaults
-from embviz.defaults import Chosen, choose, epochs_for, flops_per_token, min_count_for, width_for
-from embviz.model import ModelConfig, TinyGPT
+from embviz.training import defaults
+from embviz.training.defaults import Chosen, choose, epochs_for, flops_per_token, min_count_for, width_for
+from embviz.training.model import ModelConfig, TinyGPT
 
 AUTO = dict(d_model=None, layers=None, heads=None, epochs=None, lr=None, warmup=None)
 SIZES = [500, 5_000, 20_000, 60_000, 300_000, 1_000_000, 10_000_000]

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embviz.run import LOCK, Run
-from embviz.training import TrainConfig, train
+from embviz.rundir.run import LOCK, Run
+from embviz.training.loop import TrainConfig, train
 
 from conftest import TINY, tiny_args
 
@@ -71,7 +71,7 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(single,
 
 STOP_AT_STEP_7 = """
 import os, signal, sys
-from embviz.training import TrainConfig, train
+from embviz.training.loop import TrainConfig, train
 
 def stop(status):  # called on rank 0 only: the other rank must learn of it through the all-reduce
     if status.step == 7:

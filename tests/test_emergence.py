@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embviz.emergence import EmergenceCache, compute_emergence, first_crossing
-from embviz.run import Run
+from embviz.measure.emergence import EmergenceCache, compute_emergence, first_crossing
+from embviz.rundir.run import Run
 
 
 def _table(run: Run):

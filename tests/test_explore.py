@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embviz import explore as ex
 from embviz.cli import main
-from embviz.metrics import knn_purity
-from embviz.options import AnimateOptions
-from embviz.project import PCAProjector, exact_knn
+from embviz.film import explore as ex
+from embviz.film.options import AnimateOptions
+from embviz.layout.projectors import PCAProjector, exact_knn
+from embviz.measure.metrics import knn_purity
 
 from toyrun import make_toy_run
 
@@ -64,7 +64,7 @@ def test_page_holds_the_run(toy: Path, tmp_path: Path) -> None:
     data = page_json(html)
     assert data["words"][0] == HOSTILE and data["n"] == result.n_words == len(data["words"])
     n, t = data["n"], data["T"]
-    from embviz.run import Run
+    from embviz.rundir.run import Run
 
     run = Run(toy)
     tokens = run.vocab()[0]

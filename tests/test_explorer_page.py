@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embviz.compare import CompareOptions, compare
-from embviz.explore import explore
-from embviz.options import AnimateOptions
-from embviz.project import PCAProjector, exact_knn
-from embviz.run import Run, Snapshot, snapshot_name
-from embviz.word2vec import Word2VecOptions
+from embviz.compare.comparison import CompareOptions, compare
+from embviz.compare.word2vec import Word2VecOptions
+from embviz.film.explore import explore
+from embviz.film.options import AnimateOptions
+from embviz.layout.projectors import PCAProjector, exact_knn
+from embviz.rundir.run import Run, Snapshot, snapshot_name
 
 from conftest import ANIMALS, COLOURS, FOODS, NUMBERS, tiny_text
 from toyrun import make_corpus_run, make_toy_run

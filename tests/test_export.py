@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embviz.cli import main
-from embviz.export import export, word2vec_key, word2vec_token
-from embviz.lexicon import at_level
-from embviz.run import Run, tsv_unescape, write_npy
+from embviz.interop.export import export, word2vec_key, word2vec_token
+from embviz.rundir.run import Run, tsv_unescape, write_npy
+from embviz.text.lexicon import at_level
 
 from toyrun import make_toy_run
 

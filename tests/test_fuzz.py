@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from embviz.corpus import load_corpus
 from embviz.errors import EmbvizError, RunError
-from embviz.run import Run, Snapshot
-from embviz.tokenizer import KINDS, Tokenizer, build_tokenizer
-from embviz.training import TrainConfig, _load_checkpoint
+from embviz.rundir.run import Run, Snapshot
+from embviz.text.corpus import load_corpus
+from embviz.text.tokenizer import KINDS, Tokenizer, build_tokenizer
+from embviz.training.loop import TrainConfig, _load_checkpoint
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -1,10 +1,10 @@
-"""The word-similarity and analogy scores of :mod:`embviz.gensim_eval` against gensim's own."""
+"""The word-similarity and analogy scores of :mod:`embviz.measure.gensim_eval` against gensim's own."""
 
 import numpy as np
 import pytest
 
 from embviz.errors import ConfigError, EmbvizError
-from embviz.gensim_eval import (
+from embviz.measure.gensim_eval import (
     ANALOGIES,
     SIMLEX999,
     WORDSIM353,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embviz import geometry as g
-from embviz.emergence import GEOMETRY_PANELS, compute_emergence
-from embviz.metrics import jaccard_chance, knn_jaccard
+from embviz.measure import geometry as g
+from embviz.measure.emergence import GEOMETRY_PANELS, compute_emergence
+from embviz.measure.metrics import jaccard_chance, knn_jaccard
 
 
 def rotation(d: int, seed: int) -> np.ndarray:

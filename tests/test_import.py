@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from embviz.checkpoints import choose_key, find_checkpoints
 from embviz.cli import main
 from embviz.errors import CheckpointError
-from embviz.importer import import_checkpoints, readable_tokens
-from embviz.options import AnimateOptions, FilmOptions
-from embviz.run import Run
+from embviz.film.options import AnimateOptions, FilmOptions
+from embviz.interop.checkpoints import choose_key, find_checkpoints
+from embviz.interop.importer import import_checkpoints, readable_tokens
+from embviz.rundir.run import Run
 
 from conftest import tiny_text
 
@@ -149,9 +149,9 @@ SMALL_FILM = AnimateOptions(top=40, method="pca", cache=False, film=FilmOptions(
 
 
 def test_animate_and_compare_read_an_imported_run(tmp_path, trainer_series, corpus_file):
-    from embviz.animate import animate
-    from embviz.compare import CompareOptions, compare
-    from embviz.word2vec import Word2VecOptions
+    from embviz.compare.comparison import CompareOptions, compare
+    from embviz.compare.word2vec import Word2VecOptions
+    from embviz.film.animate import animate
 
     root, _ = trainer_series
     quiet_import([root], tmp_path / "bare")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from embviz.errors import ConfigError
-from embviz.lexicon import LEVELS, Lexicon
+from embviz.text.lexicon import LEVELS, Lexicon
 
 
 @pytest.fixture(scope="module")

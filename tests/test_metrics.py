@@ -5,9 +5,9 @@ from hypothesis import strategies as st
 from scipy.stats import ortho_group
 from sklearn.metrics import silhouette_score
 
-from embviz import metrics
 from embviz.errors import ConfigError, EmbvizError
-from embviz.metrics import (
+from embviz.measure import metrics
+from embviz.measure.metrics import (
     category_silhouette,
     cosine_distances,
     cosine_knn,

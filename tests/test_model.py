@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from embviz.errors import ConfigError
-from embviz.model import ModelConfig, TinyGPT
+from embviz.training.model import ModelConfig, TinyGPT
 
 
 def model(**kw):

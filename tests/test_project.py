@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import ortho_group
 
 from embviz.errors import ConfigError, EmbvizError
-from embviz.project import (
+from embviz.layout.projectors import (
     PCAProjector,
     Projector,
     TrajectoryCache,
@@ -180,7 +180,7 @@ def test_cache_hit_miss_and_corruption(tmp_path) -> None:
 def test_exact_knn_matches_brute_force(metric) -> None:
     from sklearn.metrics import pairwise_distances
 
-    from embviz.project import exact_knn
+    from embviz.layout.projectors import exact_knn
 
     x = clustered(n=70, d=6)
     x[5] = 0.0  # a zero row: cosine distance 1 from everything

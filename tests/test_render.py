@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from embviz import fonts, render
 from embviz.errors import ConfigError, EmbvizError
-from embviz.fonts import FontError, configure_fonts, find_cjk_font, font_families
-from embviz.options import FilmOptions
-from embviz.render import (
+from embviz.film import fonts, render
+from embviz.film.fonts import FontError, configure_fonts, find_cjk_font, font_families
+from embviz.film.options import FilmOptions
+from embviz.film.render import (
     OTHER_COLOR,
     PALETTE,
     FfmpegUnavailable,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from embviz.errors import RunError
-from embviz.run import LOCK, Run, Snapshot, snapshot_name, write_npy
+from embviz.rundir.run import LOCK, Run, Snapshot, snapshot_name, write_npy
 
 
 def snap(step):

@@ -7,10 +7,10 @@ import signal
 import numpy as np
 import pytest
 
-from embviz.probe import scratch_arm, train_arm
-from embviz.run import Run
-from embviz.stopping import RULE, EpochRecord, Rule, Watch, first_settled, map_change, settled
-from embviz.training import LR_FLOOR, resume, train
+from embviz.rundir.run import Run
+from embviz.training.loop import LR_FLOOR, resume, train
+from embviz.training.probe import scratch_arm, train_arm
+from embviz.training.stopping import RULE, EpochRecord, Rule, Watch, first_settled, map_change, settled
 
 
 def history(val: list[float], change: list[float]) -> list[EpochRecord]:

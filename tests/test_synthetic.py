@@ -4,9 +4,9 @@ import re
 import numpy as np
 import pytest
 
-from embviz import synthetic
 from embviz.errors import ConfigError
-from embviz.lexicon import Lexicon
+from embviz.text import synthetic
+from embviz.text.lexicon import Lexicon
 
 WORD = re.compile(r"[a-z]+")
 

@@ -5,9 +5,9 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from embviz.metrics import knn_purity
-from embviz.project import exact_knn
-from embviz.temporal_umap import neighbourhood_overlap, optimise_jointly
+from embviz.layout.projectors import exact_knn
+from embviz.layout.temporal_umap import neighbourhood_overlap, optimise_jointly
+from embviz.measure.metrics import knn_purity
 
 
 def test_neighbourhood_overlap_is_row_jaccard() -> None:

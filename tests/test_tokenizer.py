@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embviz.errors import ConfigError, CorpusError, EmbvizError
-from embviz.tokenizer import UNK, Tokenizer, build_tokenizer
+from embviz.text.tokenizer import UNK, Tokenizer, build_tokenizer
 
 TEXT = "The cat sat on the mat. The dog ate the bread, and the cat slept!\n" * 20
 

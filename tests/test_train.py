@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from embviz.errors import ConfigError, CorpusError, RunError
-from embviz.run import Run
-from embviz.training import VAL_PARTS, epoch_windows, resume, split_validation, train
+from embviz.rundir.run import Run
+from embviz.training.loop import VAL_PARTS, epoch_windows, resume, split_validation, train
 
 
 def final_matrix(run_dir):

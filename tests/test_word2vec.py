@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from embviz.compare import CompareOptions, compare
-from embviz.run import Run
-from embviz.tokenizer import UNK, build_tokenizer
-from embviz.word2vec import Word2VecOptions, corpus_sentences, train_word2vec
+from embviz.compare.comparison import CompareOptions, compare
+from embviz.compare.word2vec import Word2VecOptions, corpus_sentences, train_word2vec
+from embviz.rundir.run import Run
+from embviz.text.tokenizer import UNK, build_tokenizer
 
 from conftest import FAST, W2V, tiny_text
 
@@ -62,7 +62,7 @@ def test_compare_stores_the_baseline_as_a_one_snapshot_run(run_copy):
 
 
 def test_probe_without_an_init_reproduces_the_run_and_a_frozen_init_stays_put(word_run):
-    from embviz.probe import scratch_arm, train_arm
+    from embviz.training.probe import scratch_arm, train_arm
 
     run = Run.open_complete(word_run)
     manifest, text, tokenizer = run.manifest(), run.corpus_text(), run.tokenizer()

@@ -6,11 +6,11 @@ another command can call to get exactly the film's words, layouts and numbers wi
 1. :func:`film_snapshots` — the run's snapshots, checked to be whole [V, d] matrices of one shape;
 2. :func:`choose_words` — the words shown, their categories and levels (a :class:`Selection`);
 3. :class:`SnapshotRows` — their rows of every snapshot, gathered through memory maps on first use;
-4. :func:`project` — aligned 2-D layouts [T, n, 2] (a :class:`~embviz.project.Trajectory`), cached
+4. :func:`project` — aligned 2-D layouts [T, n, 2] (a :class:`~embviz.layout.projectors.Trajectory`), cached
    under ``projections/``;
 5. :func:`measure` — purity, silhouette, neighbour overlap, CKA, drift and word-similarity scores per
    snapshot on the full-dimensional rows, and how faithful the layout is to them (2-D purity,
-   trustworthiness) — an :class:`~embviz.emergence.Emergence` table, cached too;
+   trustworthiness) — an :class:`~embviz.measure.emergence.Emergence` table, cached too;
 6. :func:`write_outputs` — ``<out>.mp4|gif``, ``<out>-grid.png``, ``<out>-metrics.png``, ``<out>-metrics.csv``.
 """
 
@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.emergence import Emergence, EmergenceCache, compute_emergence
 from embviz.errors import ConfigError, EmbvizError, RunError
-from embviz.lexicon import LEVELS, at_level
-from embviz.options import DEFAULT_TOP, FORMATS, MAX_CATEGORISED, AnimateOptions
-from embviz.project import Projector, Trajectory, TrajectoryCache, make_projector, project_snapshots
-from embviz.run import Run, Snapshot, check_writable, write_text
-from embviz.tokenizer import BPE_MARK
+from embviz.film.options import DEFAULT_TOP, FORMATS, MAX_CATEGORISED, AnimateOptions
+from embviz.layout.projectors import Projector, Trajectory, TrajectoryCache, make_projector, project_snapshots
+from embviz.measure.emergence import Emergence, EmergenceCache, compute_emergence
+from embviz.rundir.run import Run, Snapshot, check_writable, write_text
+from embviz.text.lexicon import LEVELS, at_level
+from embviz.text.tokenizer import BPE_MARK
 
 StageProgress = Callable[[str, int, int], None]
 """progress(stage, done, total); stages: "loading", "projecting" (:data:`PROJECTING` names UMAP's), "metrics",
@@ -355,7 +355,7 @@ class Benchmarks:
 
 def word_benchmarks(tokens: Sequence[str]) -> Benchmarks:
     """The :class:`Benchmarks` of a vocabulary; warns (and scores nothing) when gensim lacks the files."""
-    from embviz.gensim_eval import RESTRICT_VOCAB, SIMLEX999, WORDSIM353, file_key, gensim_test_file, read_pairs
+    from embviz.measure.gensim_eval import RESTRICT_VOCAB, SIMLEX999, WORDSIM353, file_key, gensim_test_file, read_pairs
 
     try:
         files = {"wordsim353": gensim_test_file(WORDSIM353), "simlex999": gensim_test_file(SIMLEX999)}
@@ -491,7 +491,7 @@ def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, tra
                   laps: Callable[[str], None] = lambda name: None):
     """Render the film (a gif beside ``film_path`` when ffmpeg is missing), the grid and the metric curves,
     and write the metrics CSV. Returns ``(RenderResult, grid, metrics_png, metrics_csv)``."""
-    from embviz import render
+    from embviz.film import render
 
     grid_path, metrics_png, metrics_csv = side_paths(film_path)
     colours = selection.labels(selection.level)

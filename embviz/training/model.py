@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from embviz.errors import ConfigError
-from embviz.train_config import check_model
+from embviz.training.config import check_model
 
 
 @dataclass(frozen=True)

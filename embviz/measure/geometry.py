@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from embviz.align import check_matrix
 from embviz.errors import EmbvizError
-from embviz.metrics import unit_rows
+from embviz.measure.align import check_matrix
+from embviz.measure.metrics import unit_rows
 
 
 def effective_rank(x) -> float:

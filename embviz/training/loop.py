@@ -19,15 +19,15 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from embviz import defaults, stopping
-from embviz.corpus import Corpus, check_sha256, load_corpus
-from embviz.distributed import Distributed, StopFlag, pick_device
 from embviz.errors import ConfigError, CorpusError, RunError
-from embviz.lexicon import PURITY_LEVEL, Lexicon, at_level, token_categories
-from embviz.model import ModelConfig, TinyGPT
-from embviz.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
-from embviz.tokenizer import Tokenizer, build_tokenizer
-from embviz.train_config import TrainConfig
+from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
+from embviz.text.corpus import Corpus, check_sha256, load_corpus
+from embviz.text.lexicon import PURITY_LEVEL, Lexicon, at_level, token_categories
+from embviz.text.tokenizer import Tokenizer, build_tokenizer
+from embviz.training import defaults, stopping
+from embviz.training.config import TrainConfig
+from embviz.training.distributed import Distributed, StopFlag, pick_device
+from embviz.training.model import ModelConfig, TinyGPT
 
 
 @dataclass
@@ -532,7 +532,7 @@ class Session:
         snaps = run.snapshots() if self.dist.is_writer else []
         purity_init = purity_final = chance = None
         if len(snaps) >= 2 and self.dist.is_writer:
-            from embviz.metrics import knn_purity, purity_chance
+            from embviz.measure.metrics import knn_purity, purity_chance
 
             rows = np.array([i for i, lab in enumerate(labels) if lab is not None])
             if len(rows) >= 3:
@@ -552,7 +552,7 @@ class Session:
 
 
 def _save_checkpoint(run: Run, state: dict) -> None:
-    from embviz.run import atomic_write
+    from embviz.rundir.run import atomic_write
 
     run.checkpoint_path.parent.mkdir(exist_ok=True)
     atomic_write(run.checkpoint_path, lambda f: torch.save(state, f))
@@ -560,7 +560,7 @@ def _save_checkpoint(run: Run, state: dict) -> None:
 
 def _versions(tokenizer: Tokenizer) -> dict:
     import embviz
-    from embviz import chinese
+    from embviz.text import chinese
 
     segmenter = {"jieba": chinese.segmenter_version()} if tokenizer.segmenter == "jieba" else {}
     return {"embviz": embviz.__version__, "torch": torch.__version__, "numpy": np.__version__,

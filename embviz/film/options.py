@@ -2,7 +2,7 @@
 allowed values and defaults, written once.
 
 This module imports nothing heavy, so the command line reads its defaults from here to show them in
-``--help``; :func:`embviz.animate.animate` and :func:`embviz.render.render_film` take these dataclasses.
+``--help``; :func:`embviz.film.animate.animate` and :func:`embviz.film.render.render_film` take these dataclasses.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ DEFAULT_TOP = 300
 MAX_CATEGORISED = 2000
 """At most this many categorised words in the default word set (a film of tens of thousands of points
 is unreadable and its metrics slow): the most frequent of each category in turn, see
-:func:`embviz.animate.select_words`."""
+:func:`embviz.film.animate.select_words`."""
 DEFAULT_METHOD = "umap"
 """UMAP keeps the neighbourhoods the space holds; PCA keeps the large distances and merges the rest. At the
 final snapshot of the demo run (field purity@10 0.78 in the space) the UMAP chain keeps 0.74 in 2-D
@@ -95,7 +95,7 @@ class AnimateOptions:
 
     def validate(self) -> None:
         """Raise ConfigError for a choice or film setting no run could accept (the word options are checked
-        by :func:`embviz.animate.select_words`)."""
+        by :func:`embviz.film.animate.select_words`)."""
         _choice(self.method, METHODS, "method")
         _choice(self.align, PCA_ALIGN, "alignment")
         _choice(self.umap_mode, UMAP_MODES, "UMAP mode")

@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from embviz.errors import ConfigError, CorpusError, RunError
-from embviz.run import (
+from embviz.rundir.run import (
     INDEX_JSON,
     RUN_JSON,
     SNAPSHOTS,
@@ -46,7 +46,7 @@ from embviz.run import (
     write_npy,
     write_text,
 )
-from embviz.tokenizer import UNK, Tokenizer
+from embviz.text.tokenizer import UNK, Tokenizer
 
 VECTORS_FILE = "word2vec.npy"
 GENSIM_DIR = "gensim"
@@ -264,7 +264,7 @@ def write_baseline(run: Run, manifest: dict, baseline: Baseline) -> None:
 
     Each file is replaced atomically; the gensim folder is saved beside and swapped in.
     """
-    from embviz.run import Snapshot
+    from embviz.rundir.run import Snapshot
 
     base = check_output_dir(run)
     try:

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz import checkpoints as ck
 from embviz.errors import CheckpointError, ConfigError, RunError
-from embviz.lexicon import Lexicon
-from embviz.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json
-from embviz.tokenizer import Tokenizer
+from embviz.interop import checkpoints as ck
+from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json
+from embviz.text.lexicon import Lexicon
+from embviz.text.tokenizer import Tokenizer
 
 StageProgress = Callable[[str, int, int], None]
 """progress(stage, done, total); stages: "checking", "reading"."""
@@ -361,7 +361,7 @@ def import_checkpoints(
     Raises EmbvizError subclasses for bad input, before anything is written where possible; warns
     (``warnings.warn``) about duplicate checkpoints, dropped padding rows and unknown frequencies.
     """
-    from embviz.corpus import load_corpus
+    from embviz.text.corpus import load_corpus
 
     t0 = time.perf_counter()
     out = Path(out)

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.align import pca_basis, procrustes_rotation, project
 from embviz.errors import ConfigError, EmbvizError
-from embviz.metrics import unit_rows
-from embviz.options import METHODS, METRICS, PCA_ALIGN, UMAP_MODES
-from embviz.run import PROJECTIONS, read_json, write_json, write_npy
+from embviz.film.options import METHODS, METRICS, PCA_ALIGN, UMAP_MODES
+from embviz.measure.align import pca_basis, procrustes_rotation, project
+from embviz.measure.metrics import unit_rows
+from embviz.rundir.run import PROJECTIONS, read_json, write_json, write_npy
 
 Progress = Callable[[int, int], None]
 
@@ -162,7 +162,7 @@ class UMAPProjector(Projector):
         ``chain``: the first frame is a normal UMAP (spectral init, ``n_epochs``); every later frame
         starts from the previous layout and runs ``warm_epochs``, is Procrustes-aligned onto it, and
         then all frames are refined together for ``align_epochs``, each word pulled towards its
-        positions up to ``align_window`` frames away (:mod:`embviz.temporal_umap`).
+        positions up to ``align_window`` frames away (:mod:`embviz.layout.temporal_umap`).
         ``aligned``: ``umap.AlignedUMAP`` over all frames at once (identity relations), then the
         same Procrustes chain.
     n_neighbors, min_dist, metric, random_state : as in ``umap.UMAP``.
@@ -229,10 +229,10 @@ class UMAPProjector(Projector):
 
     def _fit_chain(self, umap, matrices, progress: Progress | None) -> np.ndarray:
         """Each frame's UMAP warm-started from the previous layout and aligned onto it, then every frame
-        refined together (:func:`embviz.temporal_umap.optimise_jointly`) and Procrustes-chained."""
+        refined together (:func:`embviz.layout.temporal_umap.optimise_jointly`) and Procrustes-chained."""
         from umap.umap_ import find_ab_params
 
-        from embviz.temporal_umap import optimise_jointly
+        from embviz.layout.temporal_umap import optimise_jointly
 
         shape, count = _shape(matrices), len(matrices)
         neighbours = min(self.n_neighbors, shape[0] - 1)

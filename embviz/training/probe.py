@@ -4,7 +4,7 @@ The run's TinyGPT is trained again with the run's config, seed, data order, sche
 epochs (the same budget), with its token embedding initialised from the Word2Vec vectors and either
 frozen or fine-tuned. The from-scratch arm is the run itself: its validation losses at step 0 and at
 every epoch end, read from its snapshots. The probe reuses the training session of
-:mod:`embviz.training` (``Session.local/build/step/evaluate``) so the arms differ only in the embedding;
+:mod:`embviz.training.loop` (``Session.local/build/step/evaluate``) so the arms differ only in the embedding;
 with no initial embedding it reproduces the run's own losses exactly on CPU (tested).
 
 When the head is tied to the embedding (the default) a frozen embedding is also a frozen output
@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from embviz.errors import RunError
-from embviz.run import Run
+from embviz.rundir.run import Run
 
 Progress = Callable[[str, int, int], None]
 
@@ -48,8 +48,8 @@ def train_arm(run: Run, manifest: dict, text: str, tokenizer, init: np.ndarray |
     """Train the run's TinyGPT for ``epochs`` epochs with embedding ``init`` [V, d] (None: the run's own init)."""
     import torch
 
-    from embviz.stopping import Watch
-    from embviz.training import Session, TrainConfig
+    from embviz.training.loop import Session, TrainConfig
+    from embviz.training.stopping import Watch
 
     try:
         config = TrainConfig(**manifest["config"])

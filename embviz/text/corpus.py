@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embviz.errors import CorpusError
-from embviz.lexicon import Lexicon
+from embviz.text.lexicon import Lexicon
 
 BUILTINS = ("synthetic", "synthetic-zh", "lee", "wiki", "peoples-daily")
 """``synthetic``: our generated corpus with known nested categories (``synthetic-zh``: the same in
@@ -118,7 +118,7 @@ def _read_text(path: Path) -> str:
 def _builtin(name: str, synthetic_tokens: int | None, seed: int, difficulty: float | None,
              max_tokens: int | None) -> Corpus:
     if name.startswith("synthetic"):
-        from embviz import synthetic
+        from embviz.text import synthetic
 
         lang = "zh" if name == "synthetic-zh" else "en"
         kwargs = {"seed": seed, "lang": lang}
@@ -130,13 +130,13 @@ def _builtin(name: str, synthetic_tokens: int | None, seed: int, difficulty: flo
         categories = Lexicon(synthetic.vocabulary(lang)) if lang == "zh" else None
         return Corpus(name=name, source=f"builtin:{name}", text=text, categories=categories)
     if name == "peoples-daily":
-        from embviz import chinese
+        from embviz.text import chinese
 
         words, tags = chinese.parse_gold(first_words(_read_text(chinese.gold_path()), max_tokens, name))
         text = "\n".join(" ".join(line) for line in words) + "\n"
         return Corpus(name=name, source=f"builtin:{name}", text=text,
                       categories=Lexicon(chinese.gold_categories(words, tags)))
-    from embviz.gensim_eval import gensim_test_file
+    from embviz.measure.gensim_eval import gensim_test_file
 
     path = gensim_test_file(_GENSIM_FILES[name])
     return Corpus(name=name, source=f"builtin:{name}", text=first_words(_read_text(path), max_tokens, name))

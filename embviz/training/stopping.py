@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from embviz.run import Run, Snapshot
+from embviz.rundir.run import Run, Snapshot
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ RULE = Rule()
 
 def map_change(previous: np.ndarray, current: np.ndarray) -> float:
     """``1 - linear CKA`` of two snapshots ``[V, d]`` of the same vocabulary (0 = unchanged map)."""
-    from embviz.metrics import linear_cka  # scipy and scikit-learn load only when a run measures
+    from embviz.measure.metrics import linear_cka  # scipy and scikit-learn load only when a run measures
 
     return 1.0 - linear_cka(previous, current)
 

@@ -25,9 +25,9 @@ from matplotlib.transforms import offset_copy
 from PIL import GifImagePlugin, Image
 
 from embviz.errors import ConfigError, EmbvizError
-from embviz.fonts import font_families
-from embviz.options import FORMATS, FilmOptions
-from embviz.run import atomic_path
+from embviz.film.fonts import font_families
+from embviz.film.options import FORMATS, FilmOptions
+from embviz.rundir.run import atomic_path
 
 Progress = Callable[[int, int], None]
 RGBA = tuple[float, float, float, float]
@@ -365,7 +365,7 @@ class _GifWriter:
 
 @contextlib.contextmanager
 def _atomic_output(out: Path) -> Iterator[Path]:
-    """:func:`embviz.run.atomic_path`, with a failure to write beside ``out`` as a RenderError."""
+    """:func:`embviz.rundir.run.atomic_path`, with a failure to write beside ``out`` as a RenderError."""
     try:
         with atomic_path(out) as tmp:
             yield tmp

@@ -1,5 +1,5 @@
 """The figures and text of a ``compare-word2vec`` report: both spaces side by side, their agreement over
-training, and ``report.md`` from the numbers of ``report.json`` (:func:`embviz.compare.compare`)."""
+training, and ``report.md`` from the numbers of ``report.json`` (:func:`embviz.compare.comparison.compare`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import warnings
 
 import numpy as np
 
-from embviz.options import DEFAULT_METHOD
-from embviz.tokenizer import BPE_MARK
+from embviz.film.options import DEFAULT_METHOD
+from embviz.text.tokenizer import BPE_MARK
 
 
 def png(fig) -> bytes:
@@ -22,7 +22,7 @@ def png(fig) -> bytes:
 def _plane(x: np.ndarray, method: str) -> np.ndarray:
     """The rows [n, d] laid out in 2-D by ``method`` (the film's projector), centred and scaled to unit
     Frobenius norm -> [n, 2]."""
-    from embviz.project import make_projector
+    from embviz.layout.projectors import make_projector
 
     x = np.asarray(x, dtype=np.float64)
     if x.shape[1] < 2:
@@ -43,9 +43,9 @@ def side_by_side_figure(lm: np.ndarray, w2v: np.ndarray, words: list[str], label
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from embviz.align import procrustes_align
-    from embviz.fonts import font_families
-    from embviz.render import UNCATEGORISED_COLOR, category_colors, choose_label_words
+    from embviz.film.fonts import font_families
+    from embviz.film.render import UNCATEGORISED_COLOR, category_colors, choose_label_words
+    from embviz.measure.align import procrustes_align
 
     a = _plane(lm, method)
     b = procrustes_align(_plane(w2v, method), a)
@@ -86,7 +86,7 @@ def side_by_side_figure(lm: np.ndarray, w2v: np.ndarray, words: list[str], label
 
 def agreement_figure(curve: list[dict], curve_rows: dict | None = None):
     """Linear CKA and mean Jaccard@k of every LM snapshot against Word2Vec, over training steps."""
-    from embviz.render import curves_figure
+    from embviz.film.render import curves_figure
 
     steps = np.array([c["step"] for c in curve], dtype=float)
     table = {"linear CKA vs Word2Vec": np.array([np.nan if c["linear_cka"] is None else c["linear_cka"]

@@ -1,7 +1,7 @@
 """The options of ``train``: every field of a run's config, its default and its allowed range, written once.
 
 This module imports nothing heavy, so the command line reads its defaults from here to show them in
-``--help``; :func:`embviz.training.train` takes a :class:`TrainConfig`.
+``--help``; :func:`embviz.training.loop.train` takes a :class:`TrainConfig`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ MODEL_RANGES = (("d_model", 1, 8192), ("layers", 1, 128), ("heads", 1, 256), ("c
 def check_model(**values: int | float | None) -> None:
     """Raise ConfigError for a model size (:data:`MODEL_RANGES`) or dropout out of range; None is not checked.
 
-    :meth:`TrainConfig.validate` checks the options before a run starts, :class:`embviz.model.ModelConfig`
+    :meth:`TrainConfig.validate` checks the options before a run starts, :class:`embviz.training.model.ModelConfig`
     the values a run uses.
     """
     for name, low, high in MODEL_RANGES:
@@ -37,7 +37,7 @@ def check_model(**values: int | float | None) -> None:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a run needs; ``None`` means chosen from the corpus (see :mod:`embviz.defaults`)."""
+    """Everything a run needs; ``None`` means chosen from the corpus (see :mod:`embviz.training.defaults`)."""
 
     corpus: str = "synthetic"
     synthetic_tokens: int | None = None
@@ -64,7 +64,7 @@ class TrainConfig:
     patience: int | None = None
     stop_when_settled: bool = True
     """Once the map has settled and validation loss no longer falls fast, cool down for an epoch and stop
-    (:mod:`embviz.stopping`)."""
+    (:mod:`embviz.training.stopping`)."""
     val_fraction: float = 0.05
     seed: int = 0
     device: str = "auto"
@@ -75,7 +75,7 @@ class TrainConfig:
     compile: bool = False
 
     def validate(self) -> None:
-        from embviz.tokenizer import check_kind  # numpy: only when a run is checked, not for --help
+        from embviz.text.tokenizer import check_kind  # numpy: only when a run is checked, not for --help
 
         def positive(name: str, value: int | float | None, high: float) -> None:
             if value is not None and not 0 < value <= high:

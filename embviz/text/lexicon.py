@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
-from embviz import chinese
 from embviz.errors import ConfigError
-from embviz.tokenizer import BPE_MARK, Tokenizer
+from embviz.text import chinese
+from embviz.text.tokenizer import BPE_MARK, Tokenizer
 
 LEVELS = ("pos", "field", "subfield")
 PURITY_LEVEL = 1
@@ -47,7 +47,7 @@ class Lexicon:
         """The lexicons shipped with embviz: English (``data/lexicon.tsv``) and Chinese (``data/lexicon_zh.tsv``)."""
         entries: dict[str, list[str]] = {}
         for name in _BUILTIN:
-            with resources.as_file(resources.files("embviz").joinpath("data", name)) as path:
+            with resources.as_file(resources.files("embviz.text").joinpath("data", name)) as path:
                 for word, paths in _read_tsv(path).items():
                     entries.setdefault(word, []).extend(paths)
         return cls(entries)

@@ -33,7 +33,7 @@ import numpy as np
 from embviz.errors import ConfigError, CorpusError, EmbvizError, RunError
 
 if TYPE_CHECKING:
-    from embviz.tokenizer import Tokenizer
+    from embviz.text.tokenizer import Tokenizer
 
 RUN_JSON = "run.json"
 TOKENIZER_JSON = "tokenizer.json"
@@ -238,13 +238,13 @@ class Run:
 
     def tokenizer(self) -> "Tokenizer":
         """The run's tokenizer, rebuilt from ``tokenizer.json``."""
-        from embviz.tokenizer import Tokenizer
+        from embviz.text.tokenizer import Tokenizer
 
         return Tokenizer.from_json(read_json(self.path / TOKENIZER_JSON))
 
     def corpus_text(self) -> str:
         """The corpus text the run was trained on, rebuilt from its config and checked against its hash."""
-        from embviz.corpus import check_sha256, load_corpus
+        from embviz.text.corpus import check_sha256, load_corpus
 
         manifest = self.manifest()
         config = manifest["config"]

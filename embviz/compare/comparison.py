@@ -1,9 +1,9 @@
 """``compare-word2vec``: the language model's token embedding beside a Word2Vec trained on the same tokens.
 
 :func:`compare` is the one library call behind the command, a list of stages a test can call one by
-one: it opens the run, trains (or reuses) the Word2Vec baseline of :mod:`embviz.word2vec`, measures
-both spaces, optionally runs the probe of :mod:`embviz.probe`, draws the figures of
-:mod:`embviz.compare_report` and only then writes everything under ``<run>/word2vec/``, each file
+one: it opens the run, trains (or reuses) the Word2Vec baseline of :mod:`embviz.compare.word2vec`, measures
+both spaces, optionally runs the probe of :mod:`embviz.training.probe`, draws the figures of
+:mod:`embviz.compare.report` and only then writes everything under ``<run>/word2vec/``, each file
 atomically, so a failure leaves the previous results as they were.
 
 The comparison uses the rows that exist in both spaces: every run token except ``<unk>`` and except
@@ -23,14 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.errors import ConfigError, RunError
-from embviz.gensim_eval import ANALOGIES, SIMLEX999, WORDSIM353, WordIndex, analogy_accuracy, gensim_test_file, word_pair_spearman
-from embviz.lexicon import PURITY_LEVEL, at_level
-from embviz.metrics import cosine_knn, knn_jaccard, knn_purity, linear_cka, purity_chance, unit_rows
-from embviz.options import DEFAULT_METHOD, METHODS
-from embviz.run import SNAPSHOTS, WORD2VEC, Run, Snapshot, atomic_write, write_json, write_text
-from embviz.tokenizer import BPE_MARK, UNK, Tokenizer
-from embviz.word2vec import (
+from embviz.compare.word2vec import (
     VECTORS_FILE,
     Baseline,
     Progress,
@@ -40,8 +33,23 @@ from embviz.word2vec import (
     check_output_dir,
     write_baseline,
 )
+from embviz.errors import ConfigError, RunError
+from embviz.film.options import DEFAULT_METHOD, METHODS
+from embviz.measure.gensim_eval import (
+    ANALOGIES,
+    SIMLEX999,
+    WORDSIM353,
+    WordIndex,
+    analogy_accuracy,
+    gensim_test_file,
+    word_pair_spearman,
+)
+from embviz.measure.metrics import cosine_knn, knn_jaccard, knn_purity, linear_cka, purity_chance, unit_rows
+from embviz.rundir.run import SNAPSHOTS, WORD2VEC, Run, Snapshot, atomic_write, write_json, write_text
+from embviz.text.lexicon import PURITY_LEVEL, at_level
+from embviz.text.tokenizer import BPE_MARK, UNK, Tokenizer
 
-SCHEMA = "embviz.compare-word2vec/1"
+SCHEMA = "embviz.compare.comparison-word2vec/1"
 CURVE_MAX_ROWS = 5000
 """The per-snapshot agreement curve uses at most this many shared tokens, the most frequent (see
 :func:`curve_sample`); the headline numbers always use every shared token."""
@@ -117,7 +125,7 @@ def word_forms(tokens: list[str], kind: str) -> list[str]:
 
 def padded_disparity(a: np.ndarray, b: np.ndarray) -> float:
     """``scipy.spatial.procrustes(a, b)[2]``; the narrower matrix is padded with zero columns."""
-    from embviz.align import procrustes_disparity
+    from embviz.measure.align import procrustes_disparity
 
     width = max(a.shape[1], b.shape[1])
     # (no copy when the widths already agree: at 50,000 x 512 each float64 copy is 200 MB)
@@ -187,7 +195,7 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
             progress: Progress | None = None) -> Report:
     """Compare a complete run's final token embedding (and every snapshot) with a Word2Vec baseline.
 
-    The stages: :func:`open_source` → :func:`embviz.word2vec.baseline_for_run` → :func:`shared_spaces`
+    The stages: :func:`open_source` → :func:`embviz.compare.word2vec.baseline_for_run` → :func:`shared_spaces`
     → :func:`measure_similarity`, :func:`measure_purity`, :func:`measure_benchmarks`,
     :func:`measure_curve`, :func:`nearest_words` (and the probe) → :func:`report_data` → :func:`write_report`.
 
@@ -231,7 +239,7 @@ def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write
     lap("neighbours")
     probe = None
     if options.probe or options.probe_finetune:
-        from embviz.probe import run_probe
+        from embviz.training.probe import run_probe
 
         probe = run_probe(source.run, source.manifest, source.run.corpus_text(), source.tokenizer, baseline.vectors,
                           source.lm, finetune=options.probe_finetune, word2vec_epochs=resolved.epochs,
@@ -471,7 +479,7 @@ def write_report(source: Source, baseline: Baseline, spaces: Spaces, data: dict,
     """Draw the figures and write the report, then store everything under ``<run>/word2vec/`` while holding
     the run's lock, each file atomically (a live lock holder is refused). ``report.json`` gets the
     ``timings`` that ``lap`` filled, these last stages included."""
-    from embviz.compare_report import agreement_figure, png, report_markdown, side_by_side_figure
+    from embviz.compare.report import agreement_figure, png, report_markdown, side_by_side_figure
 
     run, base = source.run, source.run.path / WORD2VEC
     pngs: dict[str, bytes] = {}

@@ -3,7 +3,7 @@
 The page (``embviz/web/explorer.{html,js,css}``, inlined at write time) needs no network and no
 server. It shows the same words, layout and emergence curves as ``animate`` for the same options,
 and adds what a film cannot: hover, search, and for a clicked word its 10 nearest neighbours in the
-original d-dimensional space at every snapshot (cosine, :func:`embviz.project.exact_knn`) and its
+original d-dimensional space at every snapshot (cosine, :func:`embviz.layout.projectors.exact_knn`) and its
 trail. When ``compare-word2vec`` has run, the Word2Vec space (projected like the run, scaled and
 rotated onto the final snapshot) and its neighbours come along.
 
@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.animate import (
+from embviz.errors import ConfigError, EmbvizError
+from embviz.film.animate import (
     Selection,
     SnapshotRows,
     _stage,
@@ -39,11 +40,10 @@ from embviz.animate import (
     projector_for,
     word_benchmarks,
 )
-from embviz.emergence import Emergence
-from embviz.errors import ConfigError, EmbvizError
-from embviz.options import AnimateOptions
-from embviz.project import Trajectory, TrajectoryCache, align_to, exact_knn, project_snapshots
-from embviz.run import WORD2VEC, Run, Snapshot, check_writable, write_text
+from embviz.film.options import AnimateOptions
+from embviz.layout.projectors import Trajectory, TrajectoryCache, align_to, exact_knn, project_snapshots
+from embviz.measure.emergence import Emergence
+from embviz.rundir.run import WORD2VEC, Run, Snapshot, check_writable, write_text
 
 StageProgress = Callable[[str, int, int], None]
 """progress(stage, done, total); stages: animate's, then "neighbours" and "writing"."""
@@ -183,7 +183,7 @@ def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: 
 
 def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v) -> dict:
     """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays."""
-    from embviz.render import category_colors
+    from embviz.film.render import category_colors
 
     sel = stages.selection
     n = len(sel.words)
@@ -221,7 +221,7 @@ def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v) -> dict:
 def render_page(data: dict) -> str:
     """The explorer page: the template with its style, script and ``data`` inlined. The page's
     Content-Security-Policy runs only that script (by its SHA-256) and allows no network request."""
-    web = resources.files("embviz") / "web"
+    web = resources.files("embviz.film") / "web"
     html = (web / "explorer.html").read_text(encoding="utf-8")
     script = (web / "explorer.js").read_text(encoding="utf-8")
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()

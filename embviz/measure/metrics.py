@@ -3,7 +3,7 @@ linear CKA, drift; and how faithfully a 2-D layout keeps it: purity in the layou
 
 Similarities in the space are cosine throughout; a zero row has cosine 0 with every row. Neighbours
 in a 2-D layout are euclidean, as the eye sees them. The word-similarity and
-analogy scores are in :mod:`embviz.gensim_eval`.
+analogy scores are in :mod:`embviz.measure.gensim_eval`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import silhouette_score
 
-from embviz.align import check_matrix, check_pair, procrustes_rotation
 from embviz.errors import ConfigError, EmbvizError
+from embviz.measure.align import check_matrix, check_pair, procrustes_rotation
 
 BLOCK_ELEMENTS = 1 << 22
 """Largest similarity block computed at once (4 Mi float64 values, 32 MiB)."""

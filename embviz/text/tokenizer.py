@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from embviz import chinese
 from embviz.errors import ConfigError, CorpusError
+from embviz.text import chinese
 
 UNK = "<unk>"
 KINDS = ("word", "char", "bpe")
@@ -30,7 +30,7 @@ class Tokenizer:
     """Maps text to token ids ``[N]`` and back; ``tokens[i]`` is the string of id ``i``.
 
     ``segmenter`` (``word`` only) is how words are found: ``none`` (the regular expression),
-    ``whitespace`` or ``jieba`` (see :data:`embviz.chinese.SEGMENTERS`).
+    ``whitespace`` or ``jieba`` (see :data:`embviz.text.chinese.SEGMENTERS`).
     """
 
     kind: str
@@ -110,7 +110,7 @@ def build_tokenizer(text: str, kind: str = "word", *, lowercase: bool = True, mi
     """Learn a vocabulary from ``text``.
 
     ``min_count``/``max_vocab`` apply to ``word`` and ``char``; ``vocab_size`` to ``bpe``;
-    ``segmenter`` to ``word`` (``auto``: decided from the text, see :func:`embviz.chinese.resolve_segmenter`).
+    ``segmenter`` to ``word`` (``auto``: decided from the text, see :func:`embviz.text.chinese.resolve_segmenter`).
     """
     check_kind(kind)
     segmenter = chinese.resolve_segmenter(text, segmenter, kind)

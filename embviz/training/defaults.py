@@ -19,7 +19,7 @@ never at which corpus it is. ``docs/defaults.md`` gives the reasons and the meas
 - **Warmup** 5 % of the steps, at most 200.
 - **Stopping**: the epochs are a budget, not a promise. Once the map has settled a run cools down
   for one epoch (learning rate straight down to the schedule's floor) and stops
-  (:mod:`embviz.stopping`; ``--all-epochs`` turns that off). Patience on validation loss alone is off
+  (:mod:`embviz.training.stopping`; ``--all-epochs`` turns that off). Patience on validation loss alone is off
   unless ``patience`` is given: on a 71k-token Wikipedia slice validation loss is lowest after epoch 2
   while the embedding's purity rises until epoch 6. Every run records the step of its best
   validation loss (``best_step`` in ``run.json``).

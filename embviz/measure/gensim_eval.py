@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from embviz.align import check_matrix
 from embviz.errors import ConfigError, EmbvizError
-from embviz.metrics import BLOCK_ELEMENTS, unit_rows
+from embviz.measure.align import check_matrix
+from embviz.measure.metrics import BLOCK_ELEMENTS, unit_rows
 
 WORDSIM353 = "wordsim353.tsv"
 SIMLEX999 = "simlex999.txt"

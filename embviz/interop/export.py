@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.animate import category_levels
 from embviz.errors import ConfigError, EmbvizError
-from embviz.lexicon import at_level
-from embviz.run import Run, Snapshot, atomic_path, atomic_write, tsv_escape, write_json, write_text
+from embviz.film.animate import category_levels
+from embviz.rundir.run import Run, Snapshot, atomic_path, atomic_write, tsv_escape, write_json, write_text
+from embviz.text.lexicon import at_level
 
 FORMATS = ("projector", "word2vec", "npz")
 PROJECTOR_PBTXT = "projector_config.pbtxt"
@@ -208,7 +208,7 @@ def _write_projector(folder: Path, run: Run, snaps: list[Snapshot], tokens: list
 def metadata_tsv(tokens: list[str], counts: list[int], categories: list[str | None]) -> str:
     """The projector's metadata: a header (token, count, one column per category level), one row per token.
 
-    Tokens are escaped with :func:`embviz.run.tsv_escape` (backslash, tab, newline, carriage return), so
+    Tokens are escaped with :func:`embviz.rundir.run.tsv_escape` (backslash, tab, newline, carriage return), so
     every token is one field of one line; an uncategorised token has empty category fields. With at
     least two columns the header always holds a tab, which is how the projector knows it is a header.
     """

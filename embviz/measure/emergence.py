@@ -38,11 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz import geometry as g
-from embviz import metrics as m
 from embviz.errors import EmbvizError
-from embviz.gensim_eval import WordIndex, file_key, word_pair_spearman
-from embviz.run import PROJECTIONS, read_json, write_json
+from embviz.measure import geometry as g
+from embviz.measure import metrics as m
+from embviz.measure.gensim_eval import WordIndex, file_key, word_pair_spearman
+from embviz.rundir.run import PROJECTIONS, read_json, write_json
 
 Progress = Callable[[int, int], None]
 

@@ -1,0 +1,1 @@
+"""What a person sees: animate's stages, the film and figures, fonts, and the explorer page."""
