@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from embviz.film.animate import animate
-from embviz.film.options import AnimateOptions, FilmOptions
+from embviz.film.animate_options import AnimateOptions, FilmOptions
 from embviz.film.render import frame_count
 
 from toyrun import make_toy_run

@@ -27,8 +27,8 @@ from bench_emergence import matmul_peak  # noqa: E402
 
 from embviz.errors import ConfigError  # noqa: E402
 from embviz.film.animate import animate  # noqa: E402
+from embviz.film.animate_options import AnimateOptions, FilmOptions  # noqa: E402
 from embviz.film.explore import explore  # noqa: E402
-from embviz.film.options import AnimateOptions, FilmOptions  # noqa: E402
 
 from toyrun import make_toy_run  # noqa: E402
 

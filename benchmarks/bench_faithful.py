@@ -30,8 +30,9 @@ def measure_one(run_dir: str, method: str) -> dict:
     """The final snapshot's faithfulness and the projection's wall time, in this process."""
     from dataclasses import replace
 
-    from embviz.film.animate import SnapshotRows, choose_words, film_snapshots, project
-    from embviz.film.options import AnimateOptions
+    from embviz.film.animate_options import AnimateOptions
+    from embviz.film.selection import choose_words
+    from embviz.film.stages import SnapshotRows, film_snapshots, project
     from embviz.measure.emergence import compute_emergence
     from embviz.rundir.run import Run
 

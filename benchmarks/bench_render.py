@@ -24,18 +24,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.animation import FFMpegWriter, FuncAnimation  # noqa: E402
 
-from embviz.film.options import FilmOptions  # noqa: E402
-from embviz.film.render import (  # noqa: E402
-    MP4_CRF,
-    Film,
-    _frames,
-    _stat_line,
-    category_colors,
-    choose_label_words,
-    frame_count,
-    frames_per_snapshot,
-    render_film,
-)
+from embviz.film.animate_options import FilmOptions  # noqa: E402
+from embviz.film.drawing import Film, category_colors, choose_label_words  # noqa: E402
+from embviz.film.render import MP4_CRF, _frames, _stat_line, frame_count, frames_per_snapshot, render_film  # noqa: E402
 
 FPS = 30
 SECONDS_PER_SNAPSHOT = 0.5

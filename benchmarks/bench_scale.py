@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.film.options import AnimateOptions, FilmOptions
+from embviz.film.animate_options import AnimateOptions, FilmOptions
 
 TARGET_BYTES = 2 * 1024**3
 SMALL_FILM = FilmOptions(fps=4, seconds_per_snapshot=0.25, size=(320, 240), label=10)

@@ -6,10 +6,10 @@ from scipy.stats import ortho_group
 from embviz.errors import ConfigError, EmbvizError
 from embviz.measure.align import (
     pca_basis,
+    pca_coordinates,
     procrustes_align,
     procrustes_disparity,
     procrustes_rotation,
-    project,
 )
 
 
@@ -81,7 +81,7 @@ def test_pca_basis_is_orthonormal_and_ordered_by_variance():
     mean, components = pca_basis(x, n_components=3)
     assert mean.shape == (6,) and components.shape == (3, 6)
     np.testing.assert_allclose(components @ components.T, np.eye(3), atol=1e-12)
-    variances = project(x, mean, components).var(axis=0)
+    variances = pca_coordinates(x, mean, components).var(axis=0)
     assert np.all(np.diff(variances) < 0)
     lead = np.abs(components).argmax(axis=1)
     assert np.all(components[np.arange(3), lead] > 0)
@@ -104,7 +104,7 @@ def test_pca_basis_of_negated_data_keeps_the_orientation():
     mean, components = pca_basis(x)
     neg_mean, neg_components = pca_basis(-x)
     np.testing.assert_allclose(neg_components, components, atol=1e-10)
-    np.testing.assert_allclose(project(-x, neg_mean, neg_components), -project(x, mean, components), atol=1e-10)
+    np.testing.assert_allclose(pca_coordinates(-x, neg_mean, neg_components), -pca_coordinates(x, mean, components), atol=1e-10)
 
 
 def test_pca_and_project_reject_bad_input():
@@ -113,4 +113,4 @@ def test_pca_and_project_reject_bad_input():
         pca_basis(x, n_components=7)
     mean, components = pca_basis(x)
     with pytest.raises(EmbvizError, match="does not fit"):
-        project(x[:, :5], mean, components)
+        pca_coordinates(x[:, :5], mean, components)

@@ -16,23 +16,11 @@ from PIL import Image
 
 from embviz import cli
 from embviz.errors import ConfigError
-from embviz.film.animate import (
-    SnapshotRows,
-    animate,
-    category_levels,
-    choose_words,
-    display_names,
-    film_snapshots,
-    measure,
-    output_paths,
-    project,
-    read_words_file,
-    select_words,
-    side_paths,
-    word_benchmarks,
-)
-from embviz.film.options import AnimateOptions, FilmOptions
+from embviz.film.animate import animate, output_paths, side_paths
+from embviz.film.animate_options import AnimateOptions, FilmOptions
 from embviz.film.render import frame_count
+from embviz.film.selection import category_levels, choose_words, display_names, read_words_file, select_words
+from embviz.film.stages import SnapshotRows, film_snapshots, measure, project, word_benchmarks
 from embviz.layout.projectors import PCAProjector
 from embviz.measure.gensim_eval import WORDSIM353, gensim_test_file
 from embviz.measure.metrics import knn_purity
@@ -223,7 +211,7 @@ def test_second_animate_hits_the_cache(run_copy: Path, tmp_path: Path, monkeypat
         raise AssertionError("projection recomputed")
 
     monkeypatch.setattr(PCAProjector, "fit", no_fit)
-    monkeypatch.setattr("embviz.film.animate.compute_emergence", lambda *a, **k: pytest.fail("metrics recomputed"))
+    monkeypatch.setattr("embviz.film.stages.compute_emergence", lambda *a, **k: pytest.fail("metrics recomputed"))
     second = animate(run_copy, tmp_path / "b.gif",
                      replace(SMALL, film=replace(SMALL.film, label=0, fps=2), level="subfield"))
     assert second.projection_cached and second.metrics_cached

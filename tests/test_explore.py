@@ -12,9 +12,9 @@ import pytest
 
 from embviz.cli import main
 from embviz.film import explore as ex
-from embviz.film.options import AnimateOptions
-from embviz.layout.projectors import PCAProjector, exact_knn
-from embviz.measure.metrics import knn_purity
+from embviz.film.animate_options import AnimateOptions
+from embviz.layout.projectors import PCAProjector
+from embviz.measure.metrics import knn_graph, knn_purity
 
 from toyrun import make_toy_run
 
@@ -48,7 +48,7 @@ def test_neighbours_equal_exact_knn() -> None:
     idx, cos = ex.neighbours(x)
     assert idx.shape == cos.shape == (3, 40, 10) and idx.dtype == np.uint16
     for t in range(3):
-        want, dist = exact_knn(x[t], 11)
+        want, dist = knn_graph(x[t], 11)
         np.testing.assert_array_equal(idx[t], want[:, 1:])
         unit = x[t] / np.linalg.norm(x[t], axis=1, keepdims=True)
         np.testing.assert_allclose(cos[t], np.take_along_axis(unit @ unit.T, want[:, 1:].astype(int), 1), atol=1e-5)
@@ -73,7 +73,7 @@ def test_page_holds_the_run(toy: Path, tmp_path: Path) -> None:
     positions = unpack(data["positions"], "f4", (t, n, 2))
     np.testing.assert_allclose(positions, PCAProjector().fit(list(mats)).embeddings_, atol=1e-5)
     idx = unpack(data["nbrIndex"], "u2", (t, n, 10))
-    np.testing.assert_array_equal(idx[-1], exact_knn(mats[-1], 11)[0][:, 1:])
+    np.testing.assert_array_equal(idx[-1], knn_graph(mats[-1], 11)[0][:, 1:])
     assert data["steps"] == [s.step for s in run.snapshots()]
     assert [lvl["name"] for lvl in data["levels"]] == ["pos", "field", "subfield"]
     assert set(data["curves"]) == {*(f"purity{where} · {lvl}" for where in ("", " in 2-D") for lvl in ("pos", "field", "subfield")),

@@ -17,9 +17,10 @@ import pytest
 
 from embviz.compare.comparison import CompareOptions, compare
 from embviz.compare.word2vec import Word2VecOptions
+from embviz.film.animate_options import AnimateOptions
 from embviz.film.explore import explore
-from embviz.film.options import AnimateOptions
-from embviz.layout.projectors import PCAProjector, exact_knn
+from embviz.layout.projectors import PCAProjector
+from embviz.measure.metrics import knn_graph
 from embviz.rundir.run import Run, Snapshot, snapshot_name
 
 from conftest import ANIMALS, COLOURS, FOODS, NUMBERS, tiny_text
@@ -187,13 +188,13 @@ def test_clicking_a_word_lists_the_neighbours_python_computes(browser, toy) -> N
     click_at(browser, *js(browser, "embviz.screenPosition(arguments[0])", j))
     assert js(browser, "embviz.selected()") == j
     words = js(browser, "embviz.words()")
-    want, dist = exact_knn(mats[4], 11)
+    want, dist = knn_graph(mats[4], 11)
     items = browser.find_elements("css selector", "#neighbours li")
     shown = js(browser, "Array.from(document.querySelectorAll('#neighbours li'), "
                         "li => [li.firstChild.textContent, li.querySelector('.cos').textContent])")
     assert [word for word, _ in shown] == [words[i] for i in want[j, 1:]]
     np.testing.assert_allclose([float(cos) for _, cos in shown], 1 - dist[j, 1:], atol=6e-4)
-    before = set(exact_knn(mats[3], 11)[0][j, 1:])
+    before = set(knn_graph(mats[3], 11)[0][j, 1:])
     state = js(browser, "embviz.neighbours()")
     assert set(state["gained"]) == set(want[j, 1:]) - before
     assert set(state["lost"]) == before - set(want[j, 1:])
@@ -282,7 +283,7 @@ def test_word2vec_space_and_neighbours(browser, w2v) -> None:
     js(browser, "document.getElementById('search').value = arguments[0]", js(browser, "embviz.words()")[j])
     browser.find_element("id", "search").send_keys("\n")
     time.sleep(0.2)
-    want = present[exact_knn(vectors[present], 11)[0][list(present).index(j), 1:]]
+    want = present[knn_graph(vectors[present], 11)[0][list(present).index(j), 1:]]
     items = browser.find_elements("css selector", "#w2v-neighbours li")
     assert [int(li.get_attribute("data-index")) for li in items] == list(want)
     final = js(browser, "embviz.dataPosition(arguments[0])", j)

@@ -13,6 +13,7 @@ from embviz.measure.metrics import (
     cosine_knn,
     drift,
     knn,
+    knn_graph,
     knn_purity,
     linear_cka,
     neighbour_jaccard,
@@ -54,6 +55,23 @@ def test_euclidean_knn_equals_scikit_learns(monkeypatch, block_elements):
     x = np.random.default_rng(2).normal(size=(200, 2)) * 50 + 1000  # far from the origin: cosine would fail here
     expected = NearestNeighbors(n_neighbors=10).fit(x).kneighbors(return_distance=False)
     np.testing.assert_array_equal(knn(x, 10, "euclidean"), expected)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_knn_graph_matches_brute_force_with_itself_first(monkeypatch, metric) -> None:
+    from sklearn.metrics import pairwise_distances
+
+    monkeypatch.setattr(metrics, "BLOCK_ELEMENTS", 16 * 70)  # several blocks
+    x, _ = _clusters(3, sizes=(20, 20, 30), d=6, noise=0.5)
+    x[5] = 0.0  # a zero row: cosine distance 1 from everything
+    full = pairwise_distances(x, metric=metric)
+    np.fill_diagonal(full, 0.0)
+    idx, dist = knn_graph(x.astype(np.float32), 8, metric)  # float64 inside, whatever the input
+    assert idx.shape == dist.shape == (70, 8) and idx.dtype == np.int32 and dist.dtype == np.float32
+    assert (idx[:, 0] == np.arange(70)).all() and (dist[:, 0] == 0).all()
+    np.testing.assert_allclose(dist, np.sort(full, axis=1)[:, :8], atol=1e-5)
+    np.testing.assert_allclose(dist, np.take_along_axis(full, idx, axis=1), atol=1e-5)
+    np.testing.assert_array_equal(idx[:, 1:], knn(x, 7, metric)[:, :7])
 
 
 def test_a_layout_that_keeps_the_clusters_is_faithful_and_a_scrambled_one_is_not():

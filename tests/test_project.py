@@ -10,14 +10,13 @@ from embviz.errors import ConfigError, EmbvizError
 from embviz.layout.projectors import (
     PCAProjector,
     Projector,
-    TrajectoryCache,
     TSNEProjector,
     UMAPProjector,
     align_to,
     chain_align,
     make_projector,
-    project_snapshots,
 )
+from embviz.layout.trajectory import TrajectoryCache, project_snapshots
 
 
 def clustered(n: int = 90, d: int = 12, clusters: int = 3, seed: int = 0) -> np.ndarray:
@@ -174,20 +173,3 @@ def test_cache_hit_miss_and_corruption(tmp_path) -> None:
     again = project_snapshots(CountingPCA(), mats, rows, words, _describe(3), cache)
     assert not again.cached and CountingPCA.fits == 5
     assert isinstance(CountingPCA(), Projector)
-
-
-@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
-def test_exact_knn_matches_brute_force(metric) -> None:
-    from sklearn.metrics import pairwise_distances
-
-    from embviz.layout.projectors import exact_knn
-
-    x = clustered(n=70, d=6)
-    x[5] = 0.0  # a zero row: cosine distance 1 from everything
-    full = pairwise_distances(x, metric=metric)
-    np.fill_diagonal(full, 0.0)
-    idx, dist = exact_knn(x, 8, metric, block=16)  # several blocks
-    assert idx.shape == dist.shape == (70, 8) and idx.dtype == np.int32 and dist.dtype == np.float32
-    assert (idx[:, 0] == np.arange(70)).all() and (dist[:, 0] == 0).all()
-    np.testing.assert_allclose(dist, np.sort(full, axis=1)[:, :8], atol=1e-5)
-    np.testing.assert_allclose(dist, np.take_along_axis(full, idx, axis=1), atol=1e-5)

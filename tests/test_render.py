@@ -14,24 +14,11 @@ from PIL import Image
 
 from embviz.errors import ConfigError, EmbvizError
 from embviz.film import fonts, render
+from embviz.film.animate_options import FilmOptions
+from embviz.film.drawing import OTHER_COLOR, PALETTE, Film, RenderError, category_colors, choose_label_words
+from embviz.film.figures import curves_figure, default_grid_snapshots, grid_figure, render_curves, render_grid
 from embviz.film.fonts import FontError, configure_fonts, find_cjk_font, font_families
-from embviz.film.options import FilmOptions
-from embviz.film.render import (
-    OTHER_COLOR,
-    PALETTE,
-    FfmpegUnavailable,
-    Film,
-    RenderError,
-    category_colors,
-    choose_label_words,
-    curves_figure,
-    default_grid_snapshots,
-    frame_count,
-    grid_figure,
-    render_curves,
-    render_film,
-    render_grid,
-)
+from embviz.film.render import FfmpegUnavailable, frame_count, render_film
 
 SIZE = (320, 240)
 CATS = ["animals", "colours", "numbers", "days"]

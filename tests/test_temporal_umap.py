@@ -5,9 +5,8 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from embviz.layout.projectors import exact_knn
 from embviz.layout.temporal_umap import neighbourhood_overlap, optimise_jointly
-from embviz.measure.metrics import knn_purity
+from embviz.measure.metrics import knn_graph, knn_purity
 
 
 def test_neighbourhood_overlap_is_row_jaccard() -> None:
@@ -28,7 +27,7 @@ def _graphs_and_labels(frames: int = 4, n: int = 120, clusters: int = 4):
     graphs = []
     for _ in range(frames):
         x = base + rng.normal(size=base.shape)
-        idx, dist = exact_knn(x, 10, "cosine")
+        idx, dist = knn_graph(x, 10, "cosine")
         graph, _, _ = fuzzy_simplicial_set(x, 10, np.random.RandomState(0), "cosine", knn_indices=idx, knn_dists=dist)
         graphs.append(graph)
     a, b = find_ab_params(1.0, 0.1)

@@ -3,7 +3,7 @@
 The page (``embviz/web/explorer.{html,js,css}``, inlined at write time) needs no network and no
 server. It shows the same words, layout and emergence curves as ``animate`` for the same options,
 and adds what a film cannot: hover, search, and for a clicked word its 10 nearest neighbours in the
-original d-dimensional space at every snapshot (cosine, :func:`embviz.layout.projectors.exact_knn`) and its
+original d-dimensional space at every snapshot (cosine, :func:`embviz.measure.metrics.knn_graph`) and its
 trail. When ``compare-word2vec`` has run, the Word2Vec space (projected like the run, scaled and
 rotated onto the final snapshot) and its neighbours come along.
 
@@ -26,27 +26,21 @@ from pathlib import Path
 import numpy as np
 
 from embviz.errors import ConfigError, EmbvizError
-from embviz.film.animate import (
-    Selection,
-    SnapshotRows,
-    _stage,
-    choose_words,
+from embviz.film.animate_options import AnimateOptions
+from embviz.film.selection import Selection, choose_words, display_names
+from embviz.film.stages import (
+    StageProgress,
+    Stages,
     describe_snapshot,
-    display_names,
     film_snapshots,
-    film_title,
-    measure,
-    project,
+    film_stages,
     projector_for,
-    word_benchmarks,
+    stage_progress,
 )
-from embviz.film.options import AnimateOptions
-from embviz.layout.projectors import Trajectory, TrajectoryCache, align_to, exact_knn, project_snapshots
-from embviz.measure.emergence import Emergence
-from embviz.rundir.run import WORD2VEC, Run, Snapshot, check_writable, write_text
-
-StageProgress = Callable[[str, int, int], None]
-"""progress(stage, done, total); stages: animate's, then "neighbours" and "writing"."""
+from embviz.layout.projectors import align_to
+from embviz.layout.trajectory import TrajectoryCache, project_snapshots
+from embviz.measure.metrics import knn_graph
+from embviz.rundir.run import WORD2VEC, Run, check_writable, write_text
 
 NEIGHBOURS = 10
 MAX_WORDS = 20_000
@@ -95,7 +89,7 @@ def neighbours(matrices: np.ndarray, k: int = NEIGHBOURS, progress: Callable[[in
     idx = np.empty((t_count, n, k), dtype=np.uint16)
     cos = np.empty((t_count, n, k), dtype=np.float32)
     for t in range(t_count):
-        i, d = exact_knn(matrices[t], k + 1, "cosine")
+        i, d = knn_graph(matrices[t], k + 1, "cosine")
         idx[t], cos[t] = i[:, 1:], 1.0 - d[:, 1:]
         if progress:
             progress(t + 1, t_count)
@@ -116,33 +110,6 @@ def _check_size(n_words: int, n_snapshots: int) -> None:
             f"{n_words:,} words × {n_snapshots} snapshots is too much for one page (at most {MAX_WORDS:,} words and "
             f"{MAX_CELLS:,} words × snapshots); narrow the words with --top, --content-only, or --words/--words-file "
             "with --only")
-
-
-@dataclass(frozen=True)
-class Stages:
-    """The film's stages for one set of options: its snapshots, words, trajectory [T, n, 2], emergence
-    table and the shown rows of every snapshot ``matrices`` [T, n, d] float32."""
-
-    snapshots: list[Snapshot]
-    selection: Selection
-    trajectory: Trajectory
-    emergence: Emergence
-    matrices: np.ndarray
-    title: str
-
-
-def film_stages(run: Run, options: AnimateOptions, progress: StageProgress | None = None) -> Stages:
-    """animate's stages for ``options``: the same words, cached projection and emergence table as its film;
-    refuses (before reading any snapshot) more words × snapshots than one page holds."""
-    snapshots = film_snapshots(run)
-    selection = choose_words(run, options)
-    _check_size(selection.rows.size, len(snapshots))
-    bench = word_benchmarks(run.vocab()[0])
-    rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=_stage(progress, "loading"))
-    trajectory = project(run, snapshots, selection, options, lambda: rows.shown, progress=_stage(progress, "projecting"))
-    table, _ = measure(run, snapshots, selection, bench, rows, trajectory, cache=options.cache,
-                       progress=_stage(progress, "metrics"))
-    return Stages(snapshots, selection, trajectory, table, rows.shown, film_title(run, selection, options))
 
 
 def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: AnimateOptions
@@ -183,7 +150,7 @@ def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: 
 
 def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v) -> dict:
     """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays."""
-    from embviz.film.render import category_colors
+    from embviz.film.drawing import category_colors
 
     sel = stages.selection
     n = len(sel.words)
@@ -244,8 +211,11 @@ def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     run = Run.open(Path(run_dir))
     path = Path(out) if out is not None else run.path / DEFAULT_NAME
     check_output(path, overwrite)
-    stages = film_stages(run, options, progress)
-    idx, cos = neighbours(stages.matrices, progress=_stage(progress, "neighbours"))
+    snapshots = film_snapshots(run)
+    selection = choose_words(run, options)
+    _check_size(selection.rows.size, len(snapshots))  # before any snapshot is read
+    stages = film_stages(run, snapshots, selection, options, progress=progress)
+    idx, cos = neighbours(stages.rows.shown, progress=stage_progress(progress, "neighbours"))
     w2v = word2vec_layout(run, stages.selection, stages.trajectory.positions[-1], options)
     data = page_data(stages, idx, cos, w2v)
     if progress:

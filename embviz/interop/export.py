@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from embviz.errors import ConfigError, EmbvizError
-from embviz.film.animate import category_levels
+from embviz.film.selection import category_levels
 from embviz.rundir.run import Run, Snapshot, atomic_path, atomic_write, tsv_escape, write_json, write_text
 from embviz.text.lexicon import at_level
 

@@ -14,35 +14,23 @@ vector's relations change, never because a frame flipped or spun:
   tied to itself in nearby frames; ``"aligned"``: umap-learn's ``AlignedUMAP``.
 - :class:`TSNEProjector` — scikit-learn t-SNE, each frame started from the previous layout.
 
-:class:`TrajectoryCache` stores fitted trajectories under the run's ``projections/`` folder.
+:func:`make_projector` builds one from the animate options; :mod:`embviz.layout.trajectory` fits it or
+reads the fitted trajectory from the run's ``projections/`` cache.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from embviz.errors import ConfigError, EmbvizError
-from embviz.film.options import METHODS, METRICS, PCA_ALIGN, UMAP_MODES
-from embviz.measure.align import pca_basis, procrustes_rotation, project
-from embviz.measure.metrics import unit_rows
-from embviz.rundir.run import PROJECTIONS, read_json, write_json, write_npy
+from embviz.layout.choices import METHODS, METRICS, PCA_ALIGN, UMAP_MODES, check_choice
+from embviz.measure.align import pca_basis, pca_coordinates, procrustes_rotation
+from embviz.measure.metrics import knn_graph, unit_rows
 
 Progress = Callable[[int, int], None]
-
-CACHE_VERSION = 1
-
-
-def _check_metric(metric: str) -> None:
-    if metric not in METRICS:
-        raise ConfigError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-
 
 def _shape(matrices: Sequence[np.ndarray]) -> tuple[int, int]:
     """The common shape [n, d] of T >= 1 snapshot matrices, checked on the first."""
@@ -105,9 +93,6 @@ class Projector:
         """Project every matrix [n, d]; sets ``embeddings_`` [T, n, 2] (float64). Returns self."""
         raise NotImplementedError
 
-    def fit_transform(self, matrices: Sequence[np.ndarray]) -> np.ndarray:
-        return self.fit(matrices).embeddings_
-
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
@@ -127,9 +112,8 @@ class PCAProjector(Projector):
     _params = ("align", "metric")
 
     def __init__(self, *, align: str = "final", metric: str = "cosine"):
-        if align not in PCA_ALIGN:
-            raise ConfigError(f"unknown PCA alignment {align!r}; choose one of {', '.join(PCA_ALIGN)}")
-        _check_metric(metric)
+        check_choice(align, PCA_ALIGN, "PCA alignment")
+        check_choice(metric, METRICS, "metric")
         self.align = align
         self.metric = metric
 
@@ -146,7 +130,7 @@ class PCAProjector(Projector):
         for i in range(total):
             x = prepared(i)
             mean, components = basis if basis is not None else pca_basis(x)
-            frames.append(project(x, mean, components))
+            frames.append(pca_coordinates(x, mean, components))
             if progress:
                 progress(i + 1, total)
         self.embeddings_ = chain_align(frames, anchor="last") if self.align == "chain" else np.stack(frames)
@@ -183,9 +167,8 @@ class UMAPProjector(Projector):
                  metric: str = "cosine", n_epochs: int | None = None, warm_epochs: int = 100,
                  warm_learning_rate: float = 0.25, align_epochs: int = 100, align_strength: float = 0.02,
                  align_window: int = 2, random_state: int | None = 0):
-        if mode not in UMAP_MODES:
-            raise ConfigError(f"unknown UMAP mode {mode!r}; choose one of {', '.join(UMAP_MODES)}")
-        _check_metric(metric)
+        check_choice(mode, UMAP_MODES, "UMAP mode")
+        check_choice(metric, METRICS, "metric")
         if n_neighbors < 2:
             raise ConfigError(f"n_neighbors must be at least 2, got {n_neighbors}")
         if min(warm_epochs, align_epochs, align_window) < 1:
@@ -271,7 +254,7 @@ class TSNEProjector(Projector):
 
     def __init__(self, *, perplexity: float = 30.0, metric: str = "cosine", max_iter: int = 1000,
                  warm_iter: int = 250, random_state: int | None = 0):
-        _check_metric(metric)
+        check_choice(metric, METRICS, "metric")
         if perplexity <= 0:
             raise ConfigError(f"perplexity must be positive, got {perplexity}")
         if min(max_iter, warm_iter) < 250:
@@ -315,41 +298,9 @@ def _spread(layout: np.ndarray) -> np.ndarray:
 EXACT_KNN_MAX = 20_000  # words; above this umap's own approximate kNN (pynndescent) is used
 
 
-def exact_knn(x: np.ndarray, k: int, metric: str = "cosine", block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest neighbours of every row of ``x`` (itself first, at distance 0), by BLAS.
-
-    Returns ``(indices int32 [n, k], distances float32 [n, k])`` sorted by distance, in umap's
-    ``precomputed_knn`` layout. Cosine distance is 1 - cos (a zero row is at distance 1 from all);
-    euclidean is the L2 distance. Rows are done ``block`` at a time, so memory is O(block · n).
-    """
-    x = np.asarray(x, dtype=np.float64)
-    n = x.shape[0]
-    k = min(k, n)
-    if metric == "cosine":
-        norms = np.linalg.norm(x, axis=1, keepdims=True)
-        y = x / np.where(norms > 0, norms, 1.0)
-    else:
-        y = x
-        sq = (x * x).sum(axis=1)
-    indices = np.empty((n, k), dtype=np.int32)
-    dists = np.empty((n, k), dtype=np.float32)
-    for start in range(0, n, block):
-        rows = np.arange(start, min(start + block, n))
-        if metric == "cosine":
-            d = 1.0 - y[rows] @ y.T
-        else:
-            d = np.sqrt(np.maximum(sq[rows, None] + sq[None, :] - 2.0 * (x[rows] @ x.T), 0.0))
-        d[np.arange(len(rows)), rows] = -1.0  # each word is its own first neighbour
-        part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (len(rows), 1))
-        pd = np.take_along_axis(d, part, axis=1)
-        order = np.argsort(pd, axis=1, kind="stable")
-        indices[rows] = np.take_along_axis(part, order, axis=1)
-        dists[rows] = np.maximum(np.take_along_axis(pd, order, axis=1), 0.0)
-    return indices, dists
-
-
 def _knn_kwargs(x: np.ndarray, k: int, metric: str) -> dict:
-    """``precomputed_knn`` for ``umap.UMAP`` from :func:`exact_knn`, or nothing for very large n.
+    """``precomputed_knn`` for ``umap.UMAP`` from :func:`~embviz.measure.metrics.knn_graph`, or nothing for
+    very large n.
 
     Below 4,096 points umap-learn computes all pairwise distances itself, through a Python call per
     pair for cosine (≈ 7 s of a 7.5 s warm frame at 2,000 words); the same neighbours by matrix
@@ -357,7 +308,7 @@ def _knn_kwargs(x: np.ndarray, k: int, metric: str) -> dict:
     """
     if x.shape[0] > EXACT_KNN_MAX:
         return {}
-    indices, dists = exact_knn(x, k, metric)
+    indices, dists = knn_graph(x, k, metric)
     return {"precomputed_knn": (indices, dists, None)}
 
 
@@ -381,101 +332,3 @@ def make_projector(method: str, *, align: str = "final", umap_mode: str = "chain
     if method == "tsne":
         return TSNEProjector(metric=metric, random_state=seed)
     raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-
-
-# -- cache ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """Aligned layouts [T, n, 2] of ``words`` over the snapshots named in ``snapshots``."""
-
-    positions: np.ndarray
-    words: list[str]
-    snapshots: list[str]
-    method: str
-    params: dict
-    key: str
-    cached: bool = False
-
-
-class TrajectoryCache:
-    """Trajectories stored as ``<method>-<key>.npy`` + ``.json`` in a run's ``projections/`` folder.
-
-    The key hashes the method, its parameters, the word list (token ids and tokens) and the
-    snapshot list (file names, steps, sizes and modification times), so any change recomputes.
-    """
-
-    def __init__(self, run_path: Path):
-        self.folder = Path(run_path) / PROJECTIONS
-
-    @staticmethod
-    def key(projector: Projector, rows: Sequence[int], words: Sequence[str], snapshots: Sequence[dict]) -> str:
-        blob = json.dumps({"version": CACHE_VERSION, "method": projector.method, "params": projector.get_params(),
-                           "rows": [int(r) for r in rows], "words": list(words), "snapshots": list(snapshots)},
-                          sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
-
-    def _paths(self, method: str, key: str) -> tuple[Path, Path]:
-        stem = self.folder / f"{method}-{key}"
-        return stem.with_suffix(".npy"), stem.with_suffix(".json")
-
-    def load(self, method: str, key: str, n_snapshots: int, n_words: int) -> np.ndarray | None:
-        """The cached positions, or None when absent or unreadable (a bad entry is recomputed)."""
-        npy, meta = self._paths(method, key)
-        if not npy.is_file() or not meta.is_file():
-            return None
-        try:
-            info = read_json(meta)
-            positions = np.load(npy, allow_pickle=False)
-        except (EmbvizError, ValueError, OSError):
-            return None
-        if info.get("key") != key or positions.shape != (n_snapshots, n_words, 2) or not np.isfinite(positions).all():
-            return None
-        return positions
-
-    def save(self, projector: Projector, key: str, positions: np.ndarray, words: Sequence[str],
-             snapshots: Sequence[dict]) -> None:
-        """Write the positions, then the JSON that vouches for them (a crash leaves no valid pair)."""
-        try:
-            self.folder.mkdir(exist_ok=True)
-            npy, meta = self._paths(projector.method, key)
-            write_npy(npy, np.asarray(positions, dtype=np.float64))
-            write_json(meta, {"key": key, "method": projector.method, "params": projector.get_params(),
-                              "shape": list(positions.shape), "words": list(words),
-                              "snapshots": [s["file"] for s in snapshots]})
-        except OSError as e:
-            warnings.warn(f"could not cache the projection in {self.folder}: {e.strerror or e}", stacklevel=2)
-
-
-def project_snapshots(
-    projector: Projector,
-    matrices: Sequence[np.ndarray] | Callable[[], Sequence[np.ndarray]],
-    rows: Sequence[int],
-    words: Sequence[str],
-    snapshots: Sequence[dict],
-    cache: TrajectoryCache | None = None,
-    progress: Progress | None = None,
-) -> Trajectory:
-    """Fit ``projector`` on the snapshot matrices, or take the trajectory from ``cache``.
-
-    Parameters
-    ----------
-    matrices : list of arrays [n, d], or a function returning them (only called on a cache miss)
-    rows, words : the token ids and tokens of the n rows
-    snapshots : one dict per snapshot describing its file (``file``, ``step``, ``size``, ``mtime_ns``)
-    """
-    key = TrajectoryCache.key(projector, rows, words, snapshots)
-    if cache is not None:
-        positions = cache.load(projector.method, key, len(snapshots), len(words))
-        if positions is not None:
-            if progress:
-                progress(len(snapshots), len(snapshots))
-            return Trajectory(positions, list(words), [s["file"] for s in snapshots], projector.method,
-                              projector.get_params(), key, cached=True)
-    mats = matrices() if callable(matrices) else matrices
-    positions = projector.fit(mats, progress=progress).embeddings_
-    if cache is not None:
-        cache.save(projector, key, positions, words, snapshots)
-    return Trajectory(positions, list(words), [s["file"] for s in snapshots], projector.method,
-                      projector.get_params(), key, cached=False)

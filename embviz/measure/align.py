@@ -1,26 +1,11 @@
-"""Orthogonal Procrustes alignment and a sign-stable PCA basis shared across snapshots."""
+"""Orthogonal Procrustes alignment, a sign-stable PCA basis shared across snapshots and coordinates in it."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from embviz.errors import ConfigError, EmbvizError
-
-
-def check_matrix(x, name: str, dtype=np.float64) -> np.ndarray:
-    """Return ``x`` as an array of ``dtype`` (None keeps its own), raising unless non-empty 2-D."""
-    arr = np.asarray(x, dtype=dtype)
-    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise EmbvizError(f"{name} must be a non-empty 2-D array, got shape {arr.shape}")
-    return arr
-
-
-def check_pair(a, b, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    """Return two float64 matrices of the same shape, raising on a mismatch."""
-    a, b = check_matrix(a, names[0]), check_matrix(b, names[1])
-    if a.shape != b.shape:
-        raise EmbvizError(f"{names[0]} and {names[1]} differ in shape: {a.shape} vs {b.shape}")
-    return a, b
+from embviz.measure.checks import check_matrix, check_pair
 
 
 def procrustes_rotation(source, target, allow_reflection: bool = True) -> np.ndarray:
@@ -112,7 +97,7 @@ def pca_basis(x, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
     return mean, components
 
 
-def project(x, mean, components) -> np.ndarray:
+def pca_coordinates(x, mean, components) -> np.ndarray:
     """Coordinates of the rows of ``x`` in a basis from :func:`pca_basis`.
 
     Parameters

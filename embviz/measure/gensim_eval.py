@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats
 
 from embviz.errors import ConfigError, EmbvizError
-from embviz.measure.align import check_matrix
+from embviz.measure.checks import check_matrix
 from embviz.measure.metrics import BLOCK_ELEMENTS, unit_rows
 
 WORDSIM353 = "wordsim353.tsv"

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats
 
 from embviz.errors import EmbvizError
-from embviz.measure.align import check_matrix
+from embviz.measure.checks import check_matrix
 from embviz.measure.metrics import unit_rows
 
 

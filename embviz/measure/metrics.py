@@ -14,7 +14,8 @@ import numpy as np
 from sklearn.metrics import silhouette_score
 
 from embviz.errors import ConfigError, EmbvizError
-from embviz.measure.align import check_matrix, check_pair, procrustes_rotation
+from embviz.measure.align import procrustes_rotation
+from embviz.measure.checks import check_matrix, check_pair
 
 BLOCK_ELEMENTS = 1 << 22
 """Largest similarity block computed at once (4 Mi float64 values, 32 MiB)."""
@@ -60,7 +61,18 @@ def knn(x, k: int, metric: str = "cosine") -> np.ndarray:
     ndarray, int64, shape [n, k]
         Neighbours, nearest first; a row is never its own neighbour.
     """
-    dtype = np.result_type(np.asarray(x).dtype, np.float32)
+    return nearest(x, k, metric)[0]
+
+
+def nearest(x, k: int, metric: str = "cosine", dtype=None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`knn` with the scores it ranks by: ``(indices int64 [n, k], scores [n, k])``, nearest first.
+
+    A score is the cosine similarity, or for euclidean ``x_i·x_j - |x_j|²/2`` (``|x_i - x_j|² =
+    |x_i|² - 2·score``). ``dtype`` is the precision (None: float32 for float32 or narrower input,
+    float64 otherwise).
+    """
+    if dtype is None:
+        dtype = np.result_type(np.asarray(x).dtype, np.float32)
     if metric == "cosine":
         y = unit_rows(x).astype(dtype, copy=False)
         bias = np.zeros(y.shape[0], dtype=dtype)
@@ -74,15 +86,42 @@ def knn(x, k: int, metric: str = "cosine") -> np.ndarray:
         raise ConfigError(f"k must be between 1 and {n - 1} for {n} rows, got {k}")
     block = max(1, BLOCK_ELEMENTS // n)
     out = np.empty((n, k), dtype=np.int64)
+    scores = np.empty((n, k), dtype=dtype)
     for start in range(0, n, block):
         stop = min(start + block, n)
         sims = y[start:stop] @ y.T + bias
         rows = np.arange(stop - start)
         sims[rows, rows + start] = -np.inf
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        order = np.argsort(-top_sims, axis=1, kind="stable")
         out[start:stop] = np.take_along_axis(top, order, axis=1)
-    return out
+        scores[start:stop] = np.take_along_axis(top_sims, order, axis=1)
+    return out, scores
+
+
+def knn_graph(x, k: int, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
+    """Every row's ``k`` nearest rows, itself first at distance 0, in umap's ``precomputed_knn`` layout.
+
+    Computed in float64 (:func:`nearest`). Returns ``(indices int32 [n, k], distances float32 [n, k])``,
+    nearest first; cosine distance is 1 - cos (a zero row is at distance 1 from all), euclidean the L2
+    distance.
+    """
+    x = check_matrix(x, "x")
+    n = x.shape[0]
+    k = min(k, n)
+    indices = np.empty((n, k), dtype=np.int32)
+    dists = np.zeros((n, k), dtype=np.float32)
+    indices[:, 0] = np.arange(n)
+    if k > 1:
+        others, scores = nearest(x, k - 1, metric, dtype=np.float64)
+        if metric == "cosine":
+            d = 1.0 - scores
+        else:
+            d = np.sqrt(np.maximum((x * x).sum(axis=1)[:, None] - 2.0 * scores, 0.0))
+        indices[:, 1:] = others
+        dists[:, 1:] = np.maximum(d, 0.0)
+    return indices, dists
 
 
 def labelled(labels, n: int) -> tuple[np.ndarray, np.ndarray]:

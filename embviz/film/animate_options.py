@@ -1,8 +1,9 @@
-"""The options of ``animate`` (which words, how they are projected, how the film looks): their
-allowed values and defaults, written once.
+"""The options of ``animate`` (which words, how they are projected, how the film looks), also read by
+``explore``: :class:`AnimateOptions`, :class:`FilmOptions` and the word and format defaults, written once.
 
 This module imports nothing heavy, so the command line reads its defaults from here to show them in
-``--help``; :func:`embviz.film.animate.animate` and :func:`embviz.film.render.render_film` take these dataclasses.
+``--help``; :func:`embviz.film.animate.animate` and :func:`embviz.film.render.render_film` take these
+dataclasses. The projection choices and defaults live in :mod:`embviz.layout.choices`.
 """
 
 from __future__ import annotations
@@ -11,32 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from embviz.errors import ConfigError
+from embviz.layout.choices import DEFAULT_METHOD, DEFAULT_UMAP_MODE, METHODS, METRICS, PCA_ALIGN, UMAP_MODES, check_choice
 
 FORMATS = ("mp4", "gif")
-METHODS = ("pca", "umap", "tsne")
-PCA_ALIGN = ("final", "chain", "none")
-UMAP_MODES = ("chain", "aligned")
-METRICS = ("cosine", "euclidean")
 
 DEFAULT_TOP = 300
 MAX_CATEGORISED = 2000
 """At most this many categorised words in the default word set (a film of tens of thousands of points
 is unreadable and its metrics slow): the most frequent of each category in turn, see
-:func:`embviz.film.animate.select_words`."""
-DEFAULT_METHOD = "umap"
-"""UMAP keeps the neighbourhoods the space holds; PCA keeps the large distances and merges the rest. At the
-final snapshot of the demo run (field purity@10 0.78 in the space) the UMAP chain keeps 0.74 in 2-D
-(trustworthiness 0.980), PCA 0.31 (0.871); on Lee (0.27) 0.23 (0.781) against 0.11 (0.659)
-(benchmarks/bench_faithful.py, docs/animate.md)."""
-DEFAULT_UMAP_MODE = "chain"
-"""Warm-started UMAP chain with a joint refinement: 16.8x faster than AlignedUMAP on 20 snapshots x
-2,000 words and steadier between frames, at the same trustworthiness (benchmarks/bench_umap.py,
-docs/animate.md)."""
-
-
-def _choice(value: str, allowed: tuple[str, ...], what: str) -> None:
-    if value not in allowed:
-        raise ConfigError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
+:func:`embviz.film.selection.select_words`."""
 
 
 @dataclass(frozen=True)
@@ -95,11 +79,11 @@ class AnimateOptions:
 
     def validate(self) -> None:
         """Raise ConfigError for a choice or film setting no run could accept (the word options are checked
-        by :func:`embviz.film.animate.select_words`)."""
-        _choice(self.method, METHODS, "method")
-        _choice(self.align, PCA_ALIGN, "alignment")
-        _choice(self.umap_mode, UMAP_MODES, "UMAP mode")
-        _choice(self.metric, METRICS, "metric")
+        by :func:`embviz.film.selection.select_words`)."""
+        check_choice(self.method, METHODS, "method")
+        check_choice(self.align, PCA_ALIGN, "alignment")
+        check_choice(self.umap_mode, UMAP_MODES, "UMAP mode")
+        check_choice(self.metric, METRICS, "metric")
         if self.fmt is not None:
-            _choice(self.fmt, FORMATS, "format")
+            check_choice(self.fmt, FORMATS, "format")
         self.film.validate()

@@ -1,0 +1,158 @@
+"""The static figures of a film: small multiples of chosen snapshots and metric curves over training, as PNGs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from embviz.errors import ConfigError
+from embviz.film.drawing import (
+    Film,
+    RenderError,
+    atomic_output,
+    axis_limits,
+    choose_label_words,
+    epoch_text,
+    font_rc,
+    legend_handles,
+    marker_area,
+    point_groups,
+)
+
+
+def default_grid_snapshots(positions: np.ndarray, panels: int = 6) -> list[int]:
+    """About ``panels`` indices of the layouts ``positions`` [T, n, 2], first and last included,
+    spaced evenly in how far the map has moved from the first layout towards the last, so every
+    panel shows a new stage however the snapshots were spaced in steps."""
+    t = len(positions)
+    if t <= panels:
+        return list(range(t))
+    remaining = np.linalg.norm(positions - positions[-1], axis=2).mean(axis=1)  # [T]
+    if remaining[0] <= 0:  # a static film: spread over the snapshots
+        return sorted({int(round(x)) for x in np.linspace(0, t - 1, panels)})
+    progress = 1.0 - remaining / remaining[0]
+    return sorted({int(np.argmin(np.abs(progress - p))) for p in np.linspace(0, 1, panels)} | {0, t - 1})
+
+
+def _panel_shape(count: int, max_cols: int = 3) -> tuple[int, int]:
+    rows = math.ceil(count / max_cols)
+    return rows, math.ceil(count / rows)
+
+
+def grid_figure(film: Film, snapshots: Sequence[int] | None = None, *, label: int = 12) -> Figure:
+    """Small multiples of the chosen snapshot layouts, shared colours, one legend (Agg canvas attached)."""
+    t = len(film.positions)
+    chosen = default_grid_snapshots(film.positions) if snapshots is None else list(snapshots)
+    if not chosen or any(not 0 <= s < t for s in chosen):
+        raise ConfigError(f"snapshots must be indices in 0..{t - 1}, got {chosen}")
+    rows, cols = _panel_shape(len(chosen))
+    fig = Figure(figsize=(3.2 * cols, 3.2 * rows + 0.9), layout="constrained", facecolor="white")
+    FigureCanvasAgg(fig)
+    groups = point_groups(film.labels)
+    label_index = choose_label_words(film.words, film.labels, label)
+    area = marker_area(film.positions.shape[1], (3.0 * 72) ** 2, 1.0)
+    for panel, s in enumerate(chosen):
+        ax = fig.add_subplot(rows, cols, panel + 1)
+        pos = film.positions[s]
+        for g in groups:
+            ax.scatter(*pos[g.index].T, s=area * (0.45 if g.small else 1.0), c=[g.color], linewidths=0)
+        for i in label_index:
+            ax.annotate(film.words[i], pos[i], xytext=(2, 2), textcoords="offset points", fontsize=6,
+                        color="0.1", annotation_clip=True, parse_math=False)
+        xlim, ylim = axis_limits(pos)
+        ax.set_xlim(xlim)
+        ax.set_ylim(ylim)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{epoch_text(film.epochs[s])}step {round(film.steps[s]):,}", fontsize=9)
+    fig.legend(handles=legend_handles(groups, 8), loc="outside lower center", fontsize=8, frameon=False,
+               ncols=max(1, min(len(groups), int(cols * 3.2 / 1.7))), handlelength=1.0, columnspacing=1.0)
+    if film.title:
+        fig.suptitle(film.title, fontsize=11)
+    return fig
+
+
+def _save_png(fig: Figure, out: Path, dpi: float) -> Path:
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"output {out.name} must end in .png")
+    with atomic_output(out) as tmp:
+        try:
+            fig.savefig(tmp, format="png", dpi=dpi)
+        except OSError as err:
+            raise RenderError(f"writing {out.name} failed: {err}") from None
+    return out
+
+
+def render_grid(
+    film: Film, out: Path, *, snapshots: list[int] | None = None, font: Path | None = None, dpi: float = 150
+) -> Path:
+    """Write the "random cloud -> semantic map" small-multiples PNG; snapshots default to
+    ``default_grid_snapshots``. Returns ``out``."""
+    with matplotlib.rc_context(font_rc([film.title, *film.words], font)):
+        return _save_png(grid_figure(film, snapshots), out, dpi)
+
+
+def curves_figure(
+    table: Mapping[str, np.ndarray], steps: np.ndarray, *, chance: Mapping[str, float] | None = None,
+    beside: Mapping[str, tuple[str, np.ndarray]] | None = None, title: str = ""
+) -> Figure:
+    """One panel per metric: values [T] against training steps [T], dashed chance lines where given, and
+    for a panel named in ``beside`` a second line ``(label, values [T])`` (the first is then labelled
+    "space")."""
+    steps = np.asarray(steps, dtype=float)
+    if not table:
+        raise ConfigError("no metrics to plot")
+    for name, values in table.items():
+        if np.shape(values) != steps.shape:
+            raise ConfigError(f"metric {name} has shape {list(np.shape(values))}, steps have {list(steps.shape)}")
+    chance = chance or {}
+    beside = {name: line for name, line in (beside or {}).items() if name in table}
+    for name, (_, values) in beside.items():
+        if np.shape(values) != steps.shape:
+            raise ConfigError(f"metric {name} has shape {list(np.shape(values))}, steps have {list(steps.shape)}")
+    rows, cols = _panel_shape(len(table))
+    fig = Figure(figsize=(3.6 * cols, 2.6 * rows + 0.4), layout="constrained", facecolor="white")
+    FigureCanvasAgg(fig)
+    positive = steps[steps > 0]
+    for panel, (name, values) in enumerate(table.items()):
+        ax = fig.add_subplot(rows, cols, panel + 1)
+        ax.plot(steps, np.asarray(values, dtype=float), marker=".", ms=4, lw=1.2, color="tab:blue",
+                label="space" if name in beside else None)
+        if name in beside:
+            label, second = beside[name]
+            ax.plot(steps, np.asarray(second, dtype=float), marker=".", ms=4, lw=1.2, color="tab:orange", label=label)
+        if name in chance:
+            ax.axhline(chance[name], ls="--", lw=1, color="0.5", label="chance")
+        if name in chance or name in beside:
+            ax.legend(fontsize=7, frameon=False)
+        ax.set_xscale("symlog", linthresh=float(positive.min()) if len(positive) else 1.0)
+        if steps.max() > steps.min():
+            ax.set_xlim(steps.min(), steps.max())
+        ax.set_title(name, fontsize=10, loc="left")
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def render_curves(
+    table: Mapping[str, np.ndarray],
+    steps: np.ndarray,
+    out: Path,
+    *,
+    chance: Mapping[str, float] | None = None,
+    beside: Mapping[str, tuple[str, np.ndarray]] | None = None,
+    title: str = "",
+) -> Path:
+    """Write a PNG of metric curves over training steps (see curves_figure). Returns ``out``."""
+    with matplotlib.rc_context(font_rc([title, *table], None)):
+        return _save_png(curves_figure(table, steps, chance=chance, beside=beside, title=title), out, dpi=120)

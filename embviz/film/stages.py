@@ -1,0 +1,232 @@
+"""The stages a film is made of, shared by ``animate`` and ``explore``: each a function another command can
+call to get exactly the film's words, layouts and numbers without a film.
+
+1. :func:`film_snapshots` — the run's snapshots, checked to be whole [V, d] matrices of one shape;
+2. :func:`~embviz.film.selection.choose_words` — the words shown (a :class:`~embviz.film.selection.Selection`);
+3. :class:`SnapshotRows` — their rows of every snapshot, gathered through memory maps on first use;
+4. :func:`project` — aligned 2-D layouts [T, n, 2] (a :class:`~embviz.layout.trajectory.Trajectory`), cached
+   under ``projections/``;
+5. :func:`measure` — purity, silhouette, neighbour overlap, CKA, drift and word-similarity scores per
+   snapshot on the full-dimensional rows, and how faithful the layout is to them (2-D purity,
+   trustworthiness) — an :class:`~embviz.measure.emergence.Emergence` table, cached too.
+
+:func:`film_stages` runs 3–5 for chosen snapshots and words.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embviz.errors import EmbvizError, RunError
+from embviz.film.animate_options import AnimateOptions
+from embviz.film.selection import Selection
+from embviz.layout.projectors import Projector, make_projector
+from embviz.layout.trajectory import Trajectory, TrajectoryCache, project_snapshots
+from embviz.measure.emergence import Emergence, EmergenceCache, compute_emergence
+from embviz.rundir.run import Run, Snapshot
+from embviz.text.tokenizer import BPE_MARK
+
+StageProgress = Callable[[str, int, int], None]
+"""progress(stage, done, total); stages: "loading", "projecting" (:data:`PROJECTING` names UMAP's), "metrics",
+then each command's own ("rendering"; "neighbours", "writing")."""
+Progress = Callable[[int, int], None]
+
+PROJECTING = {"umap": "projecting (UMAP; a first run compiles numba, ~10 s)"}
+"""The projecting stage's name by method, where the first film pays more than the projection itself."""
+
+
+def stage_progress(progress: StageProgress | None, stage: str) -> Progress | None:
+    """``progress`` bound to one stage: ``(done, total)`` reports as ``(stage, done, total)``."""
+    return None if progress is None else (lambda done, total: progress(stage, done, total))
+
+
+# -- 1. snapshots -----------------------------------------------------------------------------
+
+
+def film_snapshots(run: Run) -> list[Snapshot]:
+    """The run's snapshots in step order, each checked to be a whole [V, d] float matrix (headers only)
+    with V the vocabulary size; a film needs at least 2."""
+    snapshots = run.snapshots()
+    if len(snapshots) < 2:
+        raise RunError(f"{run.path} has {len(snapshots)} snapshot(s); a film needs at least 2 "
+                       "(train longer or with --snapshot-schedule log)")
+    return run.check_snapshots(rows=len(run.vocab()[0]))
+
+
+def describe_snapshot(run: Run, snap: Snapshot) -> dict:
+    """What names a snapshot file's contents in the cache keys: file, step, size, mtime."""
+    st = (run.snapshot_dir / snap.file).stat()
+    return {"file": snap.file, "step": snap.step, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+# -- 3. rows ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Benchmarks:
+    """The word-similarity files (``{"wordsim353": path, "simlex999": path}``, empty when gensim lacks
+    them), the vocabulary rows [m] whose word is in one of them, within gensim's 300,000-row limit, and
+    those words (tokens without a BPE ``▁``)."""
+
+    files: dict[str, Path]
+    rows: np.ndarray
+    words: list[str]
+
+
+def word_benchmarks(tokens: Sequence[str]) -> Benchmarks:
+    """The :class:`Benchmarks` of a vocabulary; warns (and scores nothing) when gensim lacks the files.
+
+    A BPE token matches a benchmark word without its ``▁`` (:func:`benchmark_form`); where a vocabulary holds
+    both ``▁cat`` and the word piece ``cat``, the word-start token stands for the word."""
+    from embviz.measure.gensim_eval import RESTRICT_VOCAB, SIMLEX999, WORDSIM353, file_key, gensim_test_file, read_pairs
+
+    try:
+        files = {"wordsim353": gensim_test_file(WORDSIM353), "simlex999": gensim_test_file(SIMLEX999)}
+    except EmbvizError as e:
+        warnings.warn(f"word-similarity scores skipped: {e}", stacklevel=2)
+        return Benchmarks({}, np.zeros(0, dtype=np.int64), [])
+    wanted: set[str] = set()
+    for path in files.values():
+        for w1, w2, _ in read_pairs(file_key(path)):
+            wanted.update((w1, w2))
+    limit = min(len(tokens), RESTRICT_VOCAB)
+    forms = [benchmark_form(t) for t in tokens[:limit]]
+    starts = {form for t, form in zip(tokens, forms) if t != form}
+    rows = np.array([i for i, form in enumerate(forms) if form.upper() in wanted
+                     and (tokens[i] != form or form not in starts)], dtype=np.int64)
+    return Benchmarks(files, rows, [forms[i] for i in rows])
+
+
+def benchmark_form(token: str) -> str:
+    """The word a token stands for in a word-pair file: the token without BPE's word-start mark ``▁``."""
+    return token[len(BPE_MARK):] if token.startswith(BPE_MARK) and len(token) > len(BPE_MARK) else token
+
+
+class SnapshotRows:
+    """The shown words' rows ``shown`` [T, n, d] and the benchmark words' rows ``bench`` [T, m, d] of every
+    snapshot, float32, gathered in one pass through memory maps (:meth:`Run.gather`) on first use, so
+    a cached projection and cached metrics read no snapshot at all."""
+
+    def __init__(self, run: Run, snapshots: list[Snapshot], rows: np.ndarray,
+                 bench_rows: np.ndarray = np.zeros(0, dtype=np.int64), *, progress: Progress | None = None):
+        self.run, self.snapshots, self.rows, self.bench_rows, self.progress = run, snapshots, rows, bench_rows, progress
+
+    @functools.cached_property
+    def _gathered(self) -> np.ndarray:
+        return self.run.gather(np.concatenate([self.rows, self.bench_rows]), self.snapshots, progress=self.progress)
+
+    @property
+    def shown(self) -> np.ndarray:
+        return self._gathered[:, : self.rows.size]
+
+    @property
+    def bench(self) -> np.ndarray:
+        return self._gathered[:, self.rows.size:]
+
+
+# -- 4. projection ----------------------------------------------------------------------------
+
+
+def projector_for(options: AnimateOptions) -> Projector:
+    """The projector ``options`` names (method, alignment, UMAP mode, metric, seed)."""
+    return make_projector(options.method, align=options.align, umap_mode=options.umap_mode, metric=options.metric,
+                          seed=options.seed)
+
+
+def project(run: Run, snapshots: list[Snapshot], selection: Selection, options: AnimateOptions,
+            matrices: np.ndarray | Callable[[], np.ndarray], *, progress: Progress | None = None) -> Trajectory:
+    """The aligned layouts [T, n, 2] of the selection, from the run's cache when ``options.cache`` and
+    an equal projection is stored; ``matrices`` ([T, n, d] or a function giving it) is read only on a miss."""
+    cache = TrajectoryCache(run.path) if options.cache else None
+    described = [describe_snapshot(run, s) for s in snapshots]
+    return project_snapshots(projector_for(options), matrices, selection.rows, selection.words, described, cache,
+                             progress=progress)
+
+
+# -- 5. metrics -------------------------------------------------------------------------------
+
+
+def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Benchmarks, rows: SnapshotRows,
+            trajectory: Trajectory, *, cache: bool = True, progress: Progress | None = None) -> tuple[Emergence, bool]:
+    """The emergence table of the selection (one row per snapshot), with the faithfulness of
+    ``trajectory``'s layouts, and whether it came from the cache. Warns when the final layout keeps
+    much less purity than the space holds (:meth:`Emergence.unfaithful`)."""
+    steps = [s.step for s in snapshots]
+    epochs = [s.epoch for s in snapshots]
+    losses = [s.train_loss if s.train_loss is not None else s.val_loss for s in snapshots]
+    store = EmergenceCache(run.path) if cache else None
+    key = EmergenceCache.key(selection.rows, selection.words, selection.level_labels,
+                             [describe_snapshot(run, s) for s in snapshots], bench.files, trajectory.key)
+    table = store.load(key, steps, epochs, losses, selection.levels) if store else None
+    cached = table is not None
+    if cached:
+        if progress:
+            progress(len(snapshots), len(snapshots))
+    else:
+        table = compute_emergence(rows.shown, selection.level_labels, steps, epochs, losses,
+                                  layouts=trajectory.positions, benchmark_vectors=rows.bench,
+                                  benchmark_words=bench.words, benchmark_files=bench.files, progress=progress,
+                                  frequencies=selection.counts if any(selection.counts) else None)
+        if store:
+            store.save(key, table)
+    warning = table.unfaithful(selection.level)
+    if warning:
+        hint = " (try --method umap)" if trajectory.method == "pca" else ""
+        warnings.warn(warning + hint, stacklevel=2)
+    return table, cached
+
+
+# -- the title --------------------------------------------------------------------------------
+
+
+def film_title(run: Run, selection: Selection, options: AnimateOptions) -> str:
+    """``<corpus> · <method (alignment)> · <n> words by <level>``."""
+    how = options.method + (f" ({options.align})" if options.method == "pca"
+                            else f" ({options.umap_mode})" if options.method == "umap" else "")
+    return f"{corpus_name(run) or run.path.name} · {how} · {len(selection.words):,} words by {selection.level}"
+
+
+def corpus_name(run: Run) -> str | None:
+    """The corpus name run.json gives (None when it gives none)."""
+    corpus = run.manifest().get("corpus", {})
+    return corpus.get("name") if isinstance(corpus, dict) else None
+
+
+# -- the stages together -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The film's stages for one set of options: its snapshots, words, trajectory [T, n, 2], emergence
+    table (and whether it came from the cache), the gathered rows and the film's title."""
+
+    snapshots: list[Snapshot]
+    selection: Selection
+    trajectory: Trajectory
+    emergence: Emergence
+    metrics_cached: bool
+    rows: SnapshotRows
+    title: str
+
+
+def film_stages(run: Run, snapshots: list[Snapshot], selection: Selection, options: AnimateOptions, *,
+                progress: StageProgress | None = None, laps: Callable[[str], None] = lambda name: None) -> Stages:
+    """Stages 3–5 for ``snapshots`` (from :func:`film_snapshots`) and ``selection`` (from
+    :func:`~embviz.film.selection.choose_words`): rows, projection and metrics, from the run's caches where
+    ``options.cache`` allows. ``laps(name)`` is called after each of "setup", "project" and "metrics"."""
+    bench = word_benchmarks(run.vocab()[0])
+    rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=stage_progress(progress, "loading"))
+    laps("setup")
+    trajectory = project(run, snapshots, selection, options, lambda: rows.shown,
+                         progress=stage_progress(progress, PROJECTING.get(options.method, "projecting")))
+    laps("project")
+    table, metrics_cached = measure(run, snapshots, selection, bench, rows, trajectory, cache=options.cache,
+                                    progress=stage_progress(progress, "metrics"))
+    laps("metrics")
+    return Stages(snapshots, selection, trajectory, table, metrics_cached, rows, film_title(run, selection, options))
