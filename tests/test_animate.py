@@ -19,12 +19,19 @@ from embviz.errors import ConfigError
 from embviz.film.animate import animate, output_paths, side_paths
 from embviz.film.animate_options import AnimateOptions, FilmOptions
 from embviz.film.render import frame_count
-from embviz.film.selection import category_levels, choose_words, display_names, read_words_file, select_words
+from embviz.film.selection import (
+    category_levels,
+    choose_words,
+    display_names,
+    read_words_file,
+    select_words,
+)
 from embviz.film.stages import SnapshotRows, film_snapshots, measure, project, word_benchmarks
 from embviz.layout.projectors import PCAProjector
 from embviz.measure.gensim_eval import WORDSIM353, gensim_test_file
 from embviz.measure.metrics import knn_purity
 from embviz.rundir.run import Run, write_npy
+from embviz.text.tokenizer import BPE_MARK
 
 from toyrun import make_toy_run, toy_categories
 
@@ -57,6 +64,19 @@ def test_select_words_default_top_content_and_only() -> None:
     assert rows.size == 0
     with pytest.raises(ConfigError):
         select_words(tokens, counts, cats, only=True)
+
+
+def test_content_only_leaves_out_chinese_function_words() -> None:
+    # categories as a jieba- or gold-tagged Chinese run gets them (PKU tags, embviz.text.chinese.TAGS)
+    tagged = {"猫": "noun", "跑": "verb", "红": "adj", "我们": "pronoun", "在": "prep", "和": "conj", "的": "particle",
+              "吗": "modal", "啊": "interjection", "很": "adv"}
+    tokens = [*tagged, "了", "他", "书", "，"]  # the last four uncategorised, as at --tokenizer char
+    cats = [*tagged.values(), None, None, None, None]
+    counts = list(range(100, 100 - len(tokens), -1))
+    rows, _ = select_words(tokens, counts, cats, top=len(tokens), content_only=True)
+    assert [tokens[i] for i in rows] == ["猫", "跑", "红", "很", "书"]
+    rows, _ = select_words(tokens, counts, cats, top=len(tokens))
+    assert len(rows) == len(tokens)
 
 
 def test_default_word_set_is_capped_and_balanced_across_categories() -> None:
@@ -121,7 +141,17 @@ def test_output_paths(toy: Path) -> None:
 # -- metrics ----------------------------------------------------------------------------------
 
 
-def test_word_pair_scores_equal_gensims(tmp_path: Path) -> None:
+def test_benchmark_words_are_bpe_tokens_without_their_mark() -> None:
+    tokens = ["<unk>", "cat", f"{BPE_MARK}cat", f"{BPE_MARK}tiger", "dog", BPE_MARK, f"{BPE_MARK}zzqx"]
+    bench = word_benchmarks(tokens)
+    # the word piece "cat" yields to the word-start token; "dog" has no word-start twin
+    assert [tokens[i] for i in bench.rows] == [f"{BPE_MARK}cat", f"{BPE_MARK}tiger", "dog"]
+    assert bench.words == ["cat", "tiger", "dog"]
+
+
+@pytest.mark.parametrize("mark", ["", BPE_MARK])
+def test_word_pair_scores_equal_gensims(tmp_path: Path, mark: str) -> None:
+    """A BPE run's tokens carry the word-start mark (``▁cat``): they match the pairs without it."""
     from gensim.models import KeyedVectors
 
     ws = gensim_test_file(WORDSIM353)
@@ -130,8 +160,10 @@ def test_word_pair_scores_equal_gensims(tmp_path: Path) -> None:
         if not line.startswith("#"):
             words += [w.lower() for w in line.split("\t")[:2] if w.lower() not in words]
     words = [f"x{i}" for i in range(20)] + words[:150]
-    run = make_toy_run(tmp_path / "run", n_snapshots=3, dim=16, tokens=words, labels=[None] * len(words))
+    run = make_toy_run(tmp_path / "run", n_snapshots=3, dim=16, tokens=[mark + w for w in words],
+                       labels=[None] * len(words))
     result = animate(run.path, tmp_path / "f.gif", SMALL)
+    assert (result.emergence.columns["wordsim353_coverage"] > 0.05).all()
     for snap, value in zip(run.snapshots(), result.emergence.columns["wordsim353_spearman"]):
         kv = KeyedVectors(16)
         kv.add_vectors(words, run.load_snapshot(snap))

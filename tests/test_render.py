@@ -247,13 +247,37 @@ def test_grid_has_one_panel_per_snapshot(tmp_path):
         grid_figure(film, [10])
 
 
+def _drawn_panels(pixels: np.ndarray, fig, colour: str) -> list[tuple[float, int]]:
+    """Per axes of ``fig`` (drawn at the PNG's size): the share of non-white pixels inside it and how many
+    pixels are within a small distance of ``colour``; the axes' frame (spines) is left out."""
+    height = pixels.shape[0]
+    rgb = np.array(matplotlib.colors.to_rgb(colour)) * 255
+    found = []
+    for ax in fig.axes:
+        x0, y0, x1, y1 = ax.get_window_extent().extents
+        box = pixels[height - int(y1) + 3: height - int(y0) - 3, int(x0) + 3: int(x1) - 3]
+        found.append((float((box.min(axis=2) < 250).mean()), int((np.abs(box - rgb).sum(axis=2) < 60).sum())))
+    return found
+
+
 def test_curves_png(tmp_path):
     steps = np.array([0, 10, 100, 1000])
     table = {"purity": np.array([0.25, 0.3, 0.6, 0.9]), "cka": np.array([0.1, 0.4, np.nan, 0.95])}
-    assert len(curves_figure(table, steps).axes) == 2
     out = render_curves(table, steps, tmp_path / "curves.png", chance={"purity": 0.25}, title="run")
     with Image.open(out) as im:
         assert im.format == "PNG" and im.width > 200
+        pixels = np.asarray(im.convert("RGB")).astype(int)
+    fig = curves_figure(table, steps, chance={"purity": 0.25}, title="run")  # the same figure, to find its axes
+    fig.set_dpi(120)  # render_curves' dpi
+    fig.canvas.draw()
+    assert len(fig.axes) == 2 and fig.canvas.get_width_height() == (pixels.shape[1], pixels.shape[0])
+    (purity_ink, purity_blue), (cka_ink, cka_blue) = _drawn_panels(pixels, fig, "tab:blue")
+    assert purity_blue > 100 and cka_blue > 60  # each curve's line and markers (cka's has a gap at nan)
+    assert 0.01 < purity_ink < 0.5 and 0.01 < cka_ink < 0.5
+    grey = [n for _, n in _drawn_panels(pixels, fig, "0.5")]
+    assert grey[0] > 20 and grey[1] < 5  # the dashed chance line (and its legend entry), in the purity panel only
+    blank = np.full_like(pixels, 255)
+    assert all(ink == 0 and n == 0 for ink, n in _drawn_panels(blank, fig, "tab:blue"))
     with pytest.raises(ConfigError):
         render_curves({"purity": np.ones(3)}, steps, tmp_path / "bad.png")
 
