@@ -12,18 +12,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from embviz.errors import ConfigError
-from embviz.film.drawing import (
-    Film,
-    RenderError,
-    atomic_output,
-    axis_limits,
-    choose_label_words,
-    epoch_text,
-    font_rc,
-    legend_handles,
-    marker_area,
-    point_groups,
-)
+from embviz.film import drawing
+from embviz.film.drawing import Film
 
 
 def default_grid_snapshots(positions: np.ndarray, panels: int = 6) -> list[int]:
@@ -54,9 +44,9 @@ def grid_figure(film: Film, snapshots: Sequence[int] | None = None, *, label: in
     rows, cols = _panel_shape(len(chosen))
     fig = Figure(figsize=(3.2 * cols, 3.2 * rows + 0.9), layout="constrained", facecolor="white")
     FigureCanvasAgg(fig)
-    groups = point_groups(film.labels)
-    label_index = choose_label_words(film.words, film.labels, label)
-    area = marker_area(film.positions.shape[1], (3.0 * 72) ** 2, 1.0)
+    groups = drawing.point_groups(film.labels)
+    label_index = drawing.choose_label_words(film.words, film.labels, label)
+    area = drawing.marker_area(film.positions.shape[1], (3.0 * 72) ** 2, 1.0)
     for panel, s in enumerate(chosen):
         ax = fig.add_subplot(rows, cols, panel + 1)
         pos = film.positions[s]
@@ -65,13 +55,13 @@ def grid_figure(film: Film, snapshots: Sequence[int] | None = None, *, label: in
         for i in label_index:
             ax.annotate(film.words[i], pos[i], xytext=(2, 2), textcoords="offset points", fontsize=6,
                         color="0.1", annotation_clip=True, parse_math=False)
-        xlim, ylim = axis_limits(pos)
+        xlim, ylim = drawing.axis_limits(pos)
         ax.set_xlim(xlim)
         ax.set_ylim(ylim)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"{epoch_text(film.epochs[s])}step {round(film.steps[s]):,}", fontsize=9)
-    fig.legend(handles=legend_handles(groups, 8), loc="outside lower center", fontsize=8, frameon=False,
+        ax.set_title(f"{drawing.epoch_text(film.epochs[s])}step {round(film.steps[s]):,}", fontsize=9)
+    fig.legend(handles=drawing.legend_handles(groups, 8), loc="outside lower center", fontsize=8, frameon=False,
                ncols=max(1, min(len(groups), int(cols * 3.2 / 1.7))), handlelength=1.0, columnspacing=1.0)
     if film.title:
         fig.suptitle(film.title, fontsize=11)
@@ -82,11 +72,11 @@ def _save_png(fig: Figure, out: Path, dpi: float) -> Path:
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"output {out.name} must end in .png")
-    with atomic_output(out) as tmp:
+    with drawing.atomic_output(out) as tmp:
         try:
             fig.savefig(tmp, format="png", dpi=dpi)
         except OSError as err:
-            raise RenderError(f"writing {out.name} failed: {err}") from None
+            raise drawing.RenderError(f"writing {out.name} failed: {err}") from None
     return out
 
 
@@ -95,7 +85,7 @@ def render_grid(
 ) -> Path:
     """Write the "random cloud -> semantic map" small-multiples PNG; snapshots default to
     ``default_grid_snapshots``. Returns ``out``."""
-    with matplotlib.rc_context(font_rc([film.title, *film.words], font)):
+    with matplotlib.rc_context(drawing.font_rc([film.title, *film.words], font)):
         return _save_png(grid_figure(film, snapshots), out, dpi)
 
 
@@ -154,5 +144,5 @@ def render_curves(
     title: str = "",
 ) -> Path:
     """Write a PNG of metric curves over training steps (see curves_figure). Returns ``out``."""
-    with matplotlib.rc_context(font_rc([title, *table], None)):
+    with matplotlib.rc_context(drawing.font_rc([title, *table], None)):
         return _save_png(curves_figure(table, steps, chance=chance, beside=beside, title=title), out, dpi=120)

@@ -85,6 +85,11 @@ class Projector:
     method = ""
     _params: tuple[str, ...] = ()
 
+    def _keep(self, params: dict) -> None:
+        """Store the ``__init__`` arguments named in ``_params`` (pass ``locals()``)."""
+        for name in self._params:
+            setattr(self, name, params[name])
+
     def get_params(self) -> dict:
         """The parameters this projector was built with (they enter the cache key)."""
         return {name: getattr(self, name) for name in self._params}
@@ -114,8 +119,7 @@ class PCAProjector(Projector):
     def __init__(self, *, align: str = "final", metric: str = "cosine"):
         check_choice(align, PCA_ALIGN, "PCA alignment")
         check_choice(metric, METRICS, "metric")
-        self.align = align
-        self.metric = metric
+        self._keep(locals())
 
     def fit(self, matrices, progress=None):
         """Project one snapshot at a time: only one float64 copy [n, d] exists at once."""
@@ -173,17 +177,7 @@ class UMAPProjector(Projector):
             raise ConfigError(f"n_neighbors must be at least 2, got {n_neighbors}")
         if min(warm_epochs, align_epochs, align_window) < 1:
             raise ConfigError("warm_epochs, align_epochs and align_window must be at least 1")
-        self.mode = mode
-        self.n_neighbors = n_neighbors
-        self.min_dist = min_dist
-        self.metric = metric
-        self.n_epochs = n_epochs
-        self.warm_epochs = warm_epochs
-        self.warm_learning_rate = warm_learning_rate
-        self.align_epochs = align_epochs
-        self.align_strength = align_strength
-        self.align_window = align_window
-        self.random_state = random_state
+        self._keep(locals())
 
     def fit(self, matrices, progress=None):
         """``chain`` reads one snapshot at a time (one float64 copy [n, d] at once); ``aligned`` all.
@@ -259,11 +253,7 @@ class TSNEProjector(Projector):
             raise ConfigError(f"perplexity must be positive, got {perplexity}")
         if min(max_iter, warm_iter) < 250:
             raise ConfigError("max_iter and warm_iter must be at least 250 (scikit-learn's minimum)")
-        self.perplexity = perplexity
-        self.metric = metric
-        self.max_iter = max_iter
-        self.warm_iter = warm_iter
-        self.random_state = random_state
+        self._keep(locals())
 
     def fit(self, matrices, progress=None):
         """Reads one snapshot at a time (one float64 copy [n, d] at once)."""

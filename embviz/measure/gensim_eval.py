@@ -122,6 +122,15 @@ def _index_for(vectors: np.ndarray, words: Sequence[str] | WordIndex) -> WordInd
     return index
 
 
+def _benchmark_rows(vectors, words, read, path, width: int):
+    """``vectors`` checked [V, d], the :class:`WordIndex` of ``words``, the items ``read`` finds in the file at
+    ``path`` and their rows [m, width] (``_lookup``)."""
+    vectors = check_matrix(vectors, "vectors")
+    index = _index_for(vectors, words)
+    items = read(file_key(path))
+    return vectors, index, items, _lookup(index, items, width)
+
+
 def file_key(path) -> tuple[str, int, int]:
     """Cache key naming a file's current contents: resolved path, mtime, size."""
     path = Path(path)
@@ -210,10 +219,7 @@ def word_pair_spearman(vectors, words: Sequence[str] | WordIndex, pairs_path) ->
     -------
     PairScore
     """
-    vectors = check_matrix(vectors, "vectors")
-    index = _index_for(vectors, words)
-    pairs = read_pairs(file_key(pairs_path))
-    rows = _lookup(index, pairs, 2)
+    vectors, index, pairs, rows = _benchmark_rows(vectors, words, read_pairs, pairs_path, 2)
     known = rows[:, 0] >= 0
     n_pairs = int(known.sum())
     coverage = n_pairs / len(pairs)
@@ -248,10 +254,7 @@ def analogy_accuracy(vectors, words: Sequence[str] | WordIndex, questions_path) 
     -------
     AnalogyScore
     """
-    vectors = check_matrix(vectors, "vectors")
-    index = _index_for(vectors, words)
-    questions = read_analogies(file_key(questions_path))
-    rows = _lookup(index, questions, 4)
+    vectors, index, questions, rows = _benchmark_rows(vectors, words, read_analogies, questions_path, 4)
     rows = rows[rows[:, 0] >= 0]
     n_total = rows.shape[0]
     coverage = n_total / len(questions)
