@@ -43,7 +43,7 @@ def test_script_json_escapes_what_could_end_the_script() -> None:
     assert json.loads(text) == {"t": HOSTILE + "&\u2028\u2029"}
 
 
-def test_neighbours_equal_exact_knn() -> None:
+def test_neighbours_equal_knn_graph() -> None:
     x = np.random.default_rng(0).normal(size=(3, 40, 8)).astype(np.float32)
     idx, cos = ex.neighbours(x)
     assert idx.shape == cos.shape == (3, 40, 10) and idx.dtype == np.uint16

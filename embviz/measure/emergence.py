@@ -89,7 +89,7 @@ class Emergence:
         return buf.getvalue()
 
     def curves(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-        """Panels for ``render.render_curves``: {title: values [T]} and {title: chance level}.
+        """Panels for ``figures.render_curves``: {title: values [T]} and {title: chance level}.
         The 2-D purity is drawn beside the d-dimensional one (:meth:`layout_curves`)."""
         table: dict[str, np.ndarray] = {}
         chance: dict[str, float] = {}
