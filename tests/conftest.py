@@ -11,11 +11,7 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import random  # noqa: E402
 import shutil  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-
-# benchmarks/toyrun.py builds run directories without training, for the tests and the benchmarks alike.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import pytest  # noqa: E402
 
@@ -70,7 +66,7 @@ def run_copy(word_run: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def toy(tmp_path_factory) -> Path:
-    """A toy run (``benchmarks/toyrun.py``: 120 words × 8 snapshots × d 16, noise → nested categories);
+    """A toy run (``tests/toyrun.py``: 120 words × 8 snapshots × d 16, noise → nested categories);
     copy it before changing it."""
     from toyrun import make_toy_run
 
