@@ -50,6 +50,18 @@ def train_tiny_run(root: Path, name: str, sentences: int = 600, **overrides) -> 
     return root / name
 
 
+SUBPROCESS_MODULES = {"test_crash.py", "test_distributed.py"}
+"""Modules every test of which starts ``embviz`` in subprocesses (killed and resumed runs, torchrun)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` the tests that start the CLI in subprocesses or drive the browser (``make test-fast``
+    leaves them out); other heavy tests carry ``@pytest.mark.slow`` themselves."""
+    for item in items:
+        if item.path.name in SUBPROCESS_MODULES or "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def word_run(tmp_path_factory) -> Path:
     """A tiny trained word-level run, shared by the tests of one worker (copy it before changing it)."""
