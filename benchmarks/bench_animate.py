@@ -1,6 +1,6 @@
 """Time ``animate`` on the PCA path: 50 snapshots × 1,000 words → an mp4 of at least 300 frames.
 
-The run is a toy run (``benchmarks/toyrun.py``): snapshot .npy files, index, vocab and metrics written
+The run is a toy run (``tests/toyrun.py``): snapshot .npy files, index, vocab and metrics written
 through ``Run`` — no training. The whole ``animate`` call is timed (word choice, memory-mapped
 gathering, projection, every emergence metric, film, grid, metric curves, CSV), first without
 any cache, then again with the cached projection and metrics (re-rendering in another style).
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -24,6 +25,7 @@ from embviz.film.animate import animate
 from embviz.film.animate_options import AnimateOptions, FilmOptions
 from embviz.film.render import frame_count
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # toyrun.py lives in tests/
 from toyrun import make_toy_run
 
 TARGET_S = 20.0

@@ -30,6 +30,7 @@ from embviz.film.animate import animate  # noqa: E402
 from embviz.film.animate_options import AnimateOptions, FilmOptions  # noqa: E402
 from embviz.film.explore import explore  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # toyrun.py lives in tests/
 from toyrun import make_toy_run  # noqa: E402
 
 MAX_MB, MAX_PAINT_S, MIN_FPS = 15.0, 2.0, 30.0

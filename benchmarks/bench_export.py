@@ -1,6 +1,6 @@
 """Time ``embviz export`` on a large run against the plainest writer of the same bytes, side by side.
 
-The run is a toy run (``benchmarks/toyrun.py``, no training): a vocabulary of ``--vocab`` tokens,
+The run is a toy run (``tests/toyrun.py``, no training): a vocabulary of ``--vocab`` tokens,
 ``--snapshots`` snapshots [V, d] drifting from noise to nested clusters. Each format is timed against a reference writing the same content:
 
 - projector: ours vs ``ndarray.tofile`` of every snapshot (the .bytes tensors alone, no metadata);
@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from bench_emergence import matmul_peak
 
 from embviz.interop.export import export
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # toyrun.py lives in tests/
 from toyrun import make_toy_run
 
 

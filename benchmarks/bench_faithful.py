@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # toyrun.py lives in tests/
+
 
 def measure_one(run_dir: str, method: str) -> dict:
     """The final snapshot's faithfulness and the projection's wall time, in this process."""

@@ -40,6 +40,8 @@ import numpy as np
 
 from embviz.film.animate_options import AnimateOptions, FilmOptions
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # toyrun.py lives in tests/
+
 TARGET_BYTES = 2 * 1024**3
 SMALL_FILM = FilmOptions(fps=4, seconds_per_snapshot=0.25, size=(320, 240), label=10)
 """The animate cases measure memory, not rendering: a short, small film."""

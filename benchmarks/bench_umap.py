@@ -2,7 +2,7 @@
 
 Both run in this one process after a small warm-up fit of each, so numba's one-off compilation
 (≈ 7.5 s per process) is reported separately and charged to neither. The snapshots are a toy
-trajectory (``benchmarks/toyrun.py``: noise → nested categories, d = 64).
+trajectory (``tests/toyrun.py``: noise → nested categories, d = 64).
 
 Reported per mode:
 
@@ -22,14 +22,17 @@ Reported per mode:
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from embviz.layout.projectors import UMAPProjector
 from embviz.measure.metrics import knn_purity
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # toyrun.py lives in tests/
 from toyrun import toy_categories, toy_trajectory
 
 

@@ -12,6 +12,7 @@ Run: .venv/bin/python benchmarks/bench_word2vec.py
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from embviz.compare.comparison import CompareOptions, compare
 from embviz.compare.word2vec import Word2VecOptions, available_cores
 from embviz.rundir.run import Snapshot, snapshot_name
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # toyrun.py lives in tests/
 from toyrun import make_corpus_run
 
 SIZES = dict(vocab=5000, dim=64, snapshots=20, tokens=400_000, topics=50)

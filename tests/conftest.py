@@ -11,11 +11,7 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import random  # noqa: E402
 import shutil  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-
-# benchmarks/toyrun.py builds run directories without training, for the tests and the benchmarks alike.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import pytest  # noqa: E402
 
@@ -54,6 +50,18 @@ def train_tiny_run(root: Path, name: str, sentences: int = 600, **overrides) -> 
     return root / name
 
 
+SUBPROCESS_MODULES = {"test_crash.py", "test_distributed.py"}
+"""Modules every test of which starts ``embviz`` in subprocesses (killed and resumed runs, torchrun)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` the tests that start the CLI in subprocesses or drive the browser (``make test-fast``
+    leaves them out); other heavy tests carry ``@pytest.mark.slow`` themselves."""
+    for item in items:
+        if item.path.name in SUBPROCESS_MODULES or "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def word_run(tmp_path_factory) -> Path:
     """A tiny trained word-level run, shared by the tests of one worker (copy it before changing it)."""
@@ -70,7 +78,7 @@ def run_copy(word_run: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def toy(tmp_path_factory) -> Path:
-    """A toy run (``benchmarks/toyrun.py``: 120 words × 8 snapshots × d 16, noise → nested categories);
+    """A toy run (``tests/toyrun.py``: 120 words × 8 snapshots × d 16, noise → nested categories);
     copy it before changing it."""
     from toyrun import make_toy_run
 

@@ -1,4 +1,5 @@
-"""The command line: every command has help, errors are one line, the train summary is shown."""
+"""The command line: every command has help, errors are one line, the train summary is shown, shared options
+read alike and every default is the library's."""
 
 from __future__ import annotations
 
@@ -72,3 +73,45 @@ def test_quiet_train_prints_nothing(tmp_path, corpus_file, capsys):
     args = ["train", str(corpus_file), "--out", str(tmp_path / "run"), *tiny_args(epochs=1), "--quiet"]
     code, out, err = run_cli(args, capsys)
     assert code == 0 and out == "" and err == ""
+
+
+def click_params(name: str) -> dict:
+    import typer.main
+
+    return {p.name: p for p in typer.main.get_command(app).commands[name].params}
+
+
+def test_shared_options_read_alike_in_every_command():
+    commands = {name: click_params(name) for name in command_names()}
+    assert len({params["quiet"].help for params in commands.values()}) == 1
+    film, page = commands["animate"], commands["explore"]
+    shared = {"words", "words_file", "only", "top", "content_only", "level", "method", "align", "umap_mode", "metric",
+              "cache", "seed"}
+    assert shared <= set(film) & set(page)
+    for name in shared:
+        assert (film[name].opts, film[name].help, film[name].default) == (page[name].opts, page[name].help,
+                                                                           page[name].default), name
+
+
+def test_every_default_is_the_librarys():
+    from dataclasses import fields
+
+    from embviz.compare.comparison import CompareOptions
+    from embviz.film.options import AnimateOptions
+    from embviz.training.config import TrainConfig
+
+    def check(command: str, options: object, skip: set[str] = frozenset()) -> int:
+        params = click_params(command)
+        named = [f.name for f in fields(options) if f.name in params and f.name not in skip]
+        for name in named:
+            value = getattr(options, name)  # None (chosen later) shows as nothing or as auto
+            assert params[name].default in ((None, "auto") if value is None else (value,)), (command, name)
+        return len(named)
+
+    animate = AnimateOptions()
+    assert check("animate", animate, {"words"}) >= 12 and check("animate", animate.film, {"label_words", "size"}) >= 3
+    assert click_params("animate")["size"].default == "x".join(map(str, animate.film.size))
+    assert check("explore", animate, {"words"}) >= 11
+    assert check("train", TrainConfig(), {"categories"}) >= 25
+    compare = CompareOptions()
+    assert check("compare-word2vec", compare, {"words"}) >= 6 and check("compare-word2vec", compare.word2vec) >= 7

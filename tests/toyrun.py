@@ -1,5 +1,5 @@
 """Run directories built without training, for the tests and the benchmarks (not part of the package:
-the benchmarks import it from beside them, the tests through ``tests/conftest.py``).
+the tests import it from beside them, the benchmarks put ``tests/`` on their path).
 
 :func:`make_toy_run`: embeddings that go from noise to a nested category map, a trajectory whose
 story is known (part of speech separates first, then semantic fields, then sub-fields).

@@ -1,0 +1,90 @@
+"""``embviz compare-word2vec``: its options (defaults from :class:`~embviz.compare.comparison.CompareOptions`
+and :class:`~embviz.compare.word2vec.Word2VecOptions`) and its tables."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from embviz.cli import options as opt
+from embviz.cli.core import Bars, app, auto_default, options_from, out, split
+from embviz.compare.comparison import CompareOptions, compare
+from embviz.compare.word2vec import Word2VecOptions
+
+_COMPARE = CompareOptions()
+_W2V = _COMPARE.word2vec
+
+
+@app.command("compare-word2vec")
+def compare_word2vec(
+    ctx: typer.Context,
+    run_dir: Path = typer.Argument(..., help="A complete run directory (from embviz train)."),
+    sg: bool = typer.Option(_W2V.sg, "--sg/--cbow", help="Skip-gram (default) or CBOW."),
+    vector_size: str = typer.Option(auto_default(_W2V.vector_size), help="Word2Vec dimensions (auto: the run's d_model)."),
+    window: int = typer.Option(_W2V.window, help="Word2Vec context window (tokens each side)."),
+    negative: int = typer.Option(_W2V.negative, help="Negative samples per positive one."),
+    epochs: str = typer.Option(auto_default(_W2V.epochs), help="Word2Vec passes over the corpus (auto: the run's epochs)."),
+    seed: str = typer.Option(auto_default(_W2V.seed), help="Word2Vec seed (auto: the run's seed)."),
+    workers: str = typer.Option(auto_default(_W2V.workers), help="Word2Vec threads (auto: all cores; 1 = deterministic)."),
+    k: int = typer.Option(_COMPARE.k, help="Neighbours for Jaccard@k and purity@k."),
+    words: Optional[str] = typer.Option(None, help="Comma-separated words: show their nearest neighbours in both spaces."),
+    neighbours: int = typer.Option(_COMPARE.neighbours, help="Neighbours listed per --words entry."),
+    method: str = typer.Option(_COMPARE.method, help="How side-by-side.png lays out each space: umap, pca or tsne."),
+    probe: bool = typer.Option(_COMPARE.probe, "--probe", help="Retrain the run's model with the Word2Vec vectors as a "
+                                                               "frozen embedding and compare validation losses."),
+    probe_finetune: bool = typer.Option(_COMPARE.probe_finetune, "--probe-finetune",
+                                        help="Also (or, alone, only) a Word2Vec-initialised embedding that keeps training."),
+    retrain: bool = typer.Option(_COMPARE.retrain, "--retrain", help="Train Word2Vec again even if an equal baseline is "
+                                                                     "stored."),
+    json_out: bool = typer.Option(False, "--json", help="Print report.json to stdout (and nothing else)."),
+    quiet: opt.Quiet = False,
+) -> None:
+    """Train gensim Word2Vec on the run's own tokens and compare it with the run's token embedding."""
+    import json
+
+
+    options = options_from(CompareOptions, ctx.params, word2vec=options_from(Word2VecOptions, ctx.params),
+                           words=split(words))
+    with Bars(quiet or json_out) as bars:
+        result = compare(run_dir, options, progress=bars.update)
+    if json_out:
+        sys.stdout.write(json.dumps(result.data, indent=2, ensure_ascii=False) + "\n")
+        return
+    if not quiet:
+        _summary(result.data)
+
+
+def _summary(d: dict) -> None:
+    from embviz.compare.report import fmt
+
+    sim, pur, bench = d["similarity"], d["purity"], d["benchmarks"]
+    table = Table(title=f"LM vs Word2Vec · {d['shared']['n_tokens']:,} shared tokens ({d['tokenizer']})")
+    for name in ("measure", "language model", "Word2Vec"):
+        table.add_column(name)
+    table.add_row("linear CKA", fmt(sim["linear_cka"]), "")
+    table.add_row("Procrustes disparity", fmt(sim["procrustes_disparity"]), "")
+    table.add_row(f"mean Jaccard@{sim['jaccard']['k']} (median)",
+                  f"{fmt(sim['jaccard']['mean'])} ({fmt(sim['jaccard']['quantiles']['0.5'])})", "")
+    table.add_row(f"category purity@{pur['k']} (chance {fmt(pur['chance'])})", fmt(pur["lm"]), fmt(pur["word2vec"]))
+    for key, title in (("wordsim353", "WordSim-353 ρ"), ("simlex999", "SimLex-999 ρ")):
+        table.add_row(f"{title} (coverage {bench[key]['lm']['coverage']:.1%})", fmt(bench[key]["lm"]["spearman"]),
+                      fmt(bench[key]["word2vec"]["spearman"]))
+    an = bench["analogies"]
+    table.add_row(f"analogy accuracy (coverage {an['lm']['coverage']:.1%})", fmt(an["lm"]["accuracy"]),
+                  fmt(an["word2vec"]["accuracy"]))
+    out.print(table)
+    for entry in d["neighbours"]:
+        nb = Table(title=f"nearest neighbours of {entry['word']}")
+        for name in ("#", "language model", "cos", "Word2Vec", "cos"):
+            nb.add_column(name)
+        for i, (a, b) in enumerate(zip(entry["lm"], entry["word2vec"]), start=1):
+            nb.add_row(str(i), a["word"], f"{a['cosine']:.3f}", b["word"], f"{b['cosine']:.3f}")
+        out.print(nb)
+    if d.get("probe"):
+        out.print(d["probe"]["verdict"], highlight=False, soft_wrap=True)
+    for name, path in d["files"].items():
+        out.print(f"{name}: {path}", highlight=False, soft_wrap=True)

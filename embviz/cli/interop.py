@@ -1,0 +1,82 @@
+"""``embviz export`` and ``embviz import``: runs out to other tools' formats and checkpoints in (defaults from
+:func:`~embviz.interop.export.export` and :func:`~embviz.interop.importer.import_checkpoints`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from embviz.cli import options as opt
+from embviz.cli.core import Bars, app, defaults_of, out, split
+from embviz.errors import ConfigError
+from embviz.interop.export import export as run_export
+from embviz.interop.importer import import_checkpoints
+
+_EXPORT = defaults_of(run_export)
+_IMPORT = defaults_of(import_checkpoints)
+
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A complete run directory (from embviz train)."),
+    out_path: Path = typer.Argument(..., metavar="OUT", help="A folder for projector, a file for word2vec and npz."),
+    to: str = typer.Option(..., "--to", help="projector (TensorBoard's embedding projector), word2vec (gensim, "
+                                             "one snapshot) or npz (every snapshot in one NumPy file)."),
+    snapshot: Optional[str] = typer.Option(_EXPORT["snapshot"], help="final, init or a step number [default: final for "
+                                                                     "word2vec, every snapshot for projector and npz]."),
+    binary: bool = typer.Option(_EXPORT["binary"], "--binary", help="word2vec: the binary format instead of text."),
+    overwrite: bool = typer.Option(_EXPORT["overwrite"], "--overwrite", help="Replace an existing export."),
+    quiet: opt.Quiet = False,
+) -> None:
+    """Export the run's snapshots for TensorBoard's projector, gensim (word2vec) or NumPy (npz)."""
+    with Bars(quiet) as bars:
+        result = run_export(run_dir, to, out_path, snapshot=snapshot, binary=binary, overwrite=overwrite,
+                            progress=bars.update)
+    if not quiet:
+        steps = ", ".join(map(str, result.steps)) if len(result.steps) <= 6 else f"{result.steps[0]} … {result.steps[-1]}"
+        out.print(f"Wrote {result.path} ({result.fmt}): {len(result.steps)} snapshot(s) "
+                  f"(step{'s' if len(result.steps) > 1 else ''} {steps}) of {result.tokens:,} tokens × {result.dim}",
+                  highlight=False, soft_wrap=True)
+        if result.fmt == "projector":
+            out.print(f"View it with: tensorboard --logdir {result.path}", highlight=False, soft_wrap=True)
+
+
+@app.command("import")
+def import_(
+    sources: list[str] = typer.Argument(..., metavar="SOURCE", help="Checkpoint files (.safetensors, .bin, .pt, "
+                                        "shard indexes), checkpoint folders, folders of them, or globs."),
+    out_dir: Path = typer.Option(..., "--out", help="The run directory to write."),
+    key: Optional[str] = typer.Option(_IMPORT["key"], help="Name of the tensor to import [default: the token "
+                                                           "embedding, found by its usual names]."),
+    matrix: str = typer.Option(_IMPORT["matrix"], help="input (token embedding) or output (an untied LM head)."),
+    steps: Optional[str] = typer.Option(None, help="Comma-separated step of each checkpoint, in the order found "
+                                                   "[default: trainer_state.json, iter_num, or the name's number]."),
+    tokenizer: Optional[Path] = typer.Option(_IMPORT["tokenizer"], help="tokenizer.json, vocab.json (+ merges.txt) or "
+                                                                        "a folder holding one [default: found beside the "
+                                                                        "checkpoints]."),
+    vocab: Optional[Path] = typer.Option(_IMPORT["vocab"], help="A file of tokens, one per line, instead of a tokenizer."),
+    corpus: Optional[str] = typer.Option(_IMPORT["corpus"], help="Text to count token frequencies in (a file, folder "
+                                                                 "or built-in name); needed by --top and "
+                                                                 "compare-word2vec."),
+    categories: Optional[Path] = typer.Option(_IMPORT["categories"], help="TSV of word<TAB>category to label the "
+                                                                          "vocabulary."),
+    overwrite: bool = typer.Option(_IMPORT["overwrite"], help="Replace an existing run directory."),
+    quiet: opt.Quiet = False,
+) -> None:
+    """Turn a series of checkpoints (Hugging Face, nanoGPT, plain state dicts) into a run that animate and
+    compare-word2vec read."""
+    try:
+        step_list = [int(v) for v in split(steps)] if steps is not None else None
+    except ValueError:
+        raise ConfigError(f"--steps must be comma-separated integers, got {steps!r}") from None
+    with Bars(quiet) as bars:
+        r = import_checkpoints(sources, out_dir, key=key, matrix=matrix, steps=step_list, tokenizer=tokenizer,
+                               vocab=vocab, corpus=corpus, categories=categories, overwrite=overwrite,
+                               progress=bars.update)
+    if not quiet:
+        out.print(f"Imported {len(r.steps)} snapshot(s) of {r.key} {list(r.shape)} at steps "
+                  f"{', '.join(f'{s:,}' for s in r.steps)} in {r.seconds:.1f} s"
+                  + (f"; {len(r.dropped)} duplicate(s) dropped" if r.dropped else ""), highlight=False, soft_wrap=True)
+        out.print(f"Run directory: {r.run_dir}", highlight=False, soft_wrap=True)
