@@ -97,7 +97,7 @@ def test_every_default_is_the_librarys():
     from dataclasses import fields
 
     from embviz.compare.comparison import CompareOptions
-    from embviz.film.options import AnimateOptions
+    from embviz.film.animate_options import AnimateOptions
     from embviz.training.config import TrainConfig
 
     def check(command: str, options: object, skip: set[str] = frozenset()) -> int:

@@ -15,7 +15,7 @@ import torch
 
 from embviz.cli import main
 from embviz.errors import CheckpointError
-from embviz.film.options import AnimateOptions, FilmOptions
+from embviz.film.animate_options import AnimateOptions, FilmOptions
 from embviz.interop.checkpoints import choose_key, find_checkpoints
 from embviz.interop.importer import import_checkpoints, readable_tokens
 from embviz.rundir.run import Run

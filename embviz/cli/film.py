@@ -1,5 +1,5 @@
 """``embviz animate`` and ``embviz explore``: a film and an explorer page of one run, with the same word
-and projection options (defaults from :class:`~embviz.film.options.AnimateOptions`)."""
+and projection options (defaults from :class:`~embviz.film.animate_options.AnimateOptions`)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from embviz.cli import options as opt
 from embviz.cli.core import Bars, app, defaults_of, finite, options_from, out, split
 from embviz.errors import ConfigError
 from embviz.film.animate import animate as run_animate
+from embviz.film.animate_options import AnimateOptions, FilmOptions
 from embviz.film.explore import explore as run_explore
-from embviz.film.options import AnimateOptions, FilmOptions
 
 _ANIMATE = AnimateOptions()
 _FILM = _ANIMATE.film

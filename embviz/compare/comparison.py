@@ -34,7 +34,7 @@ from embviz.compare.word2vec import (
     write_baseline,
 )
 from embviz.errors import ConfigError, RunError
-from embviz.film.options import DEFAULT_METHOD, METHODS
+from embviz.layout.choices import DEFAULT_METHOD, METHODS
 from embviz.measure.gensim_eval import (
     ANALOGIES,
     SIMLEX999,

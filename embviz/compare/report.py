@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from embviz.film.options import DEFAULT_METHOD
+from embviz.layout.choices import DEFAULT_METHOD
 from embviz.text.tokenizer import BPE_MARK
 
 
@@ -43,8 +43,8 @@ def side_by_side_figure(lm: np.ndarray, w2v: np.ndarray, words: list[str], label
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
+    from embviz.film.drawing import UNCATEGORISED_COLOR, category_colors, choose_label_words
     from embviz.film.fonts import font_families
-    from embviz.film.render import UNCATEGORISED_COLOR, category_colors, choose_label_words
     from embviz.measure.align import procrustes_align
 
     a = _plane(lm, method)
@@ -86,7 +86,7 @@ def side_by_side_figure(lm: np.ndarray, w2v: np.ndarray, words: list[str], label
 
 def agreement_figure(curve: list[dict], curve_rows: dict | None = None):
     """Linear CKA and mean Jaccard@k of every LM snapshot against Word2Vec, over training steps."""
-    from embviz.film.render import curves_figure
+    from embviz.film.figures import curves_figure
 
     steps = np.array([c["step"] for c in curve], dtype=float)
     table = {"linear CKA vs Word2Vec": np.array([np.nan if c["linear_cka"] is None else c["linear_cka"]
