@@ -23,7 +23,7 @@ from embviz.errors import ConfigError, CorpusError, RunError
 from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
 from embviz.text.corpus import Corpus, check_sha256, load_corpus
 from embviz.text.lexicon import PURITY_LEVEL, Lexicon, at_level, token_categories
-from embviz.text.tokenizer import Tokenizer, build_tokenizer
+from embviz.text.tokenizer import Tokenizer, build_tokenizer, count_words
 from embviz.training import defaults, stopping
 from embviz.training.config import TrainConfig
 from embviz.training.distributed import Distributed, StopFlag, pick_device
@@ -163,7 +163,8 @@ def _inputs(config: TrainConfig, tokenizer_json: Any = None) -> tuple[Corpus, Le
     corpus = load_corpus(config.corpus, synthetic_tokens=config.synthetic_tokens, seed=config.seed,
                          difficulty=config.difficulty, max_tokens=config.max_tokens)
     lexicon = Lexicon.from_tsv(Path(config.categories)) if config.categories else corpus.categories or Lexicon.builtin()
-    min_count = config.min_count or defaults.min_count_for(len(corpus.text.split()))
+    min_count = config.min_count or defaults.min_count_for(
+        count_words(corpus.text, config.tokenizer, lowercase=config.lowercase, segmenter=config.segmenter))
     if tokenizer_json is not None:
         tokenizer = Tokenizer.from_json(tokenizer_json)
     else:
