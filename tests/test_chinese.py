@@ -16,7 +16,8 @@ from embviz.errors import ConfigError, CorpusError
 from embviz.text import chinese, synthetic
 from embviz.text.corpus import load_corpus
 from embviz.text.lexicon import Lexicon, token_categories
-from embviz.text.tokenizer import Tokenizer, build_tokenizer
+from embviz.text.tokenizer import Tokenizer, build_tokenizer, count_words
+from embviz.training.defaults import min_count_for
 
 ARTICLE = ("嵌入层是怎样学会词义的？一开始，每个词的向量都是随机的。训练以后，一、二、三这些数字会聚在一起，"
            "红色、黄色、蓝色这些颜色词也会聚在一起，动词和名词分布不同：猫吃鱼，狗喝水，孩子看书。\n")
@@ -94,6 +95,17 @@ def test_jieba_segmentation_keeps_every_character_and_round_trips(tmp_path):
     assert again.segmenter == "jieba" and again.tokens == tok.tokens
     assert (again.encode(ARTICLE) == tok.encode(ARTICLE)).all() and (tok.encode(ARTICLE) != 0).all()
     assert "".join(tok.decode(tok.encode(ARTICLE)).split()) == "".join(ARTICLE.split())
+
+
+def test_the_automatic_min_count_counts_the_words_of_unsegmented_chinese():
+    text = ARTICLE * 1000  # one space-separated "word" per line: 1,000 of them
+    words = len(chinese.segment(text))
+    assert len(text.split()) == 1000 and words > 50_000
+    assert count_words(text) == words and min_count_for(count_words(text)) == 2  # it was 1 (1,000 "words")
+    segmented = " ".join(chinese.segment(ARTICLE))
+    assert count_words(segmented) == len(segmented.split())  # already segmented: its spaces count
+    assert count_words(ARTICLE, "char") == len(ARTICLE.split())
+    assert count_words("the cat sat on the mat") == 6
 
 
 def test_script_detection():

@@ -22,7 +22,8 @@ from embviz.errors import EmbvizError, RunError
 from embviz.rundir.run import Run, Snapshot
 from embviz.text.corpus import load_corpus
 from embviz.text.tokenizer import KINDS, Tokenizer, build_tokenizer
-from embviz.training.loop import TrainConfig, _load_checkpoint
+from embviz.training.checkpoint import load_checkpoint
+from embviz.training.loop import TrainConfig
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -128,4 +129,4 @@ def test_any_checkpoint_bytes_are_our_error(tmp_path, data):
     path = tmp_path / "state.pt"
     path.write_bytes(data)
     with pytest.raises(RunError):
-        _load_checkpoint(path)
+        load_checkpoint(path)

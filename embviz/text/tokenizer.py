@@ -105,6 +105,15 @@ def check_kind(kind: str) -> None:
         raise ConfigError(f"unknown tokenizer {kind!r} (choose from {', '.join(KINDS)})")
 
 
+def count_words(text: str, kind: str = "word", *, lowercase: bool = True, segmenter: str = "auto") -> int:
+    """How many words ``text`` has, for the automatic ``--min-count``: its space-separated words, or,
+    for unsegmented Chinese (the ``word`` tokenizer segments it with jieba), the words jieba finds, since
+    such text has almost no spaces."""
+    if chinese.resolve_segmenter(text, segmenter, kind) == "jieba":
+        return len(chinese.segment(text.lower() if lowercase else text))
+    return len(text.split())
+
+
 def build_tokenizer(text: str, kind: str = "word", *, lowercase: bool = True, min_count: int = 1,
                     max_vocab: int | None = None, vocab_size: int = 2000, segmenter: str = "auto") -> Tokenizer:
     """Learn a vocabulary from ``text``.

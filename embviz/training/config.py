@@ -85,13 +85,16 @@ class TrainConfig:
                            ("snapshot_every", 1e9), ("log_snapshots", 10_000), ("patience", 100_000),
                            ("synthetic_tokens", 50_000_000), ("max_tokens", 1e12)]:
             positive(name, getattr(self, name), high)
-        check_model(context=self.context, dropout=self.dropout)  # the sizes left to auto: once chosen (ModelConfig)
+        # None (auto) is chosen from the corpus and checked again as ModelConfig; 0 is not auto
+        check_model(d_model=self.d_model, layers=self.layers, heads=self.heads, context=self.context,
+                    dropout=self.dropout)
         if not 0 <= self.weight_decay <= 10:
             raise ConfigError("--weight-decay must be in [0, 10]")
         if self.warmup is not None and self.warmup < 0:
             raise ConfigError("--warmup must be 0 or more")
         if not 0 < self.val_fraction < 0.5:
-            raise ConfigError("--val-fraction must be in (0, 0.5)")
+            raise ConfigError(f"val_fraction must be in (0, 0.5), got {self.val_fraction} (a TrainConfig field: "
+                              "the command line always holds out the default 0.05)")
         check_kind(self.tokenizer)
         for name, allowed in [("snapshot_schedule", SCHEDULES), ("device", DEVICES), ("snapshot_dtype", DTYPES)]:
             if getattr(self, name) not in allowed:

@@ -147,10 +147,6 @@ class Distributed:
             return value
         return self.sum(value) / self.world
 
-    def barrier(self) -> None:
-        if self.distributed:
-            self._all_reduce([0.0], "SUM")
-
     def broadcast(self, value: Any) -> Any:
         """Rank 0's ``value`` on every rank (sent between this job's own processes only)."""
         if not self.distributed:

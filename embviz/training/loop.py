@@ -23,44 +23,16 @@ from embviz.errors import ConfigError, CorpusError, RunError
 from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
 from embviz.text.corpus import Corpus, check_sha256, load_corpus
 from embviz.text.lexicon import PURITY_LEVEL, Lexicon, at_level, token_categories
-from embviz.text.tokenizer import Tokenizer, build_tokenizer
-from embviz.training import defaults, stopping
+from embviz.text.tokenizer import Tokenizer, build_tokenizer, count_words
+from embviz.training import checkpoint, defaults, stopping
 from embviz.training.config import TrainConfig
+from embviz.training.data import VAL_PARTS, epoch_windows, split_validation
 from embviz.training.distributed import Distributed, StopFlag, pick_device
 from embviz.training.model import ModelConfig, TinyGPT
+from embviz.training.summary import TrainResult, TrainStatus, jsonable, summarize
 
-
-@dataclass
-class TrainStatus:
-    """What a progress callback is told after every step."""
-
-    step: int
-    total_steps: int
-    epoch: int
-    epochs: int
-    loss: float
-    tokens_per_s: float
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    status: str
-    steps: int
-    epochs_done: int
-    snapshots: int
-    final_train_loss: float | None
-    final_val_loss: float | None
-    best_step: int | None
-    stopped_early: bool
-    stop_reason: str | None
-    """Why training stopped before its last epoch (the settle rule or patience); None if it did not."""
-    purity_init: float | None
-    purity_final: float | None
-    purity_chance: float | None
-    tokens_per_s: float
-    seconds: float
-    chosen: dict = field(default_factory=dict)
+__all__ = ["LR_FLOOR", "VAL_PARTS", "Session", "TrainConfig", "TrainResult", "TrainStatus", "epoch_windows",
+           "resume", "split_validation", "train"]
 
 
 Progress = Callable[[TrainStatus], None]
@@ -123,7 +95,7 @@ def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainRes
                     run.metrics()
                 held.enter_context(run.lock())
                 run.remove_temp_files()
-                state = _load_checkpoint(run.checkpoint_path) if has_checkpoint else None
+                state = checkpoint.load_checkpoint(run.checkpoint_path) if has_checkpoint else None
                 tokenizer = read_json(run.path / TOKENIZER_JSON) if state is not None else None
                 return asdict(config), corpus_info["sha256"], tokenizer, state
 
@@ -163,7 +135,8 @@ def _inputs(config: TrainConfig, tokenizer_json: Any = None) -> tuple[Corpus, Le
     corpus = load_corpus(config.corpus, synthetic_tokens=config.synthetic_tokens, seed=config.seed,
                          difficulty=config.difficulty, max_tokens=config.max_tokens)
     lexicon = Lexicon.from_tsv(Path(config.categories)) if config.categories else corpus.categories or Lexicon.builtin()
-    min_count = config.min_count or defaults.min_count_for(len(corpus.text.split()))
+    min_count = config.min_count or defaults.min_count_for(
+        count_words(corpus.text, config.tokenizer, lowercase=config.lowercase, segmenter=config.segmenter))
     if tokenizer_json is not None:
         tokenizer = Tokenizer.from_json(tokenizer_json)
     else:
@@ -173,70 +146,11 @@ def _inputs(config: TrainConfig, tokenizer_json: Any = None) -> tuple[Corpus, Le
     return corpus, lexicon, min_count, tokenizer
 
 
-CHECKPOINT_KEYS: dict[str, type | tuple[type, ...]] = {
-    "model": dict, "optimizer": dict, "rng": torch.Tensor, "step": int, "epoch": int, "batch": int,
-    "best": dict, "losses_since_snapshot": list}
-
-
-def _load_checkpoint(path: Path) -> dict:
-    """The checkpoint as a dict, loaded with ``weights_only=True`` (no code from the file ever runs)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling refused, truncated zip, not a torch file at all...
-        raise RunError(f"{path} is not a loadable checkpoint ({type(e).__name__}); it is truncated, corrupt "
-                       "or not made by embviz") from None
-    if not isinstance(state, dict):
-        raise RunError(f"{path} is not an embviz checkpoint")
-    for key, kind in CHECKPOINT_KEYS.items():
-        if key not in state:
-            raise RunError(f"{path}: checkpoint has no {key!r}")
-        if isinstance(state[key], bool) or not isinstance(state[key], kind):
-            raise RunError(f"{path}: checkpoint {key!r} has the wrong type ({type(state[key]).__name__})")
-    best = state["best"]
-    if not (isinstance(best.get("val"), (int, float)) and isinstance(best.get("since"), int)
-            and (best.get("step") is None or isinstance(best.get("step"), int))):
-        raise RunError(f"{path}: checkpoint 'best' is malformed")
-    if not all(isinstance(x, (int, float)) for x in state["losses_since_snapshot"]):
-        raise RunError(f"{path}: checkpoint 'losses_since_snapshot' is malformed")
-    return state
-
-
 # -- the session: data, model, optimiser, loop -----------------------------------------------------
 
 
-VAL_PARTS = 20
-"""The validation tokens are taken from this many places spread over the corpus."""
 LR_FLOOR = 0.1
 """Where the learning-rate schedule ends, as a share of the peak: the cosine's end and the cooldown's."""
-
-
-def split_validation(ids: torch.Tensor, fraction: float, context: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train ids, validation ids) from token ids [N]: the corpus is cut into up to :data:`VAL_PARTS`
-    equal parts and the last ``fraction`` of each part (at least one window of ``context + 1``
-    tokens in all) is held out, so validation text comes from the whole corpus, not only its end."""
-    n_val = max(context + 1, int(len(ids) * fraction))
-    parts = max(1, min(VAL_PARTS, n_val // (context + 1)))
-    bounds = [len(ids) * i // parts for i in range(parts + 1)]
-    train, val = [], []
-    for i in range(parts):
-        cut = bounds[i + 1] - (n_val * (i + 1) // parts - n_val * i // parts)
-        train.append(ids[bounds[i]:cut])
-        val.append(ids[cut:bounds[i + 1]])
-    return torch.cat(train), torch.cat(val)
-
-
-def epoch_windows(n_tokens: int, context: int, seed: int, epoch: int) -> np.ndarray:
-    """Start positions ``[(n_tokens - 1) // context]`` of one epoch's training windows, in training order.
-
-    The text is cut into slots of ``context`` tokens; each epoch shuffles the slots and moves every
-    window by its own random offset below ``context`` (clamped at the end of the text), so the text
-    is cut at new places in every epoch and the model cannot learn the windows by heart.
-    """
-    windows = (n_tokens - 1) // context
-    rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(windows)
-    shift = rng.integers(0, context, size=windows)
-    return np.minimum(order * context + shift[order], n_tokens - context - 1)
 
 
 @dataclass
@@ -252,7 +166,6 @@ class Session:
     model_cfg: ModelConfig
     train_ids: torch.Tensor
     val_ids: torch.Tensor
-    windows: int
     steps_per_epoch: int
     tokenizer: Tokenizer
     dist: Distributed
@@ -277,8 +190,7 @@ class Session:
         model_cfg = ModelConfig(vocab_size=len(tokenizer), d_model=chosen.d_model, layers=chosen.layers,
                                 heads=chosen.heads, context=config.context, dropout=config.dropout, tie=config.tie)
         windows = (len(train_ids) - 1) // config.context
-        return cls(config, chosen, model_cfg, train_ids, val_ids, windows, windows // chosen.batch_size, tokenizer,
-                   dist)
+        return cls(config, chosen, model_cfg, train_ids, val_ids, windows // chosen.batch_size, tokenizer, dist)
 
     @classmethod
     def local(cls, config: TrainConfig, text: str, tokenizer: Tokenizer) -> "Session":
@@ -436,7 +348,7 @@ class Session:
                 state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                          "rng": torch.get_rng_state(), "step": step, "epoch": epoch, "batch": batch, "best": best,
                          "losses_since_snapshot": list(losses_since_snapshot)}
-                _save_checkpoint(run, state)
+                checkpoint.save_checkpoint(run, state)
 
         if start is None:
             save_snapshot(0, 0.0, self.evaluate(model))
@@ -488,10 +400,10 @@ class Session:
                         save_snapshot(step, epoch + batch / self.steps_per_epoch, None)
                     save_checkpoint()
         status = "complete" if epoch >= self.chosen.epochs or stop_reason else "interrupted"
-        result = self.result(run, labels, status, step, epoch, best, stop_reason, tokens_timed, time_timed,
-                             time.perf_counter() - t_start)
+        result = summarize(run, dist.is_writer, self.chosen, labels, status, step, epoch, best, stop_reason,
+                           tokens_timed, time_timed, time.perf_counter() - t_start)
         # A collective: no rank leaves (and tears down the process group) while rank 0 still writes.
-        dist.on_writer(lambda: run.set_status(status, result=_jsonable(result)))
+        dist.on_writer(lambda: run.set_status(status, result=jsonable(result)))
         return result
 
     def step(self, forward: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int, batch: int,
@@ -527,37 +439,6 @@ class Session:
         model.train()
         return self.dist.sum(total) / (n * ctx)  # the same value on every rank, so all agree on patience
 
-    def result(self, run: Run, labels: list[str | None], status: str, step: int, epoch: int, best: dict,
-               stop_reason: str | None, tokens: int, seconds_training: float, seconds: float) -> TrainResult:
-        snaps = run.snapshots() if self.dist.is_writer else []
-        purity_init = purity_final = chance = None
-        if len(snaps) >= 2 and self.dist.is_writer:
-            from embviz.measure.metrics import knn_purity, purity_chance
-
-            rows = np.array([i for i, lab in enumerate(labels) if lab is not None])
-            if len(rows) >= 3:
-                cats = [labels[i] for i in rows]
-                purity_init = knn_purity(run.load_snapshot(snaps[0], rows), cats)
-                purity_final = knn_purity(run.load_snapshot(snaps[-1], rows), cats)
-                chance = purity_chance(cats)
-        final = snaps[-1] if snaps else None
-        last_val = next((s.val_loss for s in reversed(snaps) if s.val_loss is not None), None)
-        return TrainResult(
-            run_dir=run.path, status=status, steps=step, epochs_done=epoch, snapshots=len(snaps),
-            final_train_loss=final.train_loss if final else None, final_val_loss=last_val,
-            best_step=best["step"], stopped_early=stop_reason is not None, stop_reason=stop_reason,
-            purity_init=purity_init, purity_final=purity_final, purity_chance=chance,
-            tokens_per_s=tokens / seconds_training if seconds_training else 0.0, seconds=seconds,
-            chosen=asdict(self.chosen))
-
-
-def _save_checkpoint(run: Run, state: dict) -> None:
-    from embviz.rundir.run import atomic_write
-
-    run.checkpoint_path.parent.mkdir(exist_ok=True)
-    atomic_write(run.checkpoint_path, lambda f: torch.save(state, f))
-
-
 def _versions(tokenizer: Tokenizer) -> dict:
     import embviz
     from embviz.text import chinese
@@ -565,9 +446,3 @@ def _versions(tokenizer: Tokenizer) -> dict:
     segmenter = {"jieba": chinese.segmenter_version()} if tokenizer.segmenter == "jieba" else {}
     return {"embviz": embviz.__version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version(), **segmenter}
-
-
-def _jsonable(result: TrainResult) -> dict:
-    data = asdict(result)
-    data["run_dir"] = str(result.run_dir)
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in data.items()}
