@@ -36,7 +36,8 @@ from embviz.film.render import frame_count
 from embviz.layout.projectors import PCAProjector
 from embviz.measure.gensim_eval import WORDSIM353, gensim_test_file
 from embviz.measure.metrics import knn_purity
-from embviz.rundir.run import Run, write_npy
+from embviz.rundir.files import write_npy
+from embviz.rundir.run import Run
 
 from toyrun import make_toy_run, toy_categories
 

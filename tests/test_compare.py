@@ -25,7 +25,8 @@ from embviz.compare.word2vec import Word2VecOptions
 from embviz.errors import ConfigError
 from embviz.measure.gensim_eval import ANALOGIES, SIMLEX999, WORDSIM353, gensim_test_file
 from embviz.measure.metrics import cosine_knn, knn_jaccard, linear_cka, neighbour_jaccard
-from embviz.rundir.run import Run, Snapshot, read_json, snapshot_name, write_json
+from embviz.rundir.files import read_json, write_json
+from embviz.rundir.run import Run, Snapshot, snapshot_name
 from embviz.text.lexicon import PURITY_LEVEL
 from embviz.text.tokenizer import UNK
 

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from embviz.errors import RunError
-from embviz.rundir.run import LOCK, Run, Snapshot, snapshot_name, write_npy
+from embviz.rundir.files import write_npy
+from embviz.rundir.manifest import RunManifest
+from embviz.rundir.run import LOCK, Run, Snapshot, snapshot_name
 
 
 def snap(step):
@@ -17,7 +19,7 @@ def snap(step):
 
 def new_run(tmp_path):
     run = Run.create(tmp_path / "run")
-    run.write_manifest({"status": "running", "config": {}})
+    run.write_manifest(RunManifest(status="running", config={}))
     return run
 
 

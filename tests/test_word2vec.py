@@ -45,7 +45,7 @@ def test_compare_stores_the_baseline_as_a_one_snapshot_run(run_copy):
     (snap,) = base.snapshots()
     vectors = base.load_snapshot(snap)
     tokens = Run.open(run_copy).vocab()[0]
-    assert vectors.shape == (len(tokens), Run.open(run_copy).manifest()["model"]["d_model"])
+    assert vectors.shape == (len(tokens), Run.open(run_copy).manifest().model["d_model"])
     assert base.vocab()[0] == tokens
     assert (run_copy / "word2vec" / "gensim" / "word2vec.model").is_file()
     for name in ("report.json", "report.md", "side-by-side.png", "agreement.png"):

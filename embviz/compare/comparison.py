@@ -45,7 +45,9 @@ from embviz.measure.gensim_eval import (
     word_pair_spearman,
 )
 from embviz.measure.metrics import cosine_knn, knn_jaccard, knn_purity, linear_cka, purity_chance, unit_rows
-from embviz.rundir.run import SNAPSHOTS, WORD2VEC, Run, Snapshot, atomic_write, write_json, write_text
+from embviz.rundir.files import atomic_write, write_json, write_text
+from embviz.rundir.manifest import RunManifest
+from embviz.rundir.run import SNAPSHOTS, WORD2VEC, Run, Snapshot
 from embviz.text.lexicon import PURITY_LEVEL, at_level
 from embviz.text.tokenizer import BPE_MARK, UNK, Tokenizer
 
@@ -264,7 +266,7 @@ class Source:
     """A complete run as the comparison reads it: vocabulary, tokenizer and final snapshot ``lm`` [V, d]."""
 
     run: Run
-    manifest: dict
+    manifest: RunManifest
     tokens: list[str]
     counts: list[int]
     categories: list[str | None]
@@ -442,7 +444,7 @@ def report_data(source: Source, baseline: Baseline, spaces: Spaces, similarity: 
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "tokenizer": kind,
         "lm": {"snapshot_step": source.final.step, "epoch": source.final.epoch, "val_loss": source.final.val_loss,
-               "d_model": int(source.lm.shape[1]), "matrix": source.manifest.get("snapshot_matrix")},
+               "d_model": int(source.lm.shape[1]), "matrix": source.manifest.snapshot_matrix},
         "word2vec": baseline.info(),
         "shared": {"n_tokens": n_shared, "n_vocab": len(source.tokens),
                    "excluded": ([UNK] + [t for t in baseline.missing if t != UNK])[:50],

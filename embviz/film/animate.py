@@ -30,7 +30,8 @@ from embviz.errors import ConfigError, EmbvizError, RunError
 from embviz.film.options import DEFAULT_TOP, FORMATS, MAX_CATEGORISED, AnimateOptions
 from embviz.layout.projectors import Projector, Trajectory, TrajectoryCache, make_projector, project_snapshots
 from embviz.measure.emergence import Emergence, EmergenceCache, compute_emergence
-from embviz.rundir.run import Run, Snapshot, check_writable, write_text
+from embviz.rundir.files import check_writable, write_text
+from embviz.rundir.run import Run, Snapshot
 from embviz.text.lexicon import LEVELS, at_level
 from embviz.text.tokenizer import BPE_MARK
 
@@ -482,8 +483,8 @@ def film_title(run: Run, selection: Selection, options: AnimateOptions) -> str:
 
 
 def _corpus_name(run: Run) -> str | None:
-    corpus = run.manifest().get("corpus", {})
-    return corpus.get("name") if isinstance(corpus, dict) else None
+    corpus = run.manifest().corpus
+    return corpus.name if corpus else None
 
 
 def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, trajectory: Trajectory, table: Emergence,

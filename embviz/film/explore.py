@@ -43,7 +43,8 @@ from embviz.film.animate import (
 from embviz.film.options import AnimateOptions
 from embviz.layout.projectors import Trajectory, TrajectoryCache, align_to, exact_knn, project_snapshots
 from embviz.measure.emergence import Emergence
-from embviz.rundir.run import WORD2VEC, Run, Snapshot, check_writable, write_text
+from embviz.rundir.files import check_writable, write_text
+from embviz.rundir.run import WORD2VEC, Run, Snapshot
 
 StageProgress = Callable[[str, int, int], None]
 """progress(stage, done, total); stages: animate's, then "neighbours" and "writing"."""

@@ -27,7 +27,7 @@ from PIL import GifImagePlugin, Image
 from embviz.errors import ConfigError, EmbvizError
 from embviz.film.fonts import font_families
 from embviz.film.options import FORMATS, FilmOptions
-from embviz.rundir.run import atomic_path
+from embviz.rundir.files import atomic_path
 
 Progress = Callable[[int, int], None]
 RGBA = tuple[float, float, float, float]

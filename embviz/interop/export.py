@@ -36,7 +36,8 @@ import numpy as np
 
 from embviz.errors import ConfigError, EmbvizError
 from embviz.film.animate import category_levels
-from embviz.rundir.run import Run, Snapshot, atomic_path, atomic_write, tsv_escape, write_json, write_text
+from embviz.rundir.files import atomic_path, atomic_write, tsv_escape, write_json, write_text
+from embviz.rundir.run import Run, Snapshot
 from embviz.text.lexicon import at_level
 
 FORMATS = ("projector", "word2vec", "npz")

@@ -30,7 +30,9 @@ import numpy as np
 
 from embviz.errors import CheckpointError, ConfigError, RunError
 from embviz.interop import checkpoints as ck
-from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json
+from embviz.rundir.files import write_json
+from embviz.rundir.manifest import CorpusInfo, RunManifest
+from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, snapshot_name
 from embviz.text.lexicon import Lexicon
 from embviz.text.tokenizer import Tokenizer
 
@@ -400,25 +402,23 @@ def import_checkpoints(
         run.write_metrics(_metrics_rows(last_state))
         write_json(built / TOKENIZER_JSON, tok.to_json())
         run.write_vocab(words.tokens, counts.tolist(), lexicon.token_paths(words.tokens))
-        manifest = {
-            "status": "complete",
-            "config": {"imported": True, "seed": 0,
-                       "corpus": None if text is None else corpus if text.source.startswith("builtin:") else text.source},
-            "chosen": {"epochs": max(1, math.ceil(epochs)) if isinstance(epochs, (int, float)) and epochs > 0
-                       else WORD2VEC_EPOCHS},
-            "model": {"d_model": int(dim), "vocab_size": int(keep), "rows": int(rows)},
-            "snapshot_matrix": f"{'token embedding' if matrix == 'input' else 'LM head'} {first.key} of imported checkpoints",
-            "frequencies": "corpus" if text else "unknown",
-            "import": {"kind": found[0].kind, "matrix": matrix, "key": first.key, "sources": sources_json,
-                       "dropped_duplicates": dropped, "padding_rows_dropped": rows - keep,
-                       "tokenizer": {"origin": words.origin, "size": len(words.tokens), "byte_level": words.byte_level}},
-            "versions": _versions(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        if text is not None:
-            manifest["corpus"] = {"name": text.name, "source": text.source, "sha256": text.sha256,
-                                  "tokens": int(counts.sum())}
-        run.write_manifest(manifest)
+        run.write_manifest(RunManifest(
+            status="complete",
+            config={"imported": True, "seed": 0,
+                    "corpus": None if text is None else corpus if text.source.startswith("builtin:") else text.source},
+            chosen={"epochs": max(1, math.ceil(epochs)) if isinstance(epochs, (int, float)) and epochs > 0
+                    else WORD2VEC_EPOCHS},
+            model={"d_model": int(dim), "vocab_size": int(keep), "rows": int(rows)},
+            snapshot_matrix=f"{'token embedding' if matrix == 'input' else 'LM head'} {first.key} of imported checkpoints",
+            frequencies="corpus" if text else "unknown",
+            import_={"kind": found[0].kind, "matrix": matrix, "key": first.key, "sources": sources_json,
+                     "dropped_duplicates": dropped, "padding_rows_dropped": rows - keep,
+                     "tokenizer": {"origin": words.origin, "size": len(words.tokens), "byte_level": words.byte_level}},
+            versions=_versions(),
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            corpus=None if text is None else CorpusInfo(name=text.name, source=text.source, sha256=text.sha256,
+                                                        tokens=int(counts.sum())),
+        ))
         _move_into_place(built, out, overwrite)
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)

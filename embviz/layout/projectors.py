@@ -32,7 +32,8 @@ from embviz.errors import ConfigError, EmbvizError
 from embviz.film.options import METHODS, METRICS, PCA_ALIGN, UMAP_MODES
 from embviz.measure.align import pca_basis, procrustes_rotation, project
 from embviz.measure.metrics import unit_rows
-from embviz.rundir.run import PROJECTIONS, read_json, write_json, write_npy
+from embviz.rundir.files import read_json, write_json, write_npy
+from embviz.rundir.run import PROJECTIONS
 
 Progress = Callable[[int, int], None]
 
