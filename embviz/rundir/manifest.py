@@ -29,7 +29,7 @@ def require(data: Any, key: str, kind: type | tuple[type, ...], where: Path) -> 
     return optional(data, key, kind, where)
 
 
-def optional(data: dict, key: str, kind: type | tuple[type, ...], where: Path) -> Any:
+def optional(data: dict, key: str, kind: type | tuple[type, ...], where: Path | str) -> Any:
     """``data[key]`` if it is a ``kind``, None if absent or null, else a RunError."""
     value = data.get(key)
     if value is not None and (isinstance(value, bool) and bool not in _kinds(kind) or not isinstance(value, kind)):
@@ -56,7 +56,7 @@ class CorpusInfo:
     def from_json(cls, data: Any, where: Path) -> "CorpusInfo":
         if not isinstance(data, dict):
             raise RunError(f"{where}: 'corpus' must be an object, not {type(data).__name__}")
-        return cls(**{f.name: optional(data, f.name, int if f.type == "int | None" else str, where)
+        return cls(**{f.name: optional(data, f.name, int if f.type == "int | None" else str, f"{where}: corpus")
                       for f in fields(cls)})
 
 
@@ -103,7 +103,7 @@ class RunManifest:
         if status not in STATUSES:
             raise RunError(f"{where}: unknown status {status!r}")
         values: dict[str, Any] = {"status": status, "config": require(data, "config", dict, where),
-                                  "schema": SCHEMA if schema is None else schema}
+                                  "schema": 1 if schema is None else schema}
         for f in fields(cls):
             key = _key(f.name)
             if f.name in values or f.name == "extra" or data.get(key) is None:
@@ -134,7 +134,7 @@ class RunManifest:
     def setting(self, key: str, kind: type | tuple[type, ...], default: Any = None, where: Path | str = "run.json"
                 ) -> Any:
         """``config[key]`` if it is a ``kind``, ``default`` if absent or null, else a RunError."""
-        value = optional(self.config, key, kind, Path(where))
+        value = optional(self.config, key, kind, f"{where}: config")
         return default if value is None else value
 
     @property
