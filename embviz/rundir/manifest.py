@@ -26,6 +26,8 @@ def require(data: Any, key: str, kind: type | tuple[type, ...], where: Path) -> 
     """``data[key]``, which must exist and be a ``kind`` (a bool is never an int here), or a RunError."""
     if not isinstance(data, dict) or key not in data:
         raise RunError(f"{where}: missing key {key!r}")
+    if data[key] is None:
+        raise RunError(f"{where}: {key!r} has the wrong type (null)")
     return optional(data, key, kind, where)
 
 

@@ -308,7 +308,7 @@ class Run:
         """Tokens, counts and category paths, indexed by token id."""
         where = self.path / VOCAB_TSV
         try:
-            lines = where.read_text(encoding="utf-8").removesuffix("\n").split("\n")  # not splitlines: \f, \u2028… are token text
+            lines = where.read_text(encoding="utf-8").removesuffix("\n").split("\n")  # not splitlines: runs written before tsv_escape escaped \f, \u2028… hold them raw
         except FileNotFoundError:
             raise RunError(f"{where} is missing") from None
         except UnicodeDecodeError:
