@@ -23,8 +23,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -35,6 +33,7 @@ import numpy as np
 from embviz.errors import ConfigError, CorpusError, RunError
 from embviz.rundir.files import write_json, write_npy, write_text
 from embviz.rundir.manifest import RunManifest
+from embviz.rundir.output import replacing
 from embviz.rundir.run import INDEX_JSON, SNAPSHOTS, TOKENIZER_JSON, VOCAB_TSV, WORD2VEC, Run
 from embviz.text.tokenizer import UNK, Tokenizer
 
@@ -277,19 +276,9 @@ def write_baseline(run: Run, manifest: RunManifest, baseline: Baseline) -> None:
 
 
 def _save_gensim(base: Path, model: object) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix=".gensim-", dir=base))
-    try:
+    """gensim's own save, as a folder swapped in whole (inside the run: replaced without asking)."""
+    with replacing(base / GENSIM_DIR, folder=True) as tmp:
         model.save(str(tmp / GENSIM_MODEL))
-        target = base / GENSIM_DIR
-        old = None
-        if target.exists():
-            old = base / f".gensim-old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def baseline_for_run(run: Run, manifest: RunManifest, options: Word2VecOptions, *, retrain: bool = False,

@@ -43,6 +43,7 @@ from embviz.film.animate import (
 from embviz.film.options import AnimateOptions
 from embviz.layout.projectors import Trajectory, TrajectoryCache, align_to, exact_knn, project_snapshots
 from embviz.measure.emergence import Emergence
+from embviz.rundir import output
 from embviz.rundir.files import check_writable, write_text
 from embviz.rundir.run import WORD2VEC, Run, Snapshot
 
@@ -105,8 +106,7 @@ def neighbours(matrices: np.ndarray, k: int = NEIGHBOURS, progress: Callable[[in
 
 def check_output(path: Path, overwrite: bool) -> None:
     """Fail before any work when ``path`` cannot be written or would be replaced without ``overwrite``."""
-    if path.exists() and not path.is_dir() and not overwrite:
-        raise ConfigError(f"{path} already exists; pass --overwrite to replace it")
+    output.check_output(path, overwrite)
     check_writable(path)
 
 
@@ -244,7 +244,7 @@ def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     options.validate()
     run = Run.open(Path(run_dir))
     path = Path(out) if out is not None else run.path / DEFAULT_NAME
-    check_output(path, overwrite)
+    check_output(path, overwrite or out is None)  # the default <run>/explorer.html is regenerated freely
     stages = film_stages(run, options, progress)
     idx, cos = neighbours(stages.matrices, progress=_stage(progress, "neighbours"))
     w2v = word2vec_layout(run, stages.selection, stages.trajectory.positions[-1], options)

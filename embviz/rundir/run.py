@@ -34,6 +34,7 @@ import numpy as np
 from embviz.errors import CorpusError, RunError
 from embviz.rundir.files import read_json, tsv_escape, tsv_unescape, write_json, write_npy, write_text
 from embviz.rundir.manifest import RunManifest, require
+from embviz.rundir.output import check_output
 
 if TYPE_CHECKING:
     from embviz.text.tokenizer import Tokenizer
@@ -95,15 +96,13 @@ class Run:
 
     @classmethod
     def create(cls, path: Path, overwrite: bool = False) -> "Run":
-        """Make a new run directory; an existing non-empty directory needs ``overwrite``."""
+        """Make a new run directory; an existing run needs ``overwrite`` (:func:`~embviz.rundir.output.check_output`)."""
         path = Path(path)
-        if path.exists() and not path.is_dir():
-            raise RunError(f"{path} exists and is not a directory")
-        if path.is_dir() and any(p for p in path.iterdir() if not cls(path)._leftover(p)):
-            if not overwrite:
-                raise RunError(f"{path} already exists; pass --overwrite to replace it or --resume to continue it")
-            if not (path / RUN_JSON).exists():
-                raise RunError(f"{path} is not an embviz run; refusing to overwrite it")
+        occupied = path.is_dir() and any(not cls(path)._leftover(p) for p in path.iterdir())
+        if occupied or path.exists() and not path.is_dir():
+            check_output(path, overwrite, folder=True, marker=RUN_JSON, what="an embviz run",
+                         hint=" or --resume to continue it")
+        if occupied:  # cleared in place: the run being trained is the output (--resume needs it there)
             run = cls(path)
             run.check_unlocked()
             run.clear()
