@@ -94,8 +94,8 @@ def main() -> None:
             print(f"trained in {time.perf_counter() - start:.0f} s at {result.tokens_per_s:,.0f} tokens/s")
         run = Run.open(run_dir)
         manifest = run.manifest()
-        print(f"corpus: {manifest['config']['corpus']}, {manifest['corpus']['tokens']:,} tokens; "
-              f"chosen: {manifest['chosen']}")
+        print(f"corpus: {manifest.config['corpus']}, {manifest.corpus.tokens:,} tokens; "
+              f"chosen: {manifest.chosen}")
         baseline, options = baseline_for_run(run, manifest, Word2VecOptions())
         print(f"Word2Vec: {'reused' if baseline.reused else 'trained'}, {options.vector_size} dims, "
               f"{options.epochs} epochs, {baseline.seconds:.0f} s")

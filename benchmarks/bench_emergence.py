@@ -91,7 +91,7 @@ def bench(corpus: str, root: Path, smoke: bool = False) -> dict:
     run = Run.open(out)
     manifest = run.manifest()
     tokens, _, categories = run.vocab()
-    flops = TinyGPT(ModelConfig(**manifest["model"])).flops_per_token()
+    flops = TinyGPT(ModelConfig(**manifest.model)).flops_per_token()
     snaps = run.snapshots()
     curves = {}
     for level in LEVELS:
@@ -104,8 +104,8 @@ def bench(corpus: str, root: Path, smoke: bool = False) -> dict:
     w2v_labels = [lab for r, lab in zip(rows, labels) if baseline.present[r]]
     final = run.load_snapshot(snaps[-1], np.arange(len(tokens)))
     return {
-        "corpus": corpus, "wall": wall, "result": result, "chosen": manifest["chosen"],
-        "train_tokens": manifest["corpus"]["train_tokens"], "vocab": len(tokens),
+        "corpus": corpus, "wall": wall, "result": result, "chosen": manifest.chosen,
+        "train_tokens": manifest.corpus.train_tokens, "vocab": len(tokens),
         "chance": purity_chance(labels), "n_labelled": len(rows),
         "w2v_purity": knn_purity(baseline.vectors[w2v_rows], w2v_labels, k=K), "w2v_seconds": baseline.seconds,
         "ws_lm": wordsim(final, tokens), "ws_w2v": wordsim(baseline.vectors, tokens),

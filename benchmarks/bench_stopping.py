@@ -64,8 +64,8 @@ def source(corpus: str, root: Path) -> str:
 
 def run_once(config: TrainConfig, out: Path) -> tuple[float, Run]:
     """Train ``config`` into ``out`` (or reuse a complete run there); wall seconds and the run."""
-    if (out / "run.json").is_file() and Run.open(out).manifest()["status"] == "complete":
-        return Run.open(out).manifest()["result"]["seconds"], Run.open(out)
+    if (out / "run.json").is_file() and Run.open(out).manifest().status == "complete":
+        return Run.open(out).manifest().result["seconds"], Run.open(out)
     t0 = time.perf_counter()
     train(config, out, overwrite=True)
     return time.perf_counter() - t0, Run.open(out)
@@ -95,12 +95,12 @@ def bench(corpus: str, seed: int, root: Path, smoke: bool = False) -> dict:
     where = root / corpus / f"seed-{seed}"
     wall_all, run_all = run_once(dataclasses.replace(config, stop_when_settled=False), where / "all")
     wall_rule, run_rule = run_once(config, where / "rule")
-    result = run_rule.manifest()["result"]
+    result = run_rule.manifest().result
     history = Watch.of_run(run_all).history
     table = records(run_all, history)
     purity = {x["epoch"]: x["purity"] for x in table}
     return {"corpus": corpus, "seed": seed, "wall_all": wall_all, "wall_rule": wall_rule, "table": table,
-            "history": history, "epochs": run_all.manifest()["chosen"]["epochs"],
+            "history": history, "epochs": run_all.manifest().chosen["epochs"],
             "stopped": result["epochs_done"], "reason": result["stop_reason"], "purity_all": table[-1]["purity"],
             "purity_rule": result["purity_final"], "purity_all_there": purity[result["epochs_done"]]}
 

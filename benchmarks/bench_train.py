@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from embviz.rundir.run import Run, Snapshot, read_json, snapshot_name
+from embviz.rundir.files import read_json
+from embviz.rundir.run import Run, Snapshot, snapshot_name
 from embviz.text.corpus import load_corpus
 from embviz.text.tokenizer import Tokenizer
 from embviz.training.loop import Session, TrainConfig, train
@@ -50,7 +51,7 @@ def embviz_loop(config: TrainConfig, out: Path) -> tuple[float, int, dict]:
     train(config, out, progress=lambda s: marks.append((s.step, time.perf_counter())))
     (first, t0), (last, t1) = marks[0], marks[-1]
     manifest = Run.open(out).manifest()
-    tokens_per_step = manifest["chosen"]["batch_size"] * config.context
+    tokens_per_step = manifest.chosen["batch_size"] * config.context
     return (last - first) * tokens_per_step / (t1 - t0), last, manifest
 
 
@@ -107,11 +108,11 @@ def main() -> None:
         peak = max(peak_before, matmul_peak(peak_size))
         per_snapshot = snapshot_cost(model.embedding().detach().numpy())
     flops = model.flops_per_token()
-    chosen = manifest["chosen"]
+    chosen = manifest.chosen
     train_seconds = steps * chosen["batch_size"] * config.context / ours
     epoch_snapshots = args.epochs + 1
-    print(f"corpus {args.corpus}: {manifest['corpus']['train_tokens']:,} training tokens, vocabulary "
-          f"{manifest['model']['vocab_size']:,}; model d_model {chosen['d_model']} · layers {chosen['layers']} · "
+    print(f"corpus {args.corpus}: {manifest.corpus.train_tokens:,} training tokens, vocabulary "
+          f"{manifest.model['vocab_size']:,}; model d_model {chosen['d_model']} · layers {chosen['layers']} · "
           f"heads {chosen['heads']} · context {config.context} · batch {chosen['batch_size']}; {steps} steps")
     print(f"{'embviz train loop':38s} {ours:10,.0f} tokens/s")
     print(f"{'bare loop (same model, same batches)':38s} {bare:10,.0f} tokens/s")

@@ -30,7 +30,8 @@ from embviz.film.stages import SnapshotRows, film_snapshots, measure, project, w
 from embviz.layout.projectors import PCAProjector
 from embviz.measure.gensim_eval import WORDSIM353, gensim_test_file
 from embviz.measure.metrics import knn_purity
-from embviz.rundir.run import Run, write_npy
+from embviz.rundir.files import write_npy
+from embviz.rundir.run import Run
 from embviz.text.tokenizer import BPE_MARK
 
 from toyrun import make_toy_run, toy_categories

@@ -12,20 +12,14 @@ from scipy.spatial import procrustes
 from scipy.stats import ortho_group
 
 from embviz import cli
-from embviz.compare.comparison import (
-    SCHEMA,
-    CompareOptions,
-    compare,
-    curve_sample,
-    padded_disparity,
-    word2vec_purity,
-    word_forms,
-)
+from embviz.compare.comparison import SCHEMA, CompareOptions, compare, word2vec_purity
+from embviz.compare.measures import curve_sample, padded_disparity, word_forms
 from embviz.compare.word2vec import Word2VecOptions
 from embviz.errors import ConfigError
 from embviz.measure.gensim_eval import ANALOGIES, SIMLEX999, WORDSIM353, gensim_test_file
 from embviz.measure.metrics import cosine_knn, knn_jaccard, linear_cka, neighbour_jaccard
-from embviz.rundir.run import Run, Snapshot, read_json, snapshot_name, write_json
+from embviz.rundir.files import read_json, write_json
+from embviz.rundir.run import Run, Snapshot, snapshot_name
 from embviz.text.lexicon import PURITY_LEVEL
 from embviz.text.tokenizer import UNK
 
@@ -119,7 +113,7 @@ def test_curve_on_a_sample_of_rows_is_reported_and_headline_stays_exact(run_copy
     full = compare(run_copy, FAST, write=False).data
     assert full["shared"]["n_tokens"] > 12, full["shared"]
     assert full["curve_rows"]["sampled"] is False and full["curve_rows"]["n_tokens"] == full["shared"]["n_tokens"]
-    monkeypatch.setattr("embviz.compare.comparison.CURVE_MAX_ROWS", 12)
+    monkeypatch.setattr("embviz.compare.measures.CURVE_MAX_ROWS", 12)
     report = compare(run_copy, FAST)
     data = report.data
     assert data["curve_rows"]["sampled"] is True and data["curve_rows"]["n_tokens"] == 12
@@ -258,3 +252,13 @@ def test_a_corpus_run_built_without_training_compares_with_its_known_topics(tmp_
         run.add_snapshot(matrix.astype(np.float32), Snapshot(snapshot_name(step), step, step / 10, step * 64, None, 5.0))
     report = compare(run.path, CompareOptions(word2vec=Word2VecOptions(epochs=3, workers=1), k=5))
     assert report.data["purity"]["lm"] == 1.0
+
+
+def test_the_commands_defaults_are_the_options_defaults():
+    import typer.main
+
+    params = {p.name: p.default for p in typer.main.get_command(cli.app).commands["compare-word2vec"].params}
+    options = CompareOptions()
+    assert {name: params[name] for name in ("window", "negative", "sg")} == {
+        "window": options.word2vec.window, "negative": options.word2vec.negative, "sg": options.word2vec.sg}
+    assert (params["k"], params["neighbours"], params["method"]) == (options.k, options.neighbours, options.method)

@@ -61,7 +61,7 @@ def listed_steps(run_dir: Path) -> list[int]:
 def run_state(run_dir: Path) -> dict:
     run = Run.open(run_dir)
     snaps = run.snapshots()
-    return {"status": run.manifest()["status"], "steps": [s.step for s in snaps],
+    return {"status": run.manifest().status, "steps": [s.step for s in snaps],
             "final": run.load_snapshot(snaps[-1]), "metrics": [r["step"] for r in run.metrics()],
             "losses": [r["loss"] for r in run.metrics()]}
 
@@ -143,7 +143,7 @@ def test_a_stop_signal_finishes_the_step_saves_and_says_how_to_resume(workdir, r
     assert code == 130
     assert f"embviz train --resume {name}" in err and "Traceback" not in err
     run = Run.open(run_dir)
-    assert run.manifest()["status"] == "interrupted"
+    assert run.manifest().status == "interrupted"
     stopped_at = run.snapshots()[-1].step
     assert 0 < stopped_at < reference["steps"][-1]
     assert run.metrics()[-1]["step"] == stopped_at  # the checkpoint is at the last snapshot

@@ -45,7 +45,7 @@ def assert_same_run(a: Path, b: Path, atol: float = 1e-5) -> None:
     ma, mb = ra.metrics(), rb.metrics()
     assert [r["step"] for r in ma] == [r["step"] for r in mb]  # rank 0 alone writes: one row per step
     np.testing.assert_allclose([r["loss"] for r in ma], [r["loss"] for r in mb], atol=atol)  # the global mean
-    assert rb.manifest()["status"] == "complete"
+    assert rb.manifest().status == "complete"
     assert not (b / LOCK).exists() and not list(b.rglob("*.tmp"))
 
 
@@ -66,7 +66,7 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(single,
     done = torchrun("-m", "embviz", "train", str(corpus), "--out", "two", *ARGS, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert_same_run(one, tmp_path / "two")
-    assert Run.open(tmp_path / "two").manifest()["world_size"] == 2
+    assert Run.open(tmp_path / "two").manifest().world_size == 2
 
 
 STOP_AT_STEP_7 = """
@@ -92,7 +92,7 @@ def test_a_signal_on_one_rank_stops_both_and_torchrun_resumes_the_run(single, tm
     assert stopped.returncode == 0, stopped.stderr[-3000:]
     assert sorted(stopped.stdout.split("\n")[:2]) == ["0 interrupted 7", "1 interrupted 7"]
     run = Run.open(tmp_path / "broken")
-    assert run.manifest()["status"] == "interrupted" and run.snapshots()[-1].step == 7
+    assert run.manifest().status == "interrupted" and run.snapshots()[-1].step == 7
     resumed = torchrun("-m", "embviz", "train", "--resume", "broken", "-q", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert Run.open(tmp_path / "broken").snapshots()[1].step == 7  # the snapshot taken on stop is kept

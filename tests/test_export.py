@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from embviz.cli import main
 from embviz.interop.export import export, word2vec_key, word2vec_token
-from embviz.rundir.run import Run, tsv_unescape, write_npy
+from embviz.rundir.files import tsv_unescape, write_npy
+from embviz.rundir.run import Run
 from embviz.text.lexicon import at_level
 
 from toyrun import make_toy_run

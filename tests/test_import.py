@@ -131,11 +131,11 @@ def test_trainer_folders_import_exactly_in_step_order_with_readable_tokens(tmp_p
         np.testing.assert_array_equal(got[step], expected[step])
     run = Run.open(result.run_dir)
     manifest = run.manifest()
-    assert manifest["status"] == "complete" and manifest["frequencies"] == "unknown"
-    sources = manifest["import"]["sources"]
+    assert manifest.status == "complete" and manifest.frequencies == "unknown"
+    sources = manifest.import_["sources"]
     assert [s["step"] for s in sources] == list(SAVE_STEPS)
     assert all(Path(s["path"]).is_file() and len(s["sha256"]) == 64 for s in sources)
-    assert manifest["import"]["tokenizer"]["origin"] == str(root / "tokenizer.json")
+    assert manifest.import_["tokenizer"]["origin"] == str(root / "tokenizer.json")
     tokens, counts, categories = run.vocab()
     assert len(tokens) == vocab_size(root / "tokenizer.json") and not any(counts)
     assert not any("Ġ" in t for t in tokens) and "▁blue" in tokens

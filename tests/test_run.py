@@ -5,9 +5,13 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from embviz.errors import RunError
-from embviz.rundir.run import LOCK, Run, Snapshot, snapshot_name, write_npy
+from embviz.rundir.files import write_npy
+from embviz.rundir.manifest import RunManifest
+from embviz.rundir.run import LOCK, Run, Snapshot, snapshot_name
 
 
 def snap(step):
@@ -17,7 +21,7 @@ def snap(step):
 
 def new_run(tmp_path):
     run = Run.create(tmp_path / "run")
-    run.write_manifest({"status": "running", "config": {}})
+    run.write_manifest(RunManifest(status="running", config={}))
     return run
 
 
@@ -120,6 +124,25 @@ def test_vocab_tsv_round_trips_awkward_tokens(tmp_path):
     categories = [None, "a/b/c", None, None, "noun/place/city"] + [None] * 5
     run.write_vocab(tokens, list(range(10)), categories)
     assert run.vocab() == (tokens, list(range(10)), categories)
+    assert len((run.path / "vocab.tsv").read_text(encoding="utf-8").splitlines()) == len(tokens) + 1
+
+
+def test_a_vocab_tsv_written_before_control_characters_were_escaped_still_reads(tmp_path):
+    run = new_run(tmp_path)
+    (run.path / "vocab.tsv").write_text("id\ttoken\tcount\tcategory\n0\tform\x0cfeed\t3\t\n1\tls\u2028\t2\ta/b\n",
+                                        encoding="utf-8")
+    assert run.vocab() == (["form\x0cfeed", "ls\u2028"], [3, 2], [None, "a/b"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tokens=st.lists(st.text(max_size=12), min_size=1, max_size=20))
+def test_any_token_round_trips_through_vocab_tsv_on_one_line(tmp_path, tokens):
+    run = Run(tmp_path)
+    run.write_vocab(tokens, [1] * len(tokens), [None] * len(tokens))
+    text = (run.path / "vocab.tsv").read_text(encoding="utf-8")
+    assert len(text.splitlines()) == len(tokens) + 1
+    assert all(len(line.split("\t")) == 4 for line in text.splitlines())
+    assert run.vocab()[0] == tokens
 
 
 def test_gather_stacks_rows_of_every_snapshot(tmp_path):

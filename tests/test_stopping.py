@@ -93,11 +93,11 @@ def test_a_settled_run_cools_down_for_one_epoch_records_why_and_resumes_to_the_s
     assert RULE.min_epochs <= settle < result.epochs_done < 8 == result.chosen["epochs"]
     assert settled(history[:settle]) is None and settled(history[:settle + 1]).startswith(f"settled at epoch {settle}")
     assert result.stop_reason == f"{settled(history[:settle + 1])}; cooled down over epoch {settle + 1}"
-    assert run.manifest()["result"]["stop_reason"] == result.stop_reason
+    assert run.manifest().result["stop_reason"] == result.stop_reason
     assert epochs[-1].epoch == result.epochs_done
 
     # the cooldown: the learning rate falls in a straight line to the schedule's floor over one epoch
-    per_epoch = run.manifest()["steps_per_epoch"]
+    per_epoch = run.manifest().steps_per_epoch
     lr = [row["lr"] for row in run.metrics()]
     peak = result.chosen["lr"]
     cooling = np.array(lr[settle * per_epoch:])

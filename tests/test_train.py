@@ -20,11 +20,11 @@ def test_a_run_directory_holds_everything_the_contract_names(tmp_path, tiny_conf
     result = train(tiny_config, tmp_path / "run")
     run = Run.open(tmp_path / "run")
     manifest = run.manifest()
-    assert manifest["status"] == "complete" == result.status
-    assert manifest["chosen"]["epochs"] == 2 and manifest["model"]["d_model"] == 16
-    assert len(manifest["corpus"]["sha256"]) == 64
+    assert manifest.status == "complete" == result.status
+    assert manifest.chosen["epochs"] == 2 and manifest.model["d_model"] == 16
+    assert len(manifest.corpus.sha256) == 64
     snaps = run.snapshots()
-    per_epoch = manifest["steps_per_epoch"]
+    per_epoch = manifest.steps_per_epoch
     assert [s.step for s in snaps] == [0, per_epoch, 2 * per_epoch]
     assert [s.epoch for s in snaps] == [0.0, 1.0, 2.0]
     assert all(s.val_loss is not None for s in snaps)
@@ -58,7 +58,7 @@ def test_the_same_seed_gives_identical_snapshots(tmp_path, tiny_config):
 def snapshot_steps(tmp_path, config):
     train(config, tmp_path / "run")
     run = Run.open(tmp_path / "run")
-    return [s.step for s in run.snapshots()], run.manifest()["steps_per_epoch"]
+    return [s.step for s in run.snapshots()], run.manifest().steps_per_epoch
 
 
 def test_snapshot_every_n_steps_adds_to_the_epoch_snapshots(tmp_path, tiny_config):
@@ -94,7 +94,7 @@ def test_an_interrupted_run_resumes_to_the_same_final_snapshot(tmp_path, tiny_co
     result = train(config, tmp_path / "broken", progress=interrupt)
     assert result.status == "interrupted"
     run = Run.open(tmp_path / "broken")
-    assert run.manifest()["status"] == "interrupted"
+    assert run.manifest().status == "interrupted"
     assert run.snapshots()[-1].step == 7
     assert resume(tmp_path / "broken").status == "complete"
     np.testing.assert_array_equal(final_matrix(tmp_path / "whole"), final_matrix(tmp_path / "broken"))
@@ -123,7 +123,7 @@ def test_an_existing_run_is_kept_unless_overwrite(tmp_path, tiny_config):
 
 def test_untied_runs_record_which_matrix_is_filmed(tmp_path, tiny_config):
     train(dataclasses.replace(tiny_config, tie=False), tmp_path / "run")
-    assert "input only" in Run.open(tmp_path / "run").manifest()["snapshot_matrix"]
+    assert "input only" in Run.open(tmp_path / "run").manifest().snapshot_matrix
 
 
 @pytest.mark.parametrize("options, error, message", [
@@ -207,7 +207,7 @@ def test_patience_stops_when_validation_loss_turns_up_and_the_best_step_is_recor
     epochs = [s for s in run.snapshots() if s.val_loss is not None and s.step > 0]
     best = min(epochs, key=lambda s: s.val_loss)
     assert result.stopped_early and result.epochs_done < 60 and result.stop_reason.startswith("patience")
-    assert result.best_step == best.step == run.manifest()["result"]["best_step"]
+    assert result.best_step == best.step == run.manifest().result["best_step"]
     assert epochs[-1].epoch - best.epoch == 2  # exactly `patience` epochs without a better loss
 
 

@@ -45,7 +45,7 @@ def test_compare_stores_the_baseline_as_a_one_snapshot_run(run_copy):
     (snap,) = base.snapshots()
     vectors = base.load_snapshot(snap)
     tokens = Run.open(run_copy).vocab()[0]
-    assert vectors.shape == (len(tokens), Run.open(run_copy).manifest()["model"]["d_model"])
+    assert vectors.shape == (len(tokens), Run.open(run_copy).manifest().model["d_model"])
     assert base.vocab()[0] == tokens
     assert (run_copy / "word2vec" / "gensim" / "word2vec.model").is_file()
     for name in ("report.json", "report.md", "side-by-side.png", "agreement.png"):
@@ -88,3 +88,15 @@ def test_probe_report_names_a_winner_without_writing_into_the_run(run_copy):
     assert "Probe" in (run_copy / "word2vec" / "report.md").read_text(encoding="utf-8")
     after = sorted(p.relative_to(run_copy) for p in run_copy.rglob("*") if "word2vec" not in p.parts)
     assert after == before
+
+
+def test_word2vec_makes_as_many_passes_as_the_run_trained_not_as_it_was_set_to(run_copy):
+    manifest = Run.open(run_copy).manifest()
+    done = manifest.result["epochs_done"]
+    assert Word2VecOptions().resolve(manifest).epochs == done == manifest.epochs
+    # A run set to 9 epochs that stopped after ``done`` (patience or the settle rule) records both.
+    stopped = dataclasses.replace(manifest, chosen={**manifest.chosen, "epochs": 9})
+    assert Word2VecOptions().resolve(stopped).epochs == done
+    assert Word2VecOptions(epochs=4).resolve(stopped).epochs == 4
+    # An imported run has no result: its recorded epochs.
+    assert Word2VecOptions().resolve(dataclasses.replace(stopped, result=None)).epochs == 9

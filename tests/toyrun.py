@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.rundir.run import TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json, write_npy
+from embviz.rundir.files import write_json, write_npy
+from embviz.rundir.manifest import CorpusInfo, RunManifest
+from embviz.rundir.run import TOKENIZER_JSON, Run, Snapshot, snapshot_name
 
 
 def toy_categories(n_words: int, pos: int = 3, fields: int = 3, subfields: int = 2) -> list[str | None]:
@@ -92,12 +94,8 @@ def make_toy_run(
     if len(tokens) != n_words:
         raise ValueError(f"{len(tokens)} tokens for {n_words} labels")
     run = Run.create(Path(path), overwrite=True)
-    run.write_manifest({
-        "status": "complete",
-        "config": {"corpus": "toy", "seed": seed},
-        "corpus": {"name": "toy"},
-        "model": {"vocab_size": n_words, "d_model": dim},
-    })
+    run.write_manifest(RunManifest(status="complete", config={"corpus": "toy", "seed": seed},
+                                   corpus=CorpusInfo(name="toy"), model={"vocab_size": n_words, "d_model": dim}))
     run.write_vocab(tokens, [10_000 // (i + 1) for i in range(n_words)], labels)
     if steps is None:  # 0, then log-spaced up to about 1000, strictly increasing
         steps = [0] + [int(round(x)) + i for i, x in enumerate(np.geomspace(1, 1000, n_snapshots - 1))]
@@ -142,14 +140,14 @@ def make_corpus_run(
     config = TrainConfig(corpus=str(corpus_path), d_model=dim, layers=2, heads=heads, epochs=epochs, device="cpu",
                          snapshot_dtype=snapshot_dtype)
     run = Run.create(Path(root) / "run")
-    run.write_manifest({
-        "status": "complete", "config": asdict(config),
-        "chosen": {"d_model": dim, "layers": 2, "heads": heads, "epochs": epochs, "lr": 3e-3, "warmup": 10,
-                   "batch_size": 32, "min_count": 1},
-        "model": {"vocab_size": vocab, "d_model": dim, "layers": 2, "heads": heads, "context": 64, "dropout": 0.0,
-                  "tie": True},
-        "corpus": {"name": "corpus", "source": str(corpus_path), "sha256": corpus.sha256, "tokens": len(ids)},
-    })
+    run.write_manifest(RunManifest(
+        status="complete", config=asdict(config),
+        chosen={"d_model": dim, "layers": 2, "heads": heads, "epochs": epochs, "lr": 3e-3, "warmup": 10,
+                "batch_size": 32, "min_count": 1},
+        model={"vocab_size": vocab, "d_model": dim, "layers": 2, "heads": heads, "context": 64, "dropout": 0.0,
+               "tie": True},
+        corpus=CorpusInfo(name="corpus", source=str(corpus_path), sha256=corpus.sha256, tokens=len(ids)),
+    ))
     write_json(run.path / TOKENIZER_JSON, tokenizer.to_json())
     tokens = list(tokenizer.tokens)
     run.write_vocab(tokens, np.bincount(ids, minlength=vocab).tolist(), [categories(t) for t in tokens])

@@ -23,29 +23,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from embviz.errors import ConfigError, CorpusError, RunError
-from embviz.rundir.run import (
-    INDEX_JSON,
-    RUN_JSON,
-    SNAPSHOTS,
-    TOKENIZER_JSON,
-    VOCAB_TSV,
-    WORD2VEC,
-    Run,
-    read_json,
-    write_json,
-    write_npy,
-    write_text,
-)
+from embviz.rundir.files import write_json, write_npy, write_text
+from embviz.rundir.manifest import RunManifest
+from embviz.rundir.output import replacing
+from embviz.rundir.run import INDEX_JSON, SNAPSHOTS, TOKENIZER_JSON, VOCAB_TSV, WORD2VEC, Run
 from embviz.text.tokenizer import UNK, Tokenizer
 
 VECTORS_FILE = "word2vec.npy"
@@ -62,8 +51,9 @@ Progress = Callable[[str, int, int], None]
 class Word2VecOptions:
     """gensim ``Word2Vec`` options; ``None`` means taken from the run (see :meth:`resolve`).
 
-    ``vector_size`` defaults to the run's d_model, ``epochs`` to the run's epochs (the same passes
-    over the same text), ``seed`` to the run's seed, ``workers`` to every core.
+    ``vector_size`` defaults to the run's d_model, ``epochs`` to the epochs the run trained (the same
+    passes over the same text; fewer than it was set to when it stopped early), ``seed`` to the run's
+    seed, ``workers`` to every core. These defaults are the ones ``compare-word2vec`` shows.
     """
 
     sg: bool = True
@@ -82,19 +72,17 @@ class Word2VecOptions:
             if value is not None and (isinstance(value, bool) or not low <= value <= high):
                 raise ConfigError(f"--{name.replace('_', '-')} must be between {low} and {high:,}, got {value}")
 
-    def resolve(self, manifest: dict) -> "Word2VecOptions":
+    def resolve(self, manifest: RunManifest) -> "Word2VecOptions":
         """Fill every ``None`` from the run's manifest (and the machine, for ``workers``)."""
         self.validate()
-        chosen, model, config = manifest.get("chosen", {}), manifest.get("model", {}), manifest["config"]
-        d_model = model.get("d_model") or chosen.get("d_model")
-        epochs = chosen.get("epochs")
-        if self.vector_size is None and not isinstance(d_model, int):
+        d_model, epochs = manifest.d_model, manifest.epochs_run
+        if self.vector_size is None and d_model is None:
             raise RunError("run.json records no d_model; pass --vector-size")
-        if self.epochs is None and not isinstance(epochs, int):
+        if self.epochs is None and epochs is None:
             raise RunError("run.json records no epochs; pass --epochs")
         resolved = Word2VecOptions(
             sg=self.sg, vector_size=self.vector_size or d_model, window=self.window, negative=self.negative,
-            epochs=self.epochs or epochs, seed=self.seed if self.seed is not None else int(config.get("seed", 0)),
+            epochs=self.epochs or epochs, seed=self.seed if self.seed is not None else manifest.seed,
             workers=self.workers or available_cores())
         resolved.validate()
         return resolved
@@ -222,19 +210,19 @@ def train_word2vec(sentences: Sentences, tokens: list[str], options: Word2VecOpt
 # -- storing and reusing -----------------------------------------------------------------------------
 
 
-def _fingerprint(manifest: dict, tokens: list[str]) -> dict:
+def _fingerprint(manifest: RunManifest, tokens: list[str]) -> dict:
     vocab = hashlib.sha256("\n".join(tokens).encode("utf-8")).hexdigest()
-    return {"corpus_sha256": manifest.get("corpus", {}).get("sha256"), "vocab_sha256": vocab}
+    return {"corpus_sha256": manifest.corpus.sha256 if manifest.corpus else None, "vocab_sha256": vocab}
 
 
-def load_cached(run: Run, manifest: dict, tokens: list[str], options: Word2VecOptions) -> Baseline | None:
+def load_cached(run: Run, manifest: RunManifest, tokens: list[str], options: Word2VecOptions) -> Baseline | None:
     """The stored baseline if it was trained with the same options on the same text and vocabulary.
 
     Reads ``word2vec/run.json`` and the ``.npy`` only; anything unreadable or different gives None.
     """
     base = run.path / WORD2VEC
     try:
-        stored = read_json(base / RUN_JSON).get("word2vec", {})
+        stored = Run(base).manifest().word2vec or {}
         same = (stored.get("options") == options.cache_key()
                 and stored.get("fingerprint") == _fingerprint(manifest, tokens))
         if not same:
@@ -259,7 +247,7 @@ def check_output_dir(run: Run) -> Path:
     return base
 
 
-def write_baseline(run: Run, manifest: dict, baseline: Baseline) -> None:
+def write_baseline(run: Run, manifest: RunManifest, baseline: Baseline) -> None:
     """Store the vectors as a one-snapshot run under ``word2vec/`` and gensim's model under ``gensim/``.
 
     Each file is replaced atomically; the gensim folder is saved beside and swapped in.
@@ -278,36 +266,22 @@ def write_baseline(run: Run, manifest: dict, baseline: Baseline) -> None:
     write_json(base / SNAPSHOTS / INDEX_JSON, [asdict(snap)])
     for name in (TOKENIZER_JSON, VOCAB_TSV):
         write_text(base / name, (run.path / name).read_text(encoding="utf-8"))
-    sub = {k: v for k, v in manifest.items() if k != "result"}
-    sub.update({
-        "status": "complete",
-        "baseline_of": str(run.path.resolve()),
-        "snapshot_matrix": "gensim Word2Vec input vectors (wv), rows in the run's vocabulary order",
-        "word2vec": {**baseline.info(), "options": opts.cache_key(), "fingerprint": _fingerprint(manifest, baseline.tokens),
-                     },
-    })
+    sub = replace(manifest, status="complete", result=None, baseline_of=str(run.path.resolve()),
+                  snapshot_matrix="gensim Word2Vec input vectors (wv), rows in the run's vocabulary order",
+                  word2vec={**baseline.info(), "options": opts.cache_key(),
+                            "fingerprint": _fingerprint(manifest, baseline.tokens)})
     if baseline.model is not None:
         _save_gensim(base, baseline.model)
-    write_json(base / RUN_JSON, sub)
+    Run(base).write_manifest(sub)
 
 
 def _save_gensim(base: Path, model: object) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix=".gensim-", dir=base))
-    try:
+    """gensim's own save, as a folder swapped in whole (inside the run: replaced without asking)."""
+    with replacing(base / GENSIM_DIR, folder=True) as tmp:
         model.save(str(tmp / GENSIM_MODEL))
-        target = base / GENSIM_DIR
-        old = None
-        if target.exists():
-            old = base / f".gensim-old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def baseline_for_run(run: Run, manifest: dict, options: Word2VecOptions, *, retrain: bool = False,
+def baseline_for_run(run: Run, manifest: RunManifest, options: Word2VecOptions, *, retrain: bool = False,
                      progress: Progress | None = None) -> tuple[Baseline, Word2VecOptions]:
     """The run's Word2Vec baseline for ``options`` (resolved): reused if stored and equal, else trained.
 

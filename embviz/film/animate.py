@@ -21,7 +21,8 @@ from embviz.film.selection import Selection, choose_words, display_names
 from embviz.film.stages import Progress, StageProgress, corpus_name, film_snapshots, film_stages, film_title, stage_progress
 from embviz.layout.trajectory import Trajectory
 from embviz.measure.emergence import Emergence
-from embviz.rundir.run import Run, Snapshot, check_writable, write_text
+from embviz.rundir.files import check_writable, write_text
+from embviz.rundir.run import Run, Snapshot
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from matplotlib.lines import Line2D
 
 from embviz.errors import EmbvizError
 from embviz.film.fonts import font_families
-from embviz.rundir.run import atomic_path
+from embviz.rundir.files import atomic_path
 
 RGBA = tuple[float, float, float, float]
 

@@ -40,7 +40,9 @@ from embviz.film.stages import (
 from embviz.layout.projectors import align_to
 from embviz.layout.trajectory import TrajectoryCache, project_snapshots
 from embviz.measure.metrics import knn_graph
-from embviz.rundir.run import WORD2VEC, Run, check_writable, write_text
+from embviz.rundir import output
+from embviz.rundir.files import check_writable, write_text
+from embviz.rundir.run import WORD2VEC, Run
 
 NEIGHBOURS = 10
 MAX_WORDS = 20_000
@@ -98,8 +100,7 @@ def neighbours(matrices: np.ndarray, k: int = NEIGHBOURS, progress: Callable[[in
 
 def check_output(path: Path, overwrite: bool) -> None:
     """Fail before any work when ``path`` cannot be written or would be replaced without ``overwrite``."""
-    if path.exists() and not path.is_dir() and not overwrite:
-        raise ConfigError(f"{path} already exists; pass --overwrite to replace it")
+    output.check_output(path, overwrite)
     check_writable(path)
 
 
@@ -210,7 +211,7 @@ def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     options.validate()
     run = Run.open(Path(run_dir))
     path = Path(out) if out is not None else run.path / DEFAULT_NAME
-    check_output(path, overwrite)
+    check_output(path, overwrite or out is None)  # the default <run>/explorer.html is regenerated freely
     snapshots = film_snapshots(run)
     selection = choose_words(run, options)
     _check_size(selection.rows.size, len(snapshots))  # before any snapshot is read

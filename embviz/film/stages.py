@@ -194,8 +194,8 @@ def film_title(run: Run, selection: Selection, options: AnimateOptions) -> str:
 
 def corpus_name(run: Run) -> str | None:
     """The corpus name run.json gives (None when it gives none)."""
-    corpus = run.manifest().get("corpus", {})
-    return corpus.get("name") if isinstance(corpus, dict) else None
+    corpus = run.manifest().corpus
+    return corpus.name if corpus else None
 
 
 # -- the stages together -----------------------------------------------------------------------

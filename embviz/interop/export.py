@@ -21,14 +21,11 @@ renamed into place, and an existing output is replaced only with ``overwrite``.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import json
 import os
 import re
-import secrets
-import shutil
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +33,9 @@ import numpy as np
 
 from embviz.errors import ConfigError, EmbvizError
 from embviz.film.selection import category_levels
-from embviz.rundir.run import Run, Snapshot, atomic_path, atomic_write, tsv_escape, write_json, write_text
+from embviz.rundir.files import atomic_write, tsv_escape, write_json, write_text
+from embviz.rundir.output import check_output, replacing
+from embviz.rundir.run import Run, Snapshot
 from embviz.text.lexicon import at_level
 
 FORMATS = ("projector", "word2vec", "npz")
@@ -97,15 +96,13 @@ def export(
     report = progress or (lambda stage, done, total: None)
     dim = run.load_snapshot(snaps[0], rows=[0]).shape[1]  # one row: the width d
     try:
-        if folder:
-            with _atomic_folder(out) as tmp:
+        with replacing(out, folder=folder) as tmp:
+            if folder:
                 _write_projector(tmp, run, snaps, tokens, counts, categories, report)
-        else:
-            with atomic_path(out) as tmp:
-                if fmt == "word2vec":
-                    _write_word2vec(tmp, run.load_snapshot(snaps[0]), tokens, binary, report)
-                else:
-                    _write_npz(tmp, run, snaps, tokens, counts, categories, report)
+            elif fmt == "word2vec":
+                _write_word2vec(tmp, run.load_snapshot(snaps[0]), tokens, binary, report)
+            else:
+                _write_npz(tmp, run, snaps, tokens, counts, categories, report)
     except OSError as e:
         raise EmbvizError(f"cannot write {out}: {e.strerror or e}") from None
     return Exported(out, fmt, [s.step for s in snaps], len(tokens), dim)
@@ -136,43 +133,7 @@ def _check_output(out: Path, folder: bool, overwrite: bool) -> None:
     """Refuse an output that would replace something without ``overwrite``, or anything but an export."""
     if not out.parent.is_dir():
         raise EmbvizError(f"cannot write {out}: {out.parent} is not an existing folder")
-    real_folder = out.is_dir() and not out.is_symlink()
-    if folder and real_folder and not any(out.iterdir()):
-        return  # an empty folder is filled
-    if not (out.exists() or out.is_symlink()):
-        return
-    if not overwrite:
-        raise ConfigError(f"{out} already exists; pass --overwrite to replace it")
-    if folder and not (real_folder and (out / PROJECTOR_PBTXT).is_file()):
-        raise ConfigError(f"{out} is not a projector export (no {PROJECTOR_PBTXT}); refusing to replace it")
-    if not folder and out.is_dir():
-        raise ConfigError(f"{out} is a directory")
-
-
-@contextlib.contextmanager
-def _atomic_folder(out: Path) -> Iterator[Path]:
-    """Yield a new folder beside ``out``; on success it takes the place of ``out``, on error it is removed.
-
-    A folder being replaced is first renamed aside and removed only once the new one is in place.
-    """
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
-    tmp.mkdir()
-    try:
-        yield tmp
-        if out.is_dir() and any(out.iterdir()):
-            old = out.with_name(f".{out.name}.{secrets.token_hex(4)}.old.tmp")
-            os.rename(out, old)
-            try:
-                os.rename(tmp, out)
-            except BaseException:
-                os.rename(old, out)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    check_output(out, overwrite, folder=folder, marker=PROJECTOR_PBTXT, what="a projector export")
 
 
 # -- projector ----------------------------------------------------------------------------------

@@ -15,9 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 import warnings
 from collections import deque
@@ -28,9 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.errors import CheckpointError, ConfigError, RunError
+from embviz.errors import CheckpointError, ConfigError
 from embviz.interop import checkpoints as ck
-from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, snapshot_name, write_json
+from embviz.rundir.files import write_json
+from embviz.rundir.manifest import CorpusInfo, RunManifest
+from embviz.rundir.output import check_output, replacing
+from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, snapshot_name
 from embviz.text.lexicon import Lexicon
 from embviz.text.tokenizer import Tokenizer
 
@@ -209,27 +209,10 @@ def rows_to_keep(vocab_size: int, rows: int) -> int:
 
 
 def _check_target(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise RunError(f"{out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise RunError(f"{out} already exists; pass --overwrite to replace it")
-        if not (out / RUN_JSON).is_file():
-            raise RunError(f"{out} is not an embviz run; refusing to overwrite it")
+    """The overwrite rule for ``--out``: a new path, or with ``overwrite`` an embviz run no process holds."""
+    check_output(out, overwrite, folder=True, marker=RUN_JSON, what="an embviz run")
+    if (out / RUN_JSON).is_file():
         Run(out).check_unlocked()
-
-
-def _move_into_place(built: Path, out: Path, overwrite: bool) -> None:
-    _check_target(out, overwrite)
-    aside = None
-    if out.is_dir() and any(out.iterdir()):
-        aside = out.with_name(f".{out.name}.replaced-{os.getpid()}")
-        os.rename(out, aside)
-    elif out.is_dir():
-        out.rmdir()
-    os.rename(built, out)
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
 
 
 def _losses(state: dict | None, step: int) -> tuple[float | None, float | None]:
@@ -390,9 +373,7 @@ def import_checkpoints(
     lexicon = Lexicon.from_tsv(categories) if categories is not None else Lexicon.builtin()
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    built = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
-    try:
-        os.chmod(built, 0o777 & ~_umask())
+    with replacing(out, folder=True) as built:
         run = Run(built)
         sources_json, dropped = write_snapshots(run, entries, keep, matrix, progress)
         last_state = entries[-1].state or {}
@@ -400,29 +381,24 @@ def import_checkpoints(
         run.write_metrics(_metrics_rows(last_state))
         write_json(built / TOKENIZER_JSON, tok.to_json())
         run.write_vocab(words.tokens, counts.tolist(), lexicon.token_paths(words.tokens))
-        manifest = {
-            "status": "complete",
-            "config": {"imported": True, "seed": 0,
-                       "corpus": None if text is None else corpus if text.source.startswith("builtin:") else text.source},
-            "chosen": {"epochs": max(1, math.ceil(epochs)) if isinstance(epochs, (int, float)) and epochs > 0
-                       else WORD2VEC_EPOCHS},
-            "model": {"d_model": int(dim), "vocab_size": int(keep), "rows": int(rows)},
-            "snapshot_matrix": f"{'token embedding' if matrix == 'input' else 'LM head'} {first.key} of imported checkpoints",
-            "frequencies": "corpus" if text else "unknown",
-            "import": {"kind": found[0].kind, "matrix": matrix, "key": first.key, "sources": sources_json,
-                       "dropped_duplicates": dropped, "padding_rows_dropped": rows - keep,
-                       "tokenizer": {"origin": words.origin, "size": len(words.tokens), "byte_level": words.byte_level}},
-            "versions": _versions(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        if text is not None:
-            manifest["corpus"] = {"name": text.name, "source": text.source, "sha256": text.sha256,
-                                  "tokens": int(counts.sum())}
-        run.write_manifest(manifest)
-        _move_into_place(built, out, overwrite)
-    except BaseException:
-        shutil.rmtree(built, ignore_errors=True)
-        raise
+        run.write_manifest(RunManifest(
+            status="complete",
+            config={"imported": True, "seed": 0,
+                    "corpus": None if text is None else corpus if text.source.startswith("builtin:") else text.source},
+            chosen={"epochs": max(1, math.ceil(epochs)) if isinstance(epochs, (int, float)) and epochs > 0
+                    else WORD2VEC_EPOCHS},
+            model={"d_model": int(dim), "vocab_size": int(keep), "rows": int(rows)},
+            snapshot_matrix=f"{'token embedding' if matrix == 'input' else 'LM head'} {first.key} of imported checkpoints",
+            frequencies="corpus" if text else "unknown",
+            import_={"kind": found[0].kind, "matrix": matrix, "key": first.key, "sources": sources_json,
+                     "dropped_duplicates": dropped, "padding_rows_dropped": rows - keep,
+                     "tokenizer": {"origin": words.origin, "size": len(words.tokens), "byte_level": words.byte_level}},
+            versions=_versions(),
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            corpus=None if text is None else CorpusInfo(name=text.name, source=text.source, sha256=text.sha256,
+                                                        tokens=int(counts.sum())),
+        ))
+        _check_target(out, overwrite)  # again: time has passed since the first check
     if text is None:
         warnings.warn("token frequencies are unknown (no --corpus): --top, the norm-frequency measure and "
                       "compare-word2vec need one", stacklevel=2)
@@ -430,12 +406,6 @@ def import_checkpoints(
     return ImportResult(run_dir=out, steps=kept, dropped=dropped, shape=(keep, int(dim)), rows_dropped=rows - keep,
                         key=first.key, tokenizer=words.origin, frequencies=text is not None,
                         seconds=time.perf_counter() - t0)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _versions() -> dict:

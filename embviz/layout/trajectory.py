@@ -14,7 +14,8 @@ import numpy as np
 
 from embviz.errors import EmbvizError
 from embviz.layout.projectors import Progress, Projector
-from embviz.rundir.run import PROJECTIONS, read_json, write_json, write_npy
+from embviz.rundir.files import read_json, write_json, write_npy
+from embviz.rundir.run import PROJECTIONS
 
 CACHE_VERSION = 1
 

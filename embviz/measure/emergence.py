@@ -42,7 +42,8 @@ from embviz.errors import EmbvizError
 from embviz.measure import geometry as g
 from embviz.measure import metrics as m
 from embviz.measure.gensim_eval import WordIndex, file_key, word_pair_spearman
-from embviz.rundir.run import PROJECTIONS, read_json, write_json
+from embviz.rundir.files import read_json, write_json
+from embviz.rundir.run import PROJECTIONS
 
 Progress = Callable[[int, int], None]
 

@@ -2,17 +2,19 @@
 
 Layout (names are the module constants below)::
 
-    run.json            config, chosen defaults, versions, corpus hash, status
+    run.json            the manifest (:class:`~embviz.rundir.manifest.RunManifest`): config, chosen
+                        defaults, versions, corpus hash, status, result
     tokenizer.json      enough to rebuild the tokenizer exactly
     vocab.tsv           id, token, count, category path
     metrics.csv         step, epoch, loss, lr, tokens_per_s
     snapshots/index.json + step-XXXXXXXX.npy   [V, d] embedding matrices
-    checkpoint/state.pt latest model + optimizer + scheduler + RNG + data position
+    checkpoint/state.pt latest model + optimizer + RNG + data position + best val loss
+                        (the learning rate is a function of the step: no scheduler is stored)
     projections/        cached trajectories
     word2vec/           the Word2Vec baseline and its report
 
-Every file is written to a temporary name and renamed into place, so a killed process never leaves
-a half-written file that looks whole. Nothing here unpickles: arrays load with
+Every file is written to a temporary name and renamed into place (:mod:`embviz.rundir.files`), so a
+killed process never leaves a half-written file that looks whole. Nothing here unpickles: arrays load with
 ``allow_pickle=False``, checkpoints with ``weights_only=True``.
 """
 
@@ -21,16 +23,18 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
-from embviz.errors import ConfigError, CorpusError, EmbvizError, RunError
+from embviz.errors import CorpusError, RunError
+from embviz.rundir.files import read_json, tsv_escape, tsv_unescape, write_json, write_npy, write_text
+from embviz.rundir.manifest import RunManifest, require
+from embviz.rundir.output import check_output
 
 if TYPE_CHECKING:
     from embviz.text.tokenizer import Tokenizer
@@ -47,70 +51,7 @@ PROJECTIONS = "projections"
 WORD2VEC = "word2vec"
 LOCK = ".lock"
 
-STATUSES = ("running", "complete", "interrupted")
 METRICS_FIELDS = ("step", "epoch", "loss", "lr", "tokens_per_s")
-
-
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temp path beside ``path``; on success rename it onto ``path``, on error remove it.
-
-    The temp file is ``.<name>.<random>.tmp``, the pattern :meth:`Run.remove_temp_files` clears
-    after a killed writer. It gets the permissions of any new file (``mkstemp`` makes 0600).
-    """
-    path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    """Call ``write(f)`` on a temp file beside ``path``, fsync it, then rename it over ``path``."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
-
-
-def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def write_npy(path: Path, array: np.ndarray) -> None:
-    atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{path} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RunError(f"{path} is not valid JSON ({e})") from None
-
-
-def _require(data: Any, key: str, kind: type | tuple[type, ...], where: Path) -> Any:
-    if not isinstance(data, dict) or key not in data:
-        raise RunError(f"{where}: missing key {key!r}")
-    value = data[key]
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise RunError(f"{where}: {key!r} has the wrong type ({type(value).__name__})")
-    return value
 
 
 @dataclass(frozen=True)
@@ -127,7 +68,7 @@ class Snapshot:
     @classmethod
     def from_json(cls, data: Any, where: Path) -> "Snapshot":
         num = (int, float)
-        file = _require(data, "file", str, where)
+        file = require(data, "file", str, where)
         if Path(file).name != file or not file.endswith(".npy"):
             raise RunError(f"{where}: snapshot file {file!r} must be a plain .npy name inside the run")
         losses = {}
@@ -138,9 +79,9 @@ class Snapshot:
             losses[key] = None if value is None else float(value)
         return cls(
             file=file,
-            step=_require(data, "step", int, where),
-            epoch=float(_require(data, "epoch", num, where)),
-            tokens_seen=_require(data, "tokens_seen", int, where),
+            step=require(data, "step", int, where),
+            epoch=float(require(data, "epoch", num, where)),
+            tokens_seen=require(data, "tokens_seen", int, where),
             **losses,
         )
 
@@ -155,15 +96,13 @@ class Run:
 
     @classmethod
     def create(cls, path: Path, overwrite: bool = False) -> "Run":
-        """Make a new run directory; an existing non-empty directory needs ``overwrite``."""
+        """Make a new run directory; an existing run needs ``overwrite`` (:func:`~embviz.rundir.output.check_output`)."""
         path = Path(path)
-        if path.exists() and not path.is_dir():
-            raise RunError(f"{path} exists and is not a directory")
-        if path.is_dir() and any(p for p in path.iterdir() if not cls(path)._leftover(p)):
-            if not overwrite:
-                raise RunError(f"{path} already exists; pass --overwrite to replace it or --resume to continue it")
-            if not (path / RUN_JSON).exists():
-                raise RunError(f"{path} is not an embviz run; refusing to overwrite it")
+        occupied = path.is_dir() and any(not cls(path)._leftover(p) for p in path.iterdir())
+        if occupied or path.exists() and not path.is_dir():
+            check_output(path, overwrite, folder=True, marker=RUN_JSON, what="an embviz run",
+                         hint=" or --resume to continue it")
+        if occupied:  # cleared in place: the run being trained is the output (--resume needs it there)
             run = cls(path)
             run.check_unlocked()
             run.clear()
@@ -197,7 +136,7 @@ class Run:
     def open_complete(cls, path: Path) -> "Run":
         """Open a run that has a final snapshot (status complete), or raise a one-line RunError."""
         run = cls.open(path)
-        status = run.manifest()["status"]
+        status = run.manifest().status
         snaps = run.snapshots()
         if status != "complete" or not snaps:
             what = "no snapshots" if not snaps else f"status {status}"
@@ -217,24 +156,18 @@ class Run:
 
     # -- manifest ----------------------------------------------------------------------------
 
-    def manifest(self) -> dict:
-        """``run.json`` as a dict, validated for the keys every reader relies on."""
+    def manifest(self) -> RunManifest:
+        """``run.json``, every section checked (a malformed one is a one-line RunError)."""
         where = self.path / RUN_JSON
-        data = read_json(where)
-        _require(data, "config", dict, where)
-        status = _require(data, "status", str, where)
-        if status not in STATUSES:
-            raise RunError(f"{where}: unknown status {status!r}")
-        return data
+        return RunManifest.from_json(read_json(where), where)
 
-    def write_manifest(self, data: dict) -> None:
-        write_json(self.path / RUN_JSON, data)
+    def write_manifest(self, manifest: RunManifest) -> None:
+        write_json(self.path / RUN_JSON, manifest.to_json())
 
-    def set_status(self, status: str, **extra: Any) -> None:
-        data = self.manifest()
-        data["status"] = status
-        data.update(extra)
-        self.write_manifest(data)
+    def set_status(self, status: str, result: dict | None = None) -> None:
+        """Rewrite ``run.json`` with ``status`` (and ``result``, when given)."""
+        manifest = self.manifest()
+        self.write_manifest(replace(manifest, status=status, result=manifest.result if result is None else result))
 
     def tokenizer(self) -> "Tokenizer":
         """The run's tokenizer, rebuilt from ``tokenizer.json``."""
@@ -247,15 +180,16 @@ class Run:
         from embviz.text.corpus import check_sha256, load_corpus
 
         manifest = self.manifest()
-        config = manifest["config"]
-        recorded = manifest.get("corpus", {}).get("sha256")
-        spec = config.get("corpus")
-        if not isinstance(spec, str) or not isinstance(recorded, str):
-            hint = " (it was imported without --corpus; import it again with --corpus FILE)" if config.get("imported") else ""
-            raise RunError(f"{self.path / RUN_JSON} records no corpus and hash; cannot rebuild the run's text{hint}")
+        where = self.path / RUN_JSON
+        spec = manifest.setting("corpus", str, where=where)
+        recorded = manifest.corpus.sha256 if manifest.corpus else None
+        if spec is None or recorded is None:
+            hint = " (it was imported without --corpus; import it again with --corpus FILE)" if manifest.import_ else ""
+            raise RunError(f"{where} records no corpus and hash; cannot rebuild the run's text{hint}")
         try:
-            corpus = load_corpus(spec, synthetic_tokens=config.get("synthetic_tokens"), seed=config.get("seed", 0),
-                                 difficulty=config.get("difficulty"), max_tokens=config.get("max_tokens"))
+            corpus = load_corpus(spec, synthetic_tokens=manifest.setting("synthetic_tokens", int, where=where),
+                                 seed=manifest.seed, difficulty=manifest.setting("difficulty", (int, float), where=where),
+                                 max_tokens=manifest.setting("max_tokens", int, where=where))
         except CorpusError as e:
             raise CorpusError(f"the run's corpus can no longer be read: {e}") from None
         check_sha256(corpus, recorded)
@@ -373,7 +307,7 @@ class Run:
         """Tokens, counts and category paths, indexed by token id."""
         where = self.path / VOCAB_TSV
         try:
-            lines = where.read_text(encoding="utf-8").removesuffix("\n").split("\n")  # not splitlines: \f, \u2028… are token text
+            lines = where.read_text(encoding="utf-8").removesuffix("\n").split("\n")  # not splitlines: runs written before tsv_escape escaped \f, \u2028… hold them raw
         except FileNotFoundError:
             raise RunError(f"{where} is missing") from None
         except UnicodeDecodeError:
@@ -507,39 +441,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def tsv_escape(token: str) -> str:
-    r"""``token`` as one TSV field: backslash, tab, newline and carriage return written as ``\\ \t \n \r``."""
-    return token.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
-def tsv_unescape(text: str) -> str:
-    """The inverse of :func:`tsv_escape`."""
-    out, i = [], 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text):
-            out.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}.get(text[i + 1], text[i + 1]))
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
-def check_writable(path: Path) -> None:
-    """Fail early, with a one-line error, when the file ``path`` could not be written (its folder is
-    created if missing)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"output {path} is a directory")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=".embviz-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise EmbvizError(f"cannot write to {path.parent}: {e.strerror or e}") from None
 
 
 def snapshot_name(step: int) -> str:

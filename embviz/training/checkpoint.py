@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 
 from embviz.errors import RunError
-from embviz.rundir.run import Run, atomic_write
+from embviz.rundir.files import atomic_write
+from embviz.rundir.run import Run
 
 CHECKPOINT_KEYS: dict[str, type | tuple[type, ...]] = {
     "model": dict, "optimizer": dict, "rng": torch.Tensor, "step": int, "epoch": int, "batch": int,

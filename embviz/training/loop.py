@@ -20,7 +20,9 @@ import torch
 from torch.nn import functional as F
 
 from embviz.errors import ConfigError, CorpusError, RunError
-from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, read_json, snapshot_name, write_json
+from embviz.rundir.files import read_json, write_json
+from embviz.rundir.manifest import CorpusInfo, RunManifest
+from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, snapshot_name
 from embviz.text.corpus import Corpus, check_sha256, load_corpus
 from embviz.text.lexicon import PURITY_LEVEL, Lexicon, at_level, token_categories
 from embviz.text.tokenizer import Tokenizer, build_tokenizer, count_words
@@ -83,11 +85,10 @@ def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainRes
                 run = Run.open(run_dir)
                 where = run.path / RUN_JSON
                 manifest = run.manifest()
-                if manifest["status"] == "complete":
+                if manifest.status == "complete":
                     raise RunError(f"{run.path} is already complete; nothing to resume")
-                config = TrainConfig.from_json(manifest["config"], where)
-                corpus_info = manifest.get("corpus")
-                if not isinstance(corpus_info, dict) or not isinstance(corpus_info.get("sha256"), str):
+                config = TrainConfig.from_json(manifest.config, where)
+                if manifest.corpus is None or manifest.corpus.sha256 is None:
                     raise RunError(f"{where}: 'corpus' must be an object with the corpus 'sha256'")
                 has_checkpoint = run.checkpoint_path.is_file()
                 if has_checkpoint:  # what is kept must be whole: refuse a damaged run before changing it
@@ -97,7 +98,7 @@ def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainRes
                 run.remove_temp_files()
                 state = checkpoint.load_checkpoint(run.checkpoint_path) if has_checkpoint else None
                 tokenizer = read_json(run.path / TOKENIZER_JSON) if state is not None else None
-                return asdict(config), corpus_info["sha256"], tokenizer, state
+                return asdict(config), manifest.corpus.sha256, tokenizer, state
 
             config_json, sha256, tokenizer_json, state = dist.on_writer(open_run)
             config = TrainConfig(**config_json)
@@ -281,22 +282,22 @@ class Session:
         return torch.from_numpy(starts[self.dist.rank * share:(self.dist.rank + 1) * share])
 
     def write_new_run(self, run: Run, corpus: Corpus, lexicon: Lexicon, min_count: int) -> None:
-        run.write_manifest({
-            "status": "running",
-            "config": asdict(self.config),
-            "chosen": {**asdict(self.chosen), "min_count": min_count},
-            "model": self.model_cfg.to_json(),
-            "snapshot_matrix": "token embedding (tied with the LM head)" if self.config.tie else "token embedding (input only; the LM head is separate)",
-            "corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256,
-                       "tokens": len(self.train_ids) + len(self.val_ids),
-                       "train_tokens": len(self.train_ids), "val_tokens": len(self.val_ids)},
-            "steps_per_epoch": self.steps_per_epoch,
-            "total_steps": self.total_steps,
-            "world_size": self.dist.world,
-            "segmenter": self.tokenizer.segmenter,
-            "versions": _versions(self.tokenizer),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        })
+        run.write_manifest(RunManifest(
+            status="running",
+            config=asdict(self.config),
+            chosen={**asdict(self.chosen), "min_count": min_count},
+            model=self.model_cfg.to_json(),
+            snapshot_matrix="token embedding (tied with the LM head)" if self.config.tie else "token embedding (input only; the LM head is separate)",
+            corpus=CorpusInfo(name=corpus.name, source=corpus.source, sha256=corpus.sha256,
+                              tokens=len(self.train_ids) + len(self.val_ids),
+                              train_tokens=len(self.train_ids), val_tokens=len(self.val_ids)),
+            steps_per_epoch=self.steps_per_epoch,
+            total_steps=self.total_steps,
+            world_size=self.dist.world,
+            segmenter=self.tokenizer.segmenter,
+            versions=_versions(self.tokenizer),
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        ))
         write_json(run.path / TOKENIZER_JSON, self.tokenizer.to_json())
         counts = np.bincount(np.concatenate([self.train_ids.numpy(), self.val_ids.numpy()]),
                              minlength=self.model_cfg.vocab_size)

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from embviz.errors import RunError
+from embviz.rundir.manifest import RunManifest
 from embviz.rundir.run import Run
 
 Progress = Callable[[str, int, int], None]
@@ -43,7 +44,7 @@ class ProbeArm:
     """[V, d] the trained model's final token embedding (None for the run's own arm)."""
 
 
-def train_arm(run: Run, manifest: dict, text: str, tokenizer, init: np.ndarray | None, *, freeze: bool,
+def train_arm(run: Run, manifest: RunManifest, text: str, tokenizer, init: np.ndarray | None, *, freeze: bool,
               epochs: int, name: str, progress: Progress | None = None) -> ProbeArm:
     """Train the run's TinyGPT for ``epochs`` epochs with embedding ``init`` [V, d] (None: the run's own init)."""
     import torch
@@ -52,12 +53,12 @@ def train_arm(run: Run, manifest: dict, text: str, tokenizer, init: np.ndarray |
     from embviz.training.stopping import Watch
 
     try:
-        config = TrainConfig(**manifest["config"])
+        config = TrainConfig(**manifest.config)
     except TypeError:
         raise RunError(f"{run.path / 'run.json'}: config is not one this version understands") from None
     session = Session.local(config, text, tokenizer)
     session.settle = session.settled_in(Watch.of_run(run).history)  # the run's cooldown, if it had one
-    recorded = {k: v for k, v in manifest.get("chosen", {}).items() if k != "min_count"}
+    recorded = {k: v for k, v in (manifest.chosen or {}).items() if k != "min_count"}
     if recorded and asdict(session.chosen) != recorded:
         raise RunError(f"{run.path}: the run's training setup cannot be rebuilt exactly (chosen values differ)")
     t0 = time.perf_counter()
@@ -93,7 +94,7 @@ def scratch_arm(run: Run) -> ProbeArm:
                     source="the run's own snapshots (embedding learned from scratch)")
 
 
-def run_probe(run: Run, manifest: dict, text: str, tokenizer, word2vec: np.ndarray, lm_final: np.ndarray, *,
+def run_probe(run: Run, manifest: RunManifest, text: str, tokenizer, word2vec: np.ndarray, lm_final: np.ndarray, *,
               finetune: bool = False, word2vec_epochs: int | None = None, progress: Progress | None = None) -> dict:
     """Scratch (the run) vs Word2Vec-initialised frozen (and fine-tuned) embeddings, same budget and seed.
 
@@ -110,7 +111,7 @@ def run_probe(run: Run, manifest: dict, text: str, tokenizer, word2vec: np.ndarr
     if finetune:
         arms.append(train_arm(run, manifest, text, tokenizer, init, freeze=False, epochs=epochs,
                               name="word2vec_finetune", progress=progress))
-    tied = bool(manifest.get("model", {}).get("tie", manifest["config"].get("tie", True)))
+    tied = manifest.tied
     final = {a.name: a.val_loss[-1] for a in arms}
     ranked = sorted(final, key=lambda n: final[n])
     winner, runner_up = ranked[0], ranked[1]
