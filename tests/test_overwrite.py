@@ -16,6 +16,7 @@ import pytest
 from embviz.compare.comparison import compare
 from embviz.compare.word2vec import GENSIM_DIR, GENSIM_MODEL, _save_gensim
 from embviz.errors import ConfigError, RunError
+from embviz.film.animate import animate
 from embviz.film.animate_options import AnimateOptions
 from embviz.film.explore import explore
 from embviz.interop.export import export
@@ -99,6 +100,22 @@ def test_explore_regenerates_its_default_page_but_asks_before_replacing_a_named_
     assert named.read_text() == "keep"
     explore(run_dir, named, PCA, overwrite=True)
     assert named.read_text() != "keep"
+
+
+def test_animate_regenerates_its_default_film_but_asks_before_replacing_a_named_one(toy, tmp_path, cli_error):
+    run_dir = shutil.copytree(toy, tmp_path / "run")
+    gif = dataclasses.replace(PCA, fmt="gif", film=dataclasses.replace(PCA.film, fps=2, size=(160, 120)))
+    first = animate(run_dir, options=gif).film
+    assert first == run_dir / "film.gif"
+    first.write_bytes(b"stale")
+    animate(run_dir, options=gif)  # inside the run: regenerated without --overwrite
+    assert first.read_bytes() != b"stale"
+    named = tmp_path / "mine.gif"
+    named.write_bytes(b"keep")
+    line = cli_error(["animate", str(run_dir), "--out", str(named), "--method", "pca", "--quiet"])
+    assert "--overwrite" in line and named.read_bytes() == b"keep"
+    animate(run_dir, named, gif, overwrite=True)
+    assert named.read_bytes()[:3] == b"GIF"
 
 
 def test_compare_word2vec_replaces_its_baseline_inside_the_run_without_asking(run_copy):

@@ -27,7 +27,7 @@ def compare_word2vec(
     vector_size: str = typer.Option(auto_default(_W2V.vector_size), help="Word2Vec dimensions (auto: the run's d_model)."),
     window: int = typer.Option(_W2V.window, help="Word2Vec context window (tokens each side)."),
     negative: int = typer.Option(_W2V.negative, help="Negative samples per positive one."),
-    epochs: str = typer.Option(auto_default(_W2V.epochs), help="Word2Vec passes over the corpus (auto: the run's epochs)."),
+    epochs: str = typer.Option(auto_default(_W2V.epochs), help="Word2Vec passes over the corpus (auto: the epochs the run trained)."),
     seed: str = typer.Option(auto_default(_W2V.seed), help="Word2Vec seed (auto: the run's seed)."),
     workers: str = typer.Option(auto_default(_W2V.workers), help="Word2Vec threads (auto: all cores; 1 = deterministic)."),
     k: int = typer.Option(_COMPARE.k, help="Neighbours for Jaccard@k and purity@k."),

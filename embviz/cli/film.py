@@ -19,6 +19,7 @@ from embviz.film.explore import explore as run_explore
 _ANIMATE = AnimateOptions()
 _FILM = _ANIMATE.film
 _EXPLORE = defaults_of(run_explore)
+_ANIMATE_DEFAULTS = defaults_of(run_animate)
 
 
 def _film_options(params: dict, **given) -> AnimateOptions:
@@ -41,6 +42,7 @@ def animate(
     out_file: Optional[Path] = typer.Option(None, "--out", help="Film file, .mp4 or .gif [default: <run>/film.mp4]; "
                                                                 "also writes <out>-grid.png, -metrics.png, -metrics.csv."),
     fmt: Optional[str] = typer.Option(_ANIMATE.fmt, "--format", help="mp4 or gif [default: from --out, else mp4]."),
+    overwrite: opt.Overwrite = _ANIMATE_DEFAULTS["overwrite"],
     method: opt.Method = _ANIMATE.method,
     align: opt.Align = _ANIMATE.align,
     umap_mode: opt.UmapMode = _ANIMATE.umap_mode,
@@ -72,7 +74,7 @@ def animate(
     film = options_from(FilmOptions, ctx.params, label_words=split(label_words), size=_size(size))
     options = _film_options(ctx.params, film=film, grid_snapshots=grid_snapshots)
     with Bars(quiet) as bars:
-        result = run_animate(run_dir, out_file, options, progress=bars.update)
+        result = run_animate(run_dir, out_file, options, overwrite=overwrite, progress=bars.update)
     if not quiet:
         _summary(result)
 
@@ -142,7 +144,7 @@ def explore(
     ctx: typer.Context,
     run_dir: Path = typer.Argument(..., help="A run directory written by embviz train."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="HTML file [default: <run>/explorer.html]."),
-    overwrite: bool = typer.Option(_EXPLORE["overwrite"], "--overwrite", help="Replace an existing file."),
+    overwrite: opt.Overwrite = _EXPLORE["overwrite"],
     method: opt.Method = _ANIMATE.method,
     align: opt.Align = _ANIMATE.align,
     umap_mode: opt.UmapMode = _ANIMATE.umap_mode,

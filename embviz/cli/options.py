@@ -13,6 +13,8 @@ from typing import Annotated, Optional
 import typer
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out (the default outputs inside "
+                                                             "the run directory are regenerated without it).")]
 
 # Which words: every categorised word and the most frequent, plus or only the words named.
 Words = Annotated[Optional[str], typer.Option(help="Comma-separated words to add to the words shown (or, with --only, "

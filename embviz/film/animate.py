@@ -22,6 +22,7 @@ from embviz.film.stages import Progress, StageProgress, corpus_name, film_snapsh
 from embviz.layout.trajectory import Trajectory
 from embviz.measure.emergence import Emergence
 from embviz.rundir.files import check_writable, write_text
+from embviz.rundir.output import check_output
 from embviz.rundir.run import Run, Snapshot
 
 
@@ -56,10 +57,11 @@ class AnimateResult:
 
 
 def animate(run_dir: Path, out: Path | None = None, options: AnimateOptions = AnimateOptions(), *,
-            progress: StageProgress | None = None) -> AnimateResult:
+            overwrite: bool = False, progress: StageProgress | None = None) -> AnimateResult:
     """Render the film, grid and metrics of the run in ``run_dir``; see the module docstring.
 
-    ``out`` is the film path (default ``<run>/film.<fmt>``). Raises EmbvizError subclasses for bad
+    ``out`` is the film path (default ``<run>/film.<fmt>``, regenerated freely); an ``out`` that exists
+    is replaced only with ``overwrite`` (:mod:`embviz.rundir.output`). Raises EmbvizError subclasses for bad
     input; warns (``warnings.warn``) about unknown words, a layout that hides the space's structure
     (:func:`embviz.film.stages.measure`), a missing ffmpeg (then writes a gif) and missing fonts.
     """
@@ -68,6 +70,7 @@ def animate(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     run = Run.open(Path(run_dir))
     snapshots = film_snapshots(run)
     film_path, fmt = output_paths(run, out, options.fmt)
+    check_output(film_path, overwrite or out is None)
     check_writable(film_path)
     selection = choose_words(run, options)
     stages = film_stages(run, snapshots, selection, options, progress=progress, laps=laps)
