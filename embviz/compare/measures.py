@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.compare.word2vec import Baseline, Progress, available_cores, check_output_dir
+from embviz.compare.word2vec import Baseline, available_cores, check_output_dir
 from embviz.errors import ConfigError, RunError
 from embviz.measure.gensim_eval import (
     ANALOGIES,
@@ -28,6 +28,7 @@ from embviz.measure.gensim_eval import (
     word_pair_spearman,
 )
 from embviz.measure.metrics import cosine_knn, knn_jaccard, knn_purity, linear_cka, purity_chance, unit_rows
+from embviz.progress import Progress
 from embviz.rundir.manifest import RunManifest
 from embviz.rundir.run import Run, Snapshot
 from embviz.text.lexicon import PURITY_LEVEL, at_level

@@ -26,11 +26,11 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from embviz.errors import ConfigError, CorpusError, RunError
+from embviz.progress import Progress
 from embviz.rundir.files import write_json, write_npy, write_text
 from embviz.rundir.manifest import RunManifest
 from embviz.rundir.output import replacing
@@ -43,8 +43,6 @@ GENSIM_MODEL = "word2vec.model"
 MAX_SENTENCE = 10_000
 """gensim's compiled path truncates longer sentences; longer lines are cut into pieces of this size."""
 
-Progress = Callable[[str, int, int], None]
-"""``progress(stage, done, total)``: the caller's progress display (nothing in tests)."""
 
 
 @dataclass(frozen=True)

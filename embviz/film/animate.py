@@ -18,9 +18,10 @@ import numpy as np
 from embviz.errors import ConfigError, EmbvizError
 from embviz.film.animate_options import FORMATS, AnimateOptions
 from embviz.film.selection import Selection, choose_words, display_names
-from embviz.film.stages import Progress, StageProgress, corpus_name, film_snapshots, film_stages, film_title, stage_progress
+from embviz.film.stages import corpus_name, film_snapshots, film_stages, film_title
 from embviz.layout.trajectory import Trajectory
 from embviz.measure.emergence import Emergence
+from embviz.progress import Progress, for_stage
 from embviz.rundir.files import check_writable, write_text
 from embviz.rundir.output import check_output
 from embviz.rundir.run import Run, Snapshot
@@ -57,7 +58,7 @@ class AnimateResult:
 
 
 def animate(run_dir: Path, out: Path | None = None, options: AnimateOptions = AnimateOptions(), *,
-            overwrite: bool = False, progress: StageProgress | None = None) -> AnimateResult:
+            overwrite: bool = False, progress: Progress | None = None) -> AnimateResult:
     """Render the film, grid and metrics of the run in ``run_dir``; see the module docstring.
 
     ``out`` is the film path (default ``<run>/film.<fmt>``, regenerated freely); an ``out`` that exists
@@ -76,7 +77,7 @@ def animate(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     stages = film_stages(run, snapshots, selection, options, progress=progress, laps=laps)
     trajectory, table = stages.trajectory, stages.emergence
     film, grid, metrics_png, metrics_csv = write_outputs(run, snapshots, selection, trajectory, table, film_path, fmt,
-                                                         options, progress=stage_progress(progress, "rendering"),
+                                                         options, progress=for_stage(progress, "rendering"),
                                                          laps=laps)
     return AnimateResult(
         film=film.path, fmt=film.fmt, n_frames=film.n_frames, width=film.width, height=film.height, grid=grid,

@@ -29,17 +29,16 @@ from embviz.errors import ConfigError, EmbvizError
 from embviz.film.animate_options import AnimateOptions
 from embviz.film.selection import Selection, choose_words, display_names
 from embviz.film.stages import (
-    StageProgress,
     Stages,
     describe_snapshot,
     film_snapshots,
     film_stages,
     projector_for,
-    stage_progress,
 )
 from embviz.layout.projectors import align_to
 from embviz.layout.trajectory import TrajectoryCache, project_snapshots
 from embviz.measure.metrics import knn_graph
+from embviz.progress import Progress, for_stage
 from embviz.rundir import output
 from embviz.rundir.files import check_writable, write_text
 from embviz.rundir.run import WORD2VEC, Run
@@ -201,7 +200,7 @@ def render_page(data: dict) -> str:
 
 
 def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = AnimateOptions(), *,
-            overwrite: bool = False, progress: StageProgress | None = None) -> ExploreResult:
+            overwrite: bool = False, progress: Progress | None = None) -> ExploreResult:
     """Write the explorer page of the run in ``run_dir`` (default ``<run>/explorer.html``).
 
     ``options`` are animate's; its word, level and projection options are used (the film options are not).
@@ -216,7 +215,7 @@ def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     selection = choose_words(run, options)
     _check_size(selection.rows.size, len(snapshots))  # before any snapshot is read
     stages = film_stages(run, snapshots, selection, options, progress=progress)
-    idx, cos = neighbours(stages.rows.shown, progress=stage_progress(progress, "neighbours"))
+    idx, cos = neighbours(stages.rows.shown, progress=for_stage(progress, "neighbours"))
     w2v = word2vec_layout(run, stages.selection, stages.trajectory.positions[-1], options)
     data = page_data(stages, idx, cos, w2v)
     if progress:

@@ -10,7 +10,7 @@ background and streams the frame to the writer, so no more than one frame is hel
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +36,7 @@ from embviz.film.drawing import (
     marker_area,
     point_groups,
 )
-
-Progress = Callable[[int, int], None]
+from embviz.progress import Ticks
 
 HOLD_SECONDS = 1.0
 GIF_MAX_FPS = 20
@@ -234,7 +233,7 @@ def render_film(
     *,
     fmt: str | None = None,
     dpi: float = 100,
-    progress: Progress | None = None,
+    progress: Ticks | None = None,
 ) -> RenderResult:
     """Write the film of ``film`` to ``out``, an ``.mp4`` or ``.gif`` file (``fmt`` defaults to the suffix).
 

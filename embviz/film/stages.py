@@ -29,21 +29,13 @@ from embviz.film.selection import Selection
 from embviz.layout.projectors import Projector, make_projector
 from embviz.layout.trajectory import Trajectory, TrajectoryCache, project_snapshots
 from embviz.measure.emergence import Emergence, EmergenceCache, compute_emergence
+from embviz.progress import Progress, Ticks, for_stage
 from embviz.rundir.run import Run, Snapshot
 from embviz.text.tokenizer import BPE_MARK
-
-StageProgress = Callable[[str, int, int], None]
-"""progress(stage, done, total); stages: "loading", "projecting" (:data:`PROJECTING` names UMAP's), "metrics",
-then each command's own ("rendering"; "neighbours", "writing")."""
-Progress = Callable[[int, int], None]
 
 PROJECTING = {"umap": "projecting (UMAP; a first run compiles numba, ~10 s)"}
 """The projecting stage's name by method, where the first film pays more than the projection itself."""
 
-
-def stage_progress(progress: StageProgress | None, stage: str) -> Progress | None:
-    """``progress`` bound to one stage: ``(done, total)`` reports as ``(stage, done, total)``."""
-    return None if progress is None else (lambda done, total: progress(stage, done, total))
 
 
 # -- 1. snapshots -----------------------------------------------------------------------------
@@ -114,7 +106,7 @@ class SnapshotRows:
     a cached projection and cached metrics read no snapshot at all."""
 
     def __init__(self, run: Run, snapshots: list[Snapshot], rows: np.ndarray,
-                 bench_rows: np.ndarray = np.zeros(0, dtype=np.int64), *, progress: Progress | None = None):
+                 bench_rows: np.ndarray = np.zeros(0, dtype=np.int64), *, progress: Ticks | None = None):
         self.run, self.snapshots, self.rows, self.bench_rows, self.progress = run, snapshots, rows, bench_rows, progress
 
     @functools.cached_property
@@ -140,7 +132,7 @@ def projector_for(options: AnimateOptions) -> Projector:
 
 
 def project(run: Run, snapshots: list[Snapshot], selection: Selection, options: AnimateOptions,
-            matrices: np.ndarray | Callable[[], np.ndarray], *, progress: Progress | None = None) -> Trajectory:
+            matrices: np.ndarray | Callable[[], np.ndarray], *, progress: Ticks | None = None) -> Trajectory:
     """The aligned layouts [T, n, 2] of the selection, from the run's cache when ``options.cache`` and
     an equal projection is stored; ``matrices`` ([T, n, d] or a function giving it) is read only on a miss."""
     cache = TrajectoryCache(run.path) if options.cache else None
@@ -153,7 +145,7 @@ def project(run: Run, snapshots: list[Snapshot], selection: Selection, options: 
 
 
 def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Benchmarks, rows: SnapshotRows,
-            trajectory: Trajectory, *, cache: bool = True, progress: Progress | None = None) -> tuple[Emergence, bool]:
+            trajectory: Trajectory, *, cache: bool = True, progress: Ticks | None = None) -> tuple[Emergence, bool]:
     """The emergence table of the selection (one row per snapshot), with the faithfulness of
     ``trajectory``'s layouts, and whether it came from the cache. Warns when the final layout keeps
     much less purity than the space holds (:meth:`Emergence.unfaithful`)."""
@@ -216,17 +208,17 @@ class Stages:
 
 
 def film_stages(run: Run, snapshots: list[Snapshot], selection: Selection, options: AnimateOptions, *,
-                progress: StageProgress | None = None, laps: Callable[[str], None] = lambda name: None) -> Stages:
+                progress: Progress | None = None, laps: Callable[[str], None] = lambda name: None) -> Stages:
     """Stages 3–5 for ``snapshots`` (from :func:`film_snapshots`) and ``selection`` (from
     :func:`~embviz.film.selection.choose_words`): rows, projection and metrics, from the run's caches where
     ``options.cache`` allows. ``laps(name)`` is called after each of "setup", "project" and "metrics"."""
     bench = word_benchmarks(run.vocab()[0])
-    rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=stage_progress(progress, "loading"))
+    rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=for_stage(progress, "loading"))
     laps("setup")
     trajectory = project(run, snapshots, selection, options, lambda: rows.shown,
-                         progress=stage_progress(progress, PROJECTING.get(options.method, "projecting")))
+                         progress=for_stage(progress, PROJECTING.get(options.method, "projecting")))
     laps("project")
     table, metrics_cached = measure(run, snapshots, selection, bench, rows, trajectory, cache=options.cache,
-                                    progress=stage_progress(progress, "metrics"))
+                                    progress=for_stage(progress, "metrics"))
     laps("metrics")
     return Stages(snapshots, selection, trajectory, table, metrics_cached, rows, film_title(run, selection, options))

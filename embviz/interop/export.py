@@ -25,7 +25,6 @@ import json
 import os
 import re
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import numpy as np
 
 from embviz.errors import ConfigError, EmbvizError
 from embviz.film.selection import category_levels
+from embviz.progress import Progress
 from embviz.rundir.files import atomic_write, tsv_escape, write_json, write_text
 from embviz.rundir.output import check_output, replacing
 from embviz.rundir.run import Run, Snapshot
@@ -43,7 +43,6 @@ PROJECTOR_PBTXT = "projector_config.pbtxt"
 PROJECTOR_JSON = "projector_config.json"
 METADATA_TSV = "metadata.tsv"
 
-Progress = Callable[[str, int, int], None]
 
 # TensorBoard's projector reads a tensor file as UTF-8 TSV text first and as float32 bytes only when
 # that fails; Python's text reader decodes 8 KiB before it yields a line.

@@ -18,7 +18,7 @@ import math
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,15 +27,13 @@ import numpy as np
 
 from embviz.errors import CheckpointError, ConfigError
 from embviz.interop import checkpoints as ck
+from embviz.progress import Progress
 from embviz.rundir.files import write_json
 from embviz.rundir.manifest import CorpusInfo, RunManifest
 from embviz.rundir.output import check_output, replacing
 from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, snapshot_name
 from embviz.text.lexicon import Lexicon
 from embviz.text.tokenizer import Tokenizer
-
-StageProgress = Callable[[str, int, int], None]
-"""progress(stage, done, total); stages: "checking", "reading"."""
 
 PAD_MULTIPLE = 64
 PAD_MIN_SHARE = 0.9
@@ -249,7 +247,7 @@ class Entry:
 
 
 def survey(found: Sequence[ck.Checkpoint], key: str | None, matrix: str, steps: Sequence[int] | None,
-           progress: StageProgress | None = None) -> list[Entry]:
+           progress: Progress | None = None) -> list[Entry]:
     """Every checkpoint's matrix and step (no tensor data read), in step order; a CheckpointError when a
     step is missing or repeated or the shapes change."""
     if steps is not None and len(steps) != len(found):
@@ -281,7 +279,7 @@ def survey(found: Sequence[ck.Checkpoint], key: str | None, matrix: str, steps: 
 
 
 def write_snapshots(run: Run, entries: Sequence[Entry], rows: int, matrix: str,
-                    progress: StageProgress | None = None) -> tuple[list[dict], list[str]]:
+                    progress: Progress | None = None) -> tuple[list[dict], list[str]]:
     """Read each entry's matrix (its first ``rows`` rows) into ``run`` as a snapshot, dropping repeats.
 
     One checkpoint is read and hashed on a thread while the previous one is written: disk reads,
@@ -337,7 +335,7 @@ def import_checkpoints(
     corpus: str | None = None,
     categories: Path | None = None,
     overwrite: bool = False,
-    progress: StageProgress | None = None,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Build the run ``out`` from the checkpoints ``sources`` (see the module docstring).
 

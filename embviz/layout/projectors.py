@@ -21,7 +21,7 @@ reads the fitted trajectory from the run's ``projections/`` cache.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -29,8 +29,8 @@ from embviz.errors import ConfigError, EmbvizError
 from embviz.layout.choices import METHODS, METRICS, PCA_ALIGN, UMAP_MODES, check_choice
 from embviz.measure.align import pca_basis, pca_coordinates, procrustes_rotation
 from embviz.measure.metrics import knn_graph, unit_rows
+from embviz.progress import Ticks
 
-Progress = Callable[[int, int], None]
 
 def _shape(matrices: Sequence[np.ndarray]) -> tuple[int, int]:
     """The common shape [n, d] of T >= 1 snapshot matrices, checked on the first."""
@@ -94,7 +94,7 @@ class Projector:
         """The parameters this projector was built with (they enter the cache key)."""
         return {name: getattr(self, name) for name in self._params}
 
-    def fit(self, matrices: Sequence[np.ndarray], progress: Progress | None = None) -> "Projector":
+    def fit(self, matrices: Sequence[np.ndarray], progress: Ticks | None = None) -> "Projector":
         """Project every matrix [n, d]; sets ``embeddings_`` [T, n, 2] (float64). Returns self."""
         raise NotImplementedError
 
@@ -194,7 +194,7 @@ class UMAPProjector(Projector):
             self.embeddings_ = fit(umap, matrices, progress)
         return self
 
-    def _fit_aligned(self, umap, matrices, progress: Progress | None) -> np.ndarray:
+    def _fit_aligned(self, umap, matrices, progress: Ticks | None) -> np.ndarray:
         """``umap.AlignedUMAP`` over every frame at once (identity relations), then the Procrustes chain."""
         count, n = len(matrices), _shape(matrices)[0]
         model = umap.AlignedUMAP(n_neighbors=min(self.n_neighbors, n - 1), min_dist=self.min_dist,
@@ -204,7 +204,7 @@ class UMAPProjector(Projector):
             progress(count, count)
         return chain_align([np.asarray(e, dtype=np.float64) for e in model.embeddings_], anchor="first")
 
-    def _fit_chain(self, umap, matrices, progress: Progress | None) -> np.ndarray:
+    def _fit_chain(self, umap, matrices, progress: Ticks | None) -> np.ndarray:
         """Each frame's UMAP warm-started from the previous layout and aligned onto it, then every frame
         refined together (:func:`embviz.layout.temporal_umap.optimise_jointly`) and Procrustes-chained."""
         from umap.umap_ import find_ab_params

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from embviz.errors import EmbvizError
-from embviz.layout.projectors import Progress, Projector
+from embviz.layout.projectors import Projector
+from embviz.progress import Ticks
 from embviz.rundir.files import read_json, write_json, write_npy
 from embviz.rundir.run import PROJECTIONS
 
@@ -89,7 +90,7 @@ def project_snapshots(
     words: Sequence[str],
     snapshots: Sequence[dict],
     cache: TrajectoryCache | None = None,
-    progress: Progress | None = None,
+    progress: Ticks | None = None,
 ) -> Trajectory:
     """Fit ``projector`` on the snapshot matrices, or take the trajectory from ``cache``.
 

@@ -32,7 +32,7 @@ import io
 import json
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,10 +42,9 @@ from embviz.errors import EmbvizError
 from embviz.measure import geometry as g
 from embviz.measure import metrics as m
 from embviz.measure.gensim_eval import WordIndex, file_key, word_pair_spearman
+from embviz.progress import Ticks
 from embviz.rundir.files import read_json, write_json
 from embviz.rundir.run import PROJECTIONS
-
-Progress = Callable[[int, int], None]
 
 K = 10
 THRESHOLD = 0.9
@@ -244,7 +243,7 @@ def _compute(
     benchmark_files: Mapping[str, Path] | None = None,
     frequencies: Sequence[int] | None = None,
     threshold: float = THRESHOLD,
-    progress: Progress | None = None,
+    progress: Ticks | None = None,
 ) -> Emergence:
     """Compute the metrics table of a trajectory.
 

@@ -37,14 +37,15 @@ __all__ = ["LR_FLOOR", "VAL_PARTS", "Session", "TrainConfig", "TrainResult", "Tr
            "resume", "split_validation", "train"]
 
 
-Progress = Callable[[TrainStatus], None]
+OnStep = Callable[[TrainStatus], None]
+"""on_step(status) after every step: the loss and speed that train's bar shows (where :data:`embviz.progress.Progress` has only counts)."""
 
 
 # -- public entry points --------------------------------------------------------------------------
 
 
 def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
-          progress: Progress | None = None) -> TrainResult:
+          progress: OnStep | None = None) -> TrainResult:
     """Train a new run into ``out`` (refused if it exists, unless ``overwrite``).
 
     Under ``torchrun`` every rank calls this; each reads the corpus itself, only rank 0 creates, locks
@@ -70,7 +71,7 @@ def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
         dist.stop()
 
 
-def resume(run_dir: Path | str, *, progress: Progress | None = None) -> TrainResult:
+def resume(run_dir: Path | str, *, progress: OnStep | None = None) -> TrainResult:
     """Continue an interrupted (or killed) run from its last checkpoint; the result equals an unbroken run.
 
     A run killed before its first checkpoint starts again from step 0. Under ``torchrun`` only rank 0
@@ -303,7 +304,7 @@ class Session:
                              minlength=self.model_cfg.vocab_size)
         run.write_vocab(self.tokenizer.tokens, counts.tolist(), token_categories(self.tokenizer, lexicon))
 
-    def loop(self, run: Run, lexicon: Lexicon, progress: Progress | None, start: dict | None) -> TrainResult:
+    def loop(self, run: Run, lexicon: Lexicon, progress: OnStep | None, start: dict | None) -> TrainResult:
         cfg, dist = self.config, self.dist
         model, optimizer = self.build(dist.device)
         step, epoch, batch = 0, 0, 0

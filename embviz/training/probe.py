@@ -21,15 +21,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 
 from embviz.errors import RunError
+from embviz.progress import Progress
 from embviz.rundir.manifest import RunManifest
 from embviz.rundir.run import Run
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass
