@@ -203,6 +203,7 @@ def test_animate_writes_everything(run_copy: Path, tmp_path: Path) -> None:
                             tmp_path / "out/toy-metrics.csv"]
 
 
+@pytest.mark.slow
 def test_default_umap_film_shows_the_fields_forming(run_copy: Path, tmp_path: Path) -> None:
     result = animate(run_copy, tmp_path / "umap.gif", AnimateOptions(film=SMALL.film))
     assert result.method == "umap" and result.params["mode"] == "chain"
@@ -236,6 +237,7 @@ def test_summary_warns_when_the_layout_hides_the_clusters(tmp_path: Path, capsys
     assert f"category purity@10 {layout:.2f} in 2-D of {space:.2f} in the space" in captured.out
 
 
+@pytest.mark.slow
 def test_second_animate_hits_the_cache(run_copy: Path, tmp_path: Path, monkeypatch) -> None:
     first = animate(run_copy, tmp_path / "a.gif", SMALL)
     assert not first.projection_cached and not first.metrics_cached
@@ -346,6 +348,7 @@ def test_error_unwritable_output(run_copy: Path, tmp_path: Path, cli_error) -> N
     assert "cannot write" in cli_error(["animate", str(run_copy), "--out", str(blocker / "film.mp4")])
 
 
+@pytest.mark.slow
 def test_tiny_trained_run_end_to_end(tiny_config, tmp_path: Path) -> None:
     from dataclasses import replace
 

@@ -215,6 +215,7 @@ def _cli(args: list[str], capsys) -> tuple[str, str]:
     return captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_tiny_chinese_run_trains_animates_and_compares_with_glyphs(tmp_path, capsys):
     from embviz.film.fonts import find_cjk_font
 

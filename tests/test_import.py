@@ -148,6 +148,7 @@ def test_trainer_folders_import_exactly_in_step_order_with_readable_tokens(tmp_p
 SMALL_FILM = AnimateOptions(top=40, method="pca", cache=False, film=FilmOptions(size=(160, 120), fps=2, label=3))
 
 
+@pytest.mark.slow
 def test_animate_and_compare_read_an_imported_run(tmp_path, trainer_series, corpus_file):
     from embviz.compare.comparison import CompareOptions, compare
     from embviz.compare.word2vec import Word2VecOptions

@@ -81,6 +81,7 @@ def test_first_settled_is_the_first_epoch_the_rule_stops_at_and_leaves_room_to_c
     assert first_settled(levelling(20, 30), 20) is None
 
 
+@pytest.mark.slow
 def test_a_settled_run_cools_down_for_one_epoch_records_why_and_resumes_to_the_same_stop(tmp_path, tiny_config):
     config = dataclasses.replace(tiny_config, epochs=8)
     assert config.stop_when_settled  # the default

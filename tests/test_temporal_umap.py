@@ -3,6 +3,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from embviz.layout.temporal_umap import neighbourhood_overlap, optimise_jointly
@@ -42,6 +43,7 @@ def _displacement(y: np.ndarray) -> float:
                           for p, q in zip(y[:-1], y[1:])]))
 
 
+@pytest.mark.slow
 def test_ties_between_frames_steady_the_film_and_keep_the_clusters() -> None:
     graphs, labels, inits, a, b = _graphs_and_labels()
     free = optimise_jointly(inits, graphs, a=a, b=b, n_epochs=200, strength=1e-9)

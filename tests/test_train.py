@@ -121,6 +121,7 @@ def test_an_existing_run_is_kept_unless_overwrite(tmp_path, tiny_config):
     assert not np.array_equal(final_matrix(tmp_path / "run"), before)
 
 
+@pytest.mark.slow
 def test_untied_runs_record_which_matrix_is_filmed(tmp_path, tiny_config):
     train(dataclasses.replace(tiny_config, tie=False), tmp_path / "run")
     assert "input only" in Run.open(tmp_path / "run").manifest().snapshot_matrix
