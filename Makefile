@@ -3,32 +3,39 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+DEMO   := $(VENV)/.installed-demo
+DEV    := $(VENV)/.installed-dev
 
 .PHONY: install demo test test-fast bench clean
 
-install: $(STAMP)
+# The demo needs only embviz and its Chinese extras; the tests add their clients (tensorboard,
+# transformers, selenium, ...). Either target works first on a fresh clone.
+install: $(DEV)
 
-$(STAMP): pyproject.toml constraints.txt
+$(DEMO): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[zh]'
+	touch $(DEMO)
 
-demo: $(STAMP)
+$(DEV): $(DEMO)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(DEV)
+
+demo: $(DEMO)
 	$(BIN)/embviz train synthetic --out runs/demo --overwrite --snapshot-schedule log
 	$(BIN)/embviz animate runs/demo
 	$(BIN)/embviz compare-word2vec runs/demo --words cat,monday,red,three,eats,orange
-	$(BIN)/embviz explore runs/demo --overwrite
+	$(BIN)/embviz explore runs/demo
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/ruff check embviz tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
-test-fast: $(STAMP)
+test-fast: $(DEV)
 	$(BIN)/ruff check embviz tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
-bench: $(STAMP)
+bench: $(DEV)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
