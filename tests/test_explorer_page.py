@@ -202,6 +202,19 @@ def test_clicking_a_word_lists_the_neighbours_python_computes(browser, toy) -> N
         == set(state["gained"])
 
 
+def test_every_curve_has_its_own_colour_in_the_legend_and_on_the_canvas(browser, toy) -> None:
+    load(browser, toy[1])
+    keys = browser.find_elements("css selector", "#curve-legend li")
+    swatches = [js(browser, "getComputedStyle(arguments[0].querySelector('.swatch')).backgroundColor", li) for li in keys]
+    assert len(keys) >= 7 and len(set(swatches)) == len(swatches)  # three levels x (space, 2-D), trust., loss
+    pixels = np.array(browser.execute_script(
+        "const c = document.getElementById('curves');"
+        "return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"), dtype=np.int16).reshape(-1, 4)[:, :3]
+    for swatch in swatches:
+        rgb = np.array([int(v) for v in swatch[swatch.index("(") + 1:swatch.index(")")].split(",")[:3]])
+        assert (np.abs(pixels - rgb).max(axis=1) <= 8).sum() >= 20, f"no curve drawn in {swatch}"
+
+
 def test_level_switch_and_legend(browser, toy) -> None:
     from selenium.webdriver.support.ui import Select
 

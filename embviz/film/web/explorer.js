@@ -160,7 +160,9 @@
   }
 
   // -- emergence panel ------------------------------------------------------------------------
-  const CURVE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"];
+  // Each curve its own colour (grey is the loss's): tab10 without grey, then hues spaced by the golden angle.
+  const TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"];
+  const curveColour = (i) => (i < TAB10.length ? TAB10[i] : `hsl(${Math.round((i * 137.508) % 360)}, 65%, 42%)`);
   const curveNames = Object.keys(D.curves);
   const cx = (i, w) => 6 + (w - 12) * (T > 1 ? i / (T - 1) : 0);
   function drawCurves() {
@@ -168,7 +170,7 @@
     const cy = (v) => bottom - (bottom - top) * v;
     cctx.clearRect(0, 0, w, h);
     const loss = D.loss.filter((v) => v !== null);
-    const series = curveNames.map((name, i) => ({ values: D.curves[name], colour: CURVE_COLOURS[i % CURVE_COLOURS.length], dash: [] }));
+    const series = curveNames.map((name, i) => ({ values: D.curves[name], colour: curveColour(i), dash: [] }));
     if (loss.length) {
       const lo = Math.min(...loss), hi = Math.max(...loss);
       series.push({ values: D.loss.map((v) => (v === null ? null : (v - lo) / Math.max(hi - lo, 1e-9))), colour: "#777", dash: [4, 3] });
@@ -187,7 +189,7 @@
   }
   function buildCurveLegend() {
     const ul = $("curve-legend");
-    curveNames.forEach((name, i) => addKey(ul, name, CURVE_COLOURS[i % CURVE_COLOURS.length]));
+    curveNames.forEach((name, i) => addKey(ul, name, curveColour(i)));
     if (D.loss.some((v) => v !== null)) addKey(ul, "loss (scaled, dashed)", "#777");
   }
   function addKey(ul, text, colour) {
