@@ -58,8 +58,7 @@ class CorpusInfo:
     def from_json(cls, data: Any, where: Path) -> "CorpusInfo":
         if not isinstance(data, dict):
             raise RunError(f"{where}: 'corpus' must be an object, not {type(data).__name__}")
-        return cls(**{f.name: optional(data, f.name, int if f.type == "int | None" else str, f"{where}: corpus")
-                      for f in fields(cls)})
+        return cls(**{f.name: optional(data, f.name, _TYPES[f.type], f"{where}: corpus") for f in fields(cls)})
 
 
 @dataclass
