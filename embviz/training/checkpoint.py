@@ -1,7 +1,10 @@
-"""A run's checkpoint file: what it holds (:data:`CHECKPOINT_KEYS`), saved atomically, loaded and type-checked."""
+"""A run's checkpoint file: what it holds (:data:`CHECKPOINT_KEYS`), saved atomically, loaded and type-checked,
+and the loop's :class:`Position` it records."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -13,6 +16,40 @@ from embviz.rundir.run import Run
 CHECKPOINT_KEYS: dict[str, type | tuple[type, ...]] = {
     "model": dict, "optimizer": dict, "rng": torch.Tensor, "step": int, "epoch": int, "batch": int,
     "best": dict, "losses_since_snapshot": list}
+
+
+@dataclass
+class Position:
+    """Where training stands: the global step, the epoch and the batch within it, the best validation so far."""
+
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0
+    best: dict = field(default_factory=lambda: {"step": None, "val": math.inf, "since": 0})
+
+    @classmethod
+    def of(cls, state: dict) -> "Position":
+        """The position a checkpoint (see :func:`load_checkpoint`) was saved at."""
+        return cls(state["step"], state["epoch"], state["batch"], state["best"])
+
+
+def state_of(model: torch.nn.Module, optimizer: torch.optim.Optimizer, at: Position,
+             losses_since_snapshot: list[float]) -> dict:
+    """What a checkpoint holds (:data:`CHECKPOINT_KEYS`): model, optimiser and RNG at ``at``."""
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
+            "step": at.step, "epoch": at.epoch, "batch": at.batch, "best": at.best,
+            "losses_since_snapshot": list(losses_since_snapshot)}
+
+
+def restore(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict, where: Path) -> None:
+    """Load a checkpoint's model, optimiser and RNG; a mismatch is a one-line :class:`RunError`."""
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+        detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise RunError(f"{where} does not match this run's model ({detail})") from None
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,17 +19,18 @@ import torch
 from torch.nn import functional as F
 
 from embviz.errors import ConfigError, CorpusError, RunError
-from embviz.rundir.files import read_json, write_json
-from embviz.rundir.manifest import CorpusInfo, RunManifest
-from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run, Snapshot, snapshot_name
+from embviz.rundir.files import read_json
+from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run
 from embviz.text.corpus import Corpus, check_sha256, load_corpus
-from embviz.text.lexicon import PURITY_LEVEL, Lexicon, at_level, token_categories
+from embviz.text.lexicon import PURITY_LEVEL, Lexicon, at_level
 from embviz.text.tokenizer import Tokenizer, build_tokenizer, count_words
 from embviz.training import checkpoint, defaults, stopping
+from embviz.training.checkpoint import Position
 from embviz.training.config import TrainConfig
 from embviz.training.data import VAL_PARTS, epoch_windows, split_validation
 from embviz.training.distributed import Distributed, StopFlag, pick_device
 from embviz.training.model import ModelConfig, TinyGPT
+from embviz.training.record import Recorder, RunRecorder, write_new_run
 from embviz.training.summary import TrainResult, TrainStatus, jsonable, summarize
 
 __all__ = ["LR_FLOOR", "VAL_PARTS", "Session", "TrainConfig", "TrainResult", "TrainStatus", "epoch_windows",
@@ -63,10 +63,10 @@ def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
             def create() -> None:
                 run = Run.create(Path(out), overwrite=overwrite)
                 held.enter_context(run.lock())
-                session.write_new_run(run, corpus, lexicon, min_count)
+                write_new_run(run, session, corpus, lexicon, min_count)
 
             dist.on_writer(create)
-            return session.loop(Run(Path(out)), lexicon, progress, start=None)
+            return _train_run(session, Run(Path(out)), lexicon, progress, start=None)
     finally:
         dist.stop()
 
@@ -120,14 +120,14 @@ def resume(run_dir: Path | str, *, progress: OnStep | None = None) -> TrainResul
                 if state is None:  # killed before the first checkpoint: start again from step 0
                     run.truncate_snapshots(after_step=-1)
                     run.write_metrics([])
-                    session.write_new_run(run, corpus, lexicon, min_count)
+                    write_new_run(run, session, corpus, lexicon, min_count)
                 else:
                     run.truncate_snapshots(after_step=state["step"])
                     run.write_metrics([r for r in run.metrics() if r["step"] <= state["step"]])
                     run.set_status("running")
 
             dist.on_writer(rewind)
-            return session.loop(Run(run_dir), lexicon, progress, start=state)
+            return _train_run(session, Run(run_dir), lexicon, progress, start=state)
     finally:
         dist.stop()
 
@@ -148,7 +148,38 @@ def _inputs(config: TrainConfig, tokenizer_json: Any = None) -> tuple[Corpus, Le
     return corpus, lexicon, min_count, tokenizer
 
 
+def _train_run(session: "Session", run: Run, lexicon: Lexicon, progress: OnStep | None,
+               start: dict | None) -> TrainResult:
+    """Train ``session`` into ``run`` from the checkpoint ``start`` (None: step 0), and record its result."""
+    dist = session.dist
+    model, optimizer = session.build(dist.device)
+    if start is not None:
+        checkpoint.restore(model, optimizer, start, run.checkpoint_path)
+    labels = [at_level(c, PURITY_LEVEL) for c in (run.vocab()[2] if dist.is_writer else [])]
+    recorder = RunRecorder(run, dist, session.config.snapshot_dtype, session.tokens_per_step, start)
+    t_start, stop = time.perf_counter(), StopFlag()
+    with stop.catch_signals():
+        ended = session.run_epochs(model, optimizer, recorder, progress, start and Position.of(start), stop=stop)
+    at = ended.at
+    status = "complete" if at.epoch >= session.chosen.epochs or ended.stop_reason else "interrupted"
+    result = summarize(run, dist.is_writer, session.chosen, labels, status, at.step, at.epoch, at.best,
+                       ended.stop_reason, ended.tokens_timed, ended.seconds_timed, time.perf_counter() - t_start)
+    # A collective: no rank leaves (and tears down the process group) while rank 0 still writes.
+    dist.on_writer(lambda: run.set_status(status, result=jsonable(result)))
+    return result
+
+
 # -- the session: data, model, optimiser, loop -----------------------------------------------------
+
+
+@dataclass
+class Ended:
+    """Where :meth:`Session.run_epochs` ended, why it stopped early (None: it did not), and its timed steps."""
+
+    at: Position
+    stop_reason: str | None = None
+    tokens_timed: int = 0
+    seconds_timed: float = 0.0
 
 
 LR_FLOOR = 0.1
@@ -157,10 +188,11 @@ LR_FLOOR = 0.1
 
 @dataclass
 class Session:
-    """One run's training: its data split, chosen values, model builder, schedule and step.
+    """One run's training: its data split, chosen values, model builder, schedule, step and loop.
 
-    :func:`train` and :func:`resume` drive it over a run directory; the probe of
-    ``compare-word2vec`` drives it directly (:meth:`local`) to retrain a run with another embedding.
+    :func:`train` and :func:`resume` run its loop (:meth:`run_epochs`) into a run directory; the probe
+    of ``compare-word2vec`` runs the same loop on a :meth:`local` session to retrain a run with another
+    embedding.
     """
 
     config: TrainConfig
@@ -213,24 +245,13 @@ class Session:
                                       betas=(0.9, 0.95))
         return model, optimizer
 
-    @staticmethod
-    def restore(model: TinyGPT, optimizer: torch.optim.Optimizer, state: dict, where: Path) -> None:
-        """Load a checkpoint's model, optimiser and RNG; a mismatch is a one-line :class:`RunError`."""
-        try:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            torch.set_rng_state(state["rng"])
-        except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
-            detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise RunError(f"{where} does not match this run's model ({detail})") from None
-
     def check_checkpoint(self, state: dict, where: Path) -> None:
         """Refuse a checkpoint that does not fit this run, before anything in the run is changed."""
         self.check_position(state, where)
         rng = torch.get_rng_state()
         try:
             model, optimizer = self.build(torch.device("cpu"))
-            self.restore(model, optimizer, state, where)
+            checkpoint.restore(model, optimizer, state, where)
         finally:
             torch.set_rng_state(rng)
 
@@ -245,6 +266,10 @@ class Session:
     @property
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.chosen.epochs
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.chosen.batch_size * self.config.context
 
     def lr_at(self, step: int) -> float:
         """Linear warmup to ``lr`` then cosine decay to :data:`LR_FLOOR` of it, as a function of the step;
@@ -282,131 +307,74 @@ class Session:
         share = size // self.dist.world
         return torch.from_numpy(starts[self.dist.rank * share:(self.dist.rank + 1) * share])
 
-    def write_new_run(self, run: Run, corpus: Corpus, lexicon: Lexicon, min_count: int) -> None:
-        run.write_manifest(RunManifest(
-            status="running",
-            config=asdict(self.config),
-            chosen={**asdict(self.chosen), "min_count": min_count},
-            model=self.model_cfg.to_json(),
-            snapshot_matrix="token embedding (tied with the LM head)" if self.config.tie else "token embedding (input only; the LM head is separate)",
-            corpus=CorpusInfo(name=corpus.name, source=corpus.source, sha256=corpus.sha256,
-                              tokens=len(self.train_ids) + len(self.val_ids),
-                              train_tokens=len(self.train_ids), val_tokens=len(self.val_ids)),
-            steps_per_epoch=self.steps_per_epoch,
-            total_steps=self.total_steps,
-            world_size=self.dist.world,
-            segmenter=self.tokenizer.segmenter,
-            versions=_versions(self.tokenizer),
-            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        ))
-        write_json(run.path / TOKENIZER_JSON, self.tokenizer.to_json())
-        counts = np.bincount(np.concatenate([self.train_ids.numpy(), self.val_ids.numpy()]),
-                             minlength=self.model_cfg.vocab_size)
-        run.write_vocab(self.tokenizer.tokens, counts.tolist(), token_categories(self.tokenizer, lexicon))
-
-    def loop(self, run: Run, lexicon: Lexicon, progress: OnStep | None, start: dict | None) -> TrainResult:
-        cfg, dist = self.config, self.dist
-        model, optimizer = self.build(dist.device)
-        step, epoch, batch = 0, 0, 0
-        pending_rows: list[dict] = []
-        losses_since_snapshot: list[float] = []
-        if start is not None:
-            self.restore(model, optimizer, start, run.checkpoint_path)
-            step, epoch, batch = start["step"], start["epoch"], start["batch"]
-            losses_since_snapshot.extend(start["losses_since_snapshot"])
-        wrapped = dist.wrap(model)
-        forward = torch.compile(wrapped) if cfg.compile else wrapped
-        labels = [at_level(c, PURITY_LEVEL) for c in (run.vocab()[2] if dist.is_writer else [])]
+    def run_epochs(self, model: TinyGPT, optimizer: torch.optim.Optimizer, recorder: Recorder,
+                   progress: OnStep | None = None, start: Position | None = None, *, epochs: int | None = None,
+                   stop: StopFlag | None = None) -> Ended:
+        """Train ``model`` from ``start`` (None: step 0, recording the untrained embedding first), telling
+        ``recorder``, to the end of ``epochs`` epochs (None: the run's budget, ended early by patience or
+        the settle rule) or until ``stop`` is requested."""
+        cfg, dist, per_epoch = self.config, self.dist, self.steps_per_epoch
+        last = self.chosen.epochs if epochs is None else epochs
+        forward = dist.wrap(model)
+        forward = torch.compile(forward) if cfg.compile else forward
         snap_steps = self.snapshot_steps()
-        tokens_per_step = self.chosen.batch_size * cfg.context
-        best = (start or {}).get("best", {"step": None, "val": math.inf, "since": 0})
-        t_start, tokens_timed, time_timed = time.perf_counter(), 0, 0.0
-        stop = StopFlag()
-        stop_reason: str | None = None
-        # The settle rule's history, rebuilt from the run's own epoch snapshots (so --resume decides
-        # as an unbroken run, and cools down where it did); rank 0 keeps it and tells the other ranks.
-        watch = stopping.Watch.of_run(run) if dist.is_writer else None
-
-        def check_settled() -> None:
-            if self.settle is None:
-                self.settle = dist.on_writer(lambda: self.settled_in(watch.history))
-
-        def save_snapshot(at_step: int, epoch_float: float, val_loss: float | None) -> None:
-            train_loss = float(np.mean(losses_since_snapshot)) if losses_since_snapshot else None
-            losses_since_snapshot.clear()
-            if not dist.is_writer:
-                return
-            matrix = model.embedding().detach().float().cpu().numpy().astype(cfg.snapshot_dtype)
-            snap = Snapshot(file=snapshot_name(at_step), step=at_step, epoch=round(epoch_float, 6),
-                            tokens_seen=at_step * tokens_per_step, train_loss=train_loss, val_loss=val_loss)
-            run.add_snapshot(matrix, snap)
-            if val_loss is not None:
-                watch.add(snap, matrix)
-
-        def save_checkpoint() -> None:
-            if dist.is_writer:
-                run.append_metrics(pending_rows)
-                pending_rows.clear()
-                state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "rng": torch.get_rng_state(), "step": step, "epoch": epoch, "batch": batch, "best": best,
-                         "losses_since_snapshot": list(losses_since_snapshot)}
-                checkpoint.save_checkpoint(run, state)
-
+        at = start or Position()
+        ended = Ended(at)
         if start is None:
-            save_snapshot(0, 0.0, self.evaluate(model))
-            save_checkpoint()
-        check_settled()
-        with stop.catch_signals():
-            while epoch < self.chosen.epochs and not stop.requested(dist):
-                model.train()
-                while batch < self.steps_per_epoch:
-                    t0 = time.perf_counter()
-                    loss = dist.mean(self.step(forward, optimizer, epoch, batch, step))
-                    dt = time.perf_counter() - t0
-                    step, batch = step + 1, batch + 1
-                    tokens_timed += tokens_per_step
-                    time_timed += dt
-                    losses_since_snapshot.append(loss)
-                    tps = tokens_per_step / dt if dt > 0 else 0.0
-                    pending_rows.append({"step": step, "epoch": round(epoch + batch / self.steps_per_epoch, 6),
-                                         "loss": round(loss, 6), "lr": self.lr_at(step - 1),
-                                         "tokens_per_s": round(tps, 1)})
-                    if progress and dist.is_writer:
-                        progress(TrainStatus(step, self.total_steps, epoch + 1, self.chosen.epochs, loss,
-                                             tokens_timed / time_timed))
-                    epoch_float = epoch + batch / self.steps_per_epoch
-                    if batch == self.steps_per_epoch:
-                        break
-                    if step in snap_steps:
-                        save_snapshot(step, epoch_float, None)
-                    if stop.requested(dist):
-                        break
-                if batch == self.steps_per_epoch:
-                    val = self.evaluate(model)
-                    epoch, batch = epoch + 1, 0
-                    if val < best["val"]:
-                        best = {"step": step, "val": val, "since": 0}
-                    else:
-                        best = {**best, "since": best["since"] + 1}
-                    save_snapshot(step, float(epoch), val)
-                    save_checkpoint()
-                    check_settled()
-                    if self.chosen.patience and best["since"] >= self.chosen.patience:
-                        stop_reason = f"patience: no better validation loss for {best['since']} epochs"
-                    elif self.settle is not None and epoch == self.settle[0] + 1:
-                        stop_reason = f"{self.settle[1]}; cooled down over epoch {epoch}"
-                    if stop_reason:
-                        break
-                else:  # stopped mid-epoch by a signal
-                    if step not in snap_steps:
-                        save_snapshot(step, epoch + batch / self.steps_per_epoch, None)
-                    save_checkpoint()
-        status = "complete" if epoch >= self.chosen.epochs or stop_reason else "interrupted"
-        result = summarize(run, dist.is_writer, self.chosen, labels, status, step, epoch, best, stop_reason,
-                           tokens_timed, time_timed, time.perf_counter() - t_start)
-        # A collective: no rank leaves (and tears down the process group) while rank 0 still writes.
-        dist.on_writer(lambda: run.set_status(status, result=jsonable(result)))
-        return result
+            recorder.snapshot(0, 0.0, self.evaluate(model), model)
+            recorder.checkpoint(model, optimizer, at)
+        self._check_settled(recorder)
+        while at.epoch < last and not (stop and stop.requested(dist)):
+            model.train()
+            while at.batch < per_epoch:
+                t0 = time.perf_counter()
+                loss = dist.mean(self.step(forward, optimizer, at.epoch, at.batch, at.step))
+                dt = time.perf_counter() - t0
+                at.step, at.batch = at.step + 1, at.batch + 1
+                ended.tokens_timed += self.tokens_per_step
+                ended.seconds_timed += dt
+                epoch_float = at.epoch + at.batch / per_epoch
+                recorder.step({"step": at.step, "epoch": round(epoch_float, 6), "loss": round(loss, 6),
+                               "lr": self.lr_at(at.step - 1),
+                               "tokens_per_s": round(self.tokens_per_step / dt if dt > 0 else 0.0, 1)}, loss)
+                if progress and dist.is_writer:
+                    progress(TrainStatus(at.step, last * per_epoch, at.epoch + 1, last, loss,
+                                         ended.tokens_timed / ended.seconds_timed))
+                if at.batch == per_epoch:
+                    break
+                if at.step in snap_steps:
+                    recorder.snapshot(at.step, epoch_float, None, model)
+                if stop and stop.requested(dist):
+                    break
+            if at.batch < per_epoch:  # stopped mid-epoch
+                if at.step not in snap_steps:
+                    recorder.snapshot(at.step, at.epoch + at.batch / per_epoch, None, model)
+                recorder.checkpoint(model, optimizer, at)
+                break
+            val = self.evaluate(model)
+            at.epoch, at.batch = at.epoch + 1, 0
+            since = at.best["since"] + 1
+            at.best = {"step": at.step, "val": val, "since": 0} if val < at.best["val"] else {**at.best, "since": since}
+            recorder.snapshot(at.step, float(at.epoch), val, model)
+            recorder.checkpoint(model, optimizer, at)
+            self._check_settled(recorder)
+            ended.stop_reason = self._stop_reason(at) if epochs is None else None
+            if ended.stop_reason:
+                break
+        return ended
+
+    def _check_settled(self, recorder: Recorder) -> None:
+        """Rank 0 decides from the recorder's epoch history whether the map settled, and tells the others."""
+        if self.settle is None:
+            self.settle = self.dist.on_writer(lambda: self.settled_in(recorder.history()))
+
+    def _stop_reason(self, at: Position) -> str | None:
+        """Why training stops at this epoch end (patience, or the epoch that cooled down after settling)."""
+        if self.chosen.patience and at.best["since"] >= self.chosen.patience:
+            return f"patience: no better validation loss for {at.best['since']} epochs"
+        if self.settle is not None and at.epoch == self.settle[0] + 1:
+            return f"{self.settle[1]}; cooled down over epoch {at.epoch}"
+        return None
 
     def step(self, forward: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int, batch: int,
              step: int) -> float:
@@ -440,11 +408,3 @@ class Session:
                                            reduction="sum"))
         model.train()
         return self.dist.sum(total) / (n * ctx)  # the same value on every rank, so all agree on patience
-
-def _versions(tokenizer: Tokenizer) -> dict:
-    import embviz
-    from embviz.text import chinese
-
-    segmenter = {"jieba": chinese.segmenter_version()} if tokenizer.segmenter == "jieba" else {}
-    return {"embviz": embviz.__version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version(), **segmenter}

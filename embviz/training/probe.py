@@ -4,8 +4,9 @@ The run's TinyGPT is trained again with the run's config, seed, data order, sche
 epochs (the same budget), with its token embedding initialised from the Word2Vec vectors and either
 frozen or fine-tuned. The from-scratch arm is the run itself: its validation losses at step 0 and at
 every epoch end, read from its snapshots. The probe reuses the training session of
-:mod:`embviz.training.loop` (``Session.local/build/step/evaluate``) so the arms differ only in the embedding;
-with no initial embedding it reproduces the run's own losses exactly on CPU (tested).
+:mod:`embviz.training.loop`: each arm runs through ``Session.run_epochs``, the loop ``embviz train`` runs,
+so the arms differ only in the embedding; with no initial embedding it reproduces the run's own losses
+exactly on CPU (tested).
 
 When the head is tied to the embedding (the default) a frozen embedding is also a frozen output
 layer: the model must predict with the Word2Vec vectors as its output word vectors too. That is
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -42,9 +43,32 @@ class ProbeArm:
     """[V, d] the trained model's final token embedding (None for the run's own arm)."""
 
 
+@dataclass
+class _ValLosses:
+    """The probe's recorder (:class:`embviz.training.record.Recorder`): keeps the validation losses, writes
+    nothing, and hands the settle rule the run's own epoch history, so an arm cools down where the run did."""
+
+    run_history: list
+    val_loss: list[float] = field(default_factory=list)
+
+    def step(self, row: dict, loss: float) -> None:
+        pass
+
+    def snapshot(self, step: int, epoch: float, val_loss: float | None, model) -> None:
+        if val_loss is not None:
+            self.val_loss.append(val_loss)
+
+    def checkpoint(self, model, optimizer, at) -> None:
+        pass
+
+    def history(self) -> list:
+        return self.run_history
+
+
 def train_arm(run: Run, manifest: RunManifest, text: str, tokenizer, init: np.ndarray | None, *, freeze: bool,
               epochs: int, name: str, progress: Progress | None = None) -> ProbeArm:
-    """Train the run's TinyGPT for ``epochs`` epochs with embedding ``init`` [V, d] (None: the run's own init)."""
+    """Train the run's TinyGPT for ``epochs`` epochs with embedding ``init`` [V, d] (None: the run's own init),
+    through the loop ``embviz train`` runs (:meth:`embviz.training.loop.Session.run_epochs`)."""
     import torch
 
     from embviz.training.loop import Session, TrainConfig
@@ -55,7 +79,6 @@ def train_arm(run: Run, manifest: RunManifest, text: str, tokenizer, init: np.nd
     except TypeError:
         raise RunError(f"{run.path / 'run.json'}: config is not one this version understands") from None
     session = Session.local(config, text, tokenizer)
-    session.settle = session.settled_in(Watch.of_run(run).history)  # the run's cooldown, if it had one
     recorded = {k: v for k, v in (manifest.chosen or {}).items() if k != "min_count"}
     if recorded and asdict(session.chosen) != recorded:
         raise RunError(f"{run.path}: the run's training setup cannot be rebuilt exactly (chosen values differ)")
@@ -68,19 +91,11 @@ def train_arm(run: Run, manifest: RunManifest, text: str, tokenizer, init: np.nd
             model.tok.weight.copy_(torch.from_numpy(np.ascontiguousarray(init, dtype=np.float32)))
     # A frozen weight gets no gradient, so AdamW leaves it (and its decay) alone.
     model.tok.weight.requires_grad_(not freeze)
-    losses = [session.evaluate(model)]
-    total = epochs * session.steps_per_epoch
-    step = 0
-    for epoch in range(epochs):
-        model.train()
-        for batch in range(session.steps_per_epoch):
-            session.step(model, optimizer, epoch, batch, step)
-            step += 1
-            if progress:
-                progress(name, step, total)
-        losses.append(session.evaluate(model))
-    return ProbeArm(name=name, val_loss=losses, seconds=time.perf_counter() - t0, source="trained by the probe",
-                    embedding=model.tok.weight.detach().float().cpu().numpy())
+    recorder = _ValLosses(Watch.of_run(run).history)
+    session.run_epochs(model, optimizer, recorder, progress and (lambda s: progress(name, s.step, s.total_steps)),
+                       epochs=epochs)
+    return ProbeArm(name=name, val_loss=recorder.val_loss, seconds=time.perf_counter() - t0,
+                    source="trained by the probe", embedding=model.tok.weight.detach().float().cpu().numpy())
 
 
 def scratch_arm(run: Run) -> ProbeArm:
