@@ -21,7 +21,6 @@ import numpy as np
 
 from embviz.compare.measures import (
     Purity,
-    Similarity,
     Source,
     Spaces,
     find_words,
@@ -34,6 +33,7 @@ from embviz.compare.measures import (
     purity_labels,
     shared_spaces,
 )
+from embviz.compare.similarity import Similarity
 from embviz.compare.word2vec import (
     VECTORS_FILE,
     Baseline,
