@@ -1,5 +1,6 @@
-"""``embviz compare-word2vec``: its options (defaults from :class:`~embviz.compare.comparison.CompareOptions`
-and :class:`~embviz.compare.word2vec.Word2VecOptions`) and its tables."""
+"""``embviz compare-word2vec`` and ``embviz compare``: their options (defaults from
+:class:`~embviz.compare.comparison.CompareOptions`, :class:`~embviz.compare.word2vec.Word2VecOptions` and
+:class:`~embviz.compare.runs.RunsOptions`) and their tables."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.table import Table
 from embviz.cli import options as opt
 from embviz.cli.core import Bars, app, auto_default, options_from, out, split
 from embviz.compare.comparison import CompareOptions, compare
+from embviz.compare.runs import RunsOptions, compare_runs
 from embviz.compare.word2vec import Word2VecOptions
 
 _COMPARE = CompareOptions()
@@ -88,3 +90,59 @@ def _summary(d: dict) -> None:
         out.print(d["probe"]["verdict"], highlight=False, soft_wrap=True)
     for name, path in d["files"].items():
         out.print(f"{name}: {path}", highlight=False, soft_wrap=True)
+
+
+_RUNS = RunsOptions()
+
+
+@app.command("compare")
+def compare_two_runs(
+    ctx: typer.Context,
+    run_a: Path = typer.Argument(..., help="A complete run directory (trained or imported)."),
+    run_b: Path = typer.Argument(..., help="Another complete run directory, compared on the tokens both hold."),
+    match: str = typer.Option(_RUNS.match, help="Pair snapshots by step, tokens (seen) or fraction (of each "
+                                                "run's training)."),
+    tolerance: float = typer.Option(_RUNS.tolerance, help="Pair two snapshots only when they differ by at most "
+                                                          "this share of the larger step, token count or fraction."),
+    k: int = typer.Option(_RUNS.k, help="Neighbours for Jaccard@k."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON to stdout (and nothing else)."),
+    quiet: opt.Quiet = False,
+) -> None:
+    """Compare two runs (two seeds, two sizes, a trained and an imported one) snapshot by matched snapshot."""
+    import json
+
+    options = options_from(RunsOptions, ctx.params)
+    with Bars(quiet or json_out) as bars:
+        result = compare_runs(run_a, run_b, options, progress=bars.update)
+    if json_out:
+        sys.stdout.write(json.dumps(result.data, indent=2, ensure_ascii=False) + "\n")
+    elif not quiet:
+        _runs_summary(result.data)
+
+
+def _runs_summary(d: dict) -> None:
+    from embviz.compare.report import fmt
+
+    k = d["k"]
+    table = Table(title=f"{d['a']['run']} vs {d['b']['run']} · {d['shared']['n_tokens']:,} shared tokens · "
+                        f"matched by {d['match']['by']}")
+    for name in ("step A", "step B", "fraction", "linear CKA", "Procrustes disparity", f"mean Jaccard@{k}"):
+        table.add_column(name, justify="right")
+    for s in d["snapshots"]:
+        table.add_row(str(s["step_a"]), str(s["step_b"]), f"{s['fraction_a']:.3f}", fmt(s["cka"]),
+                      fmt(s["procrustes_disparity"]), fmt(s["jaccard_mean"]))
+    out.print(table)
+    for names, title in ((("frequency",), "by corpus frequency"), (("word_class", "pos"), "by word class and part "
+                                                                                           "of speech")):
+        groups = [g for name in names for g in d["split"].get(name, {}).get("groups", [])]
+        if not groups:
+            continue
+        split = Table(title=f"mean Jaccard@{k} {title} (chance {fmt(d['jaccard_chance'])})")
+        split.add_column("step A", justify="right")
+        for g in groups:
+            split.add_column(f"{g['name']} ({g['n']})", justify="right")
+        for i, s in enumerate(d["snapshots"]):
+            split.add_row(str(s["step_a"]), *(fmt(g["jaccard"][i]) for g in groups))
+        out.print(split)
+    for f in d["findings"]:
+        out.print(f["verdict"], highlight=False, soft_wrap=True)
