@@ -222,3 +222,22 @@ def test_shared_tokens_need_three(tmp_path):
     make_toy_run(tmp_path / "b", tokens=["a", "b", "x", "y"], labels=[None] * 4)
     with pytest.raises(RunError, match="share 2 token"):
         compare_runs(tmp_path / "a", tmp_path / "b")
+
+
+def test_the_finding_says_plainly_whether_it_holds():
+    from embviz.compare.runs import Agreement, Group, finding
+
+    steps = [0, 10, 20, 40, 80]
+    early = np.array([0.0, 0.5, 0.6, 0.6, 0.6])  # rises at once, stays highest
+    late = np.array([0.0, 0.05, 0.1, 0.3, 0.5])  # rises late, ends lower
+    agreements = [Agreement(s, s, 1.0, 0.0, np.array([e, e, lt, lt]))
+                  for s, e, lt in zip(snaps(steps, 1), early, late)]
+    fractions = np.array(steps) / 80
+    first, second = Group("first", np.array([0, 1])), Group("second", np.array([2, 3]))
+    held = finding("first converge faster", first, second, agreements, fractions, chance=0.0)
+    assert held["holds"] and held["earlier"] and held["higher"] and held["higher_at"] == 4
+    assert held["converged_at"] == [0.25, 1.0]
+    assert "holds on these runs" in held["verdict"]
+    turned = finding("second converge faster", second, first, agreements, fractions, chance=0.0)
+    assert not (turned["holds"] or turned["earlier"] or turned["higher"])
+    assert "does NOT hold on these runs" in turned["verdict"]

@@ -36,7 +36,8 @@ TOLERANCE = 0.05
 QUARTILES = 4
 """The frequency split cuts the shared tokens, by corpus count, into this many groups of equal size."""
 CONVERGED = 0.9
-"""A group has converged at the first matched snapshot where its agreement reaches this share of its final."""
+"""A group has converged at the first matched snapshot where its agreement above chance reaches this share of
+its last agreement above chance."""
 
 
 @dataclass(frozen=True)
@@ -246,52 +247,55 @@ def split_groups(a: Side, b: Side, shared: Shared) -> dict[str, dict]:
     return splits
 
 
-def converged_at(curve: np.ndarray, fractions: np.ndarray) -> float | None:
-    """The fraction of training at which ``curve`` [P] first reaches :data:`CONVERGED` of its last value."""
-    if curve.size == 0 or not curve[-1] > 0:
+def converged_at(curve: np.ndarray, fractions: np.ndarray, chance: float) -> float | None:
+    """The fraction of training [P] at which ``curve`` [P] first rises :data:`CONVERGED` of the way from
+    ``chance`` to its last value; None when its last value is not above chance."""
+    if curve.size == 0 or not curve[-1] > chance:
         return None
-    return float(fractions[np.argmax(curve >= CONVERGED * curve[-1])])
+    return float(fractions[np.argmax(curve - chance >= CONVERGED * (curve[-1] - chance))])
 
 
-def finding(claim: str, faster: Group, slower: Group, agreements: list[Agreement], fractions: np.ndarray) -> dict:
+def finding(claim: str, faster: Group, slower: Group, agreements: list[Agreement], fractions: np.ndarray,
+            chance: float) -> dict:
     """``claim`` (``faster`` converge across the runs faster than ``slower``) held against the matched snapshots
-    after initialisation: ``earlier`` when ``faster`` reach :data:`CONVERGED` of their last agreement at an
-    earlier fraction of training, ``higher`` when they agree more at most snapshots and at the last one.
+    after initialisation: ``earlier`` when ``faster`` rise :data:`CONVERGED` of the way from ``chance`` to their
+    last agreement at an earlier fraction of training (:func:`converged_at`), ``higher`` when they agree more at most snapshots and at the last one.
     It holds with both, holds in part with one."""
     trained = [i for i, p in enumerate(agreements) if p.a.step > 0 and p.b.step > 0]
     fast = np.array([agreements[i].jaccard[faster.rows].mean() for i in trained])
     slow = np.array([agreements[i].jaccard[slower.rows].mean() for i in trained])
-    when = [converged_at(fast, fractions[trained]), converged_at(slow, fractions[trained])]
+    when = [converged_at(fast, fractions[trained], chance), converged_at(slow, fractions[trained], chance)]
     out = {"claim": claim, "faster": faster.name, "slower": slower.name, "snapshots": len(trained),
            "higher_at": int((fast > slow).sum()), "final": [float(fast[-1]), float(slow[-1])] if trained else None,
            "converged_at": when}
     if not trained or None in when:
         out.update(earlier=False, higher=False, holds=False,
-                   verdict=f"{claim}: cannot be judged (no agreement after initialisation).")
+                   verdict=f"{claim}: cannot be judged (no agreement above chance after initialisation).")
         return out
     out["earlier"] = bool(when[0] < when[1])
     out["higher"] = bool(out["higher_at"] * 2 > len(trained) and fast[-1] > slow[-1])
     out["holds"] = out["earlier"] and out["higher"]
     status = "holds" if out["holds"] else "holds in part" if out["earlier"] or out["higher"] else "does NOT hold"
-    out["verdict"] = (f"{claim}: {status} on these runs. {faster.name} tokens reach {CONVERGED:.0%} of their last "
-                      f"agreement at {when[0]:.0%} of training, {slower.name} tokens at {when[1]:.0%}; they agree "
+    out["verdict"] = (f"{claim}: {status} on these runs. {faster.name} tokens rise {CONVERGED:.0%} of the way from chance to "
+                      f"their last agreement at {when[0]:.0%} of training, {slower.name} tokens at {when[1]:.0%}; they agree "
                       f"more at {out['higher_at']} of {len(trained)} matched snapshots after initialisation "
                       f"(last: Jaccard@k {fast[-1]:.3f} vs {slow[-1]:.3f}).")
     return out
 
 
-def findings(splits: dict[str, dict], agreements: list[Agreement], fractions: np.ndarray) -> list[dict]:
+def findings(splits: dict[str, dict], agreements: list[Agreement], fractions: np.ndarray,
+             chance: float) -> list[dict]:
     """Fehlauer, Mahowald & Pimentel (2025): across seeds, frequent tokens converge faster than rare ones,
     and function words faster than content words."""
     out = []
     if "frequency" in splits:
         groups = splits["frequency"]["groups"]
         out.append(finding("frequent tokens converge across runs faster than rare ones", groups[0], groups[-1],
-                           agreements, fractions))
+                           agreements, fractions, chance))
     classes = {g.name: g for g in splits["word_class"]["groups"]}
     if "function" in classes and "content" in classes:
         out.append(finding("function words converge across runs faster than content words", classes["function"],
-                           classes["content"], agreements, fractions))
+                           classes["content"], agreements, fractions, chance))
     return out
 
 
@@ -318,7 +322,9 @@ def compare_runs(run_a: Path | str, run_b: Path | str, options: RunsOptions | No
     agreements = measure_pairs(a, b, shared, pairs, options.k, progress)
     splits = split_groups(a, b, shared)
     fractions = progress_keys(a.snapshots, "fraction")[[i for i, _ in pairs]]
-    data = report_data(a, b, shared, pairs, options, agreements, splits, findings(splits, agreements, fractions))
+    chance = jaccard_chance(len(shared.words), min(options.k, len(shared.words) - 1))
+    data = report_data(a, b, shared, pairs, options, agreements, splits,
+                       findings(splits, agreements, fractions, chance))
     data["timings"] = {"total": round(time.perf_counter() - clock, 4)}
     return RunsReport(data, agreements)
 
