@@ -171,6 +171,18 @@ def test_cli_prints_the_report_and_json_has_a_cka_per_matched_snapshot(toy_run, 
     assert capsys.readouterr().out == ""
 
 
+def test_words_are_listed_with_their_neighbours_in_both_runs(toy_run, tmp_path):
+    rotated = transformed(toy_run, tmp_path / "rotated", lambda x: x @ ortho_group.rvs(16, random_state=5))
+    with pytest.warns(UserWarning, match="nosuchword"):
+        report = compare_runs(toy_run, rotated, RunsOptions(words=("W3", "nosuchword"), neighbours=5))
+    [entry] = report.data["neighbours"]
+    assert entry["word"] == "W3" and entry["token"] == "w3" and entry["step_a"] == entry["step_b"] == Run(toy_run).snapshots()[-1].step
+    assert len(entry["a"]) == 5 and "w3" not in {n["word"] for n in entry["a"]}
+    # a rotation moves no neighbour: the same words at the same cosines
+    assert [n["word"] for n in entry["a"]] == [n["word"] for n in entry["b"]]
+    np.testing.assert_allclose([n["cosine"] for n in entry["a"]], [n["cosine"] for n in entry["b"]], atol=1e-5)
+
+
 def test_bad_input_is_one_error_line(toy_run, tmp_path, cli_error):
     make_toy_run(tmp_path / "other", tokens=["x", "y", "z", "q"], labels=[None] * 4)
     assert "share 0 token(s)" in cli_error(["compare", str(toy_run), str(tmp_path / "other")])
@@ -185,6 +197,7 @@ def test_bad_input_is_one_error_line(toy_run, tmp_path, cli_error):
     (tmp_path / "notjson" / RUN_JSON).parent.mkdir()
     (tmp_path / "notjson" / RUN_JSON).write_text("{", encoding="utf-8")
     assert cli_error(["compare", str(toy_run), str(tmp_path / "notjson")])
+    assert "none of the --words" in cli_error(["compare", str(toy_run), str(toy_run), "--words", "zzyzx"])
     assert "--match must be one of" in cli_error(["compare", str(toy_run), str(toy_run), "--match", "epoch"])
     assert "no tokens seen" in cli_error(["compare", str(toy_run), str(zero_tokens(toy_run, tmp_path)),
                                           "--match", "tokens"])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.compare.similarity import Similarity, compare_spaces, in_parallel, neighbour_lists
+from embviz.compare.similarity import Similarity, compare_spaces, in_parallel, nearest_of, neighbour_lists
 from embviz.compare.word2vec import Baseline, check_output_dir
 from embviz.errors import ConfigError, RunError
 from embviz.measure.gensim_eval import (
@@ -27,7 +27,7 @@ from embviz.measure.gensim_eval import (
     gensim_test_file,
     word_pair_spearman,
 )
-from embviz.measure.metrics import cosine_knn, knn_purity, purity_chance, unit_rows
+from embviz.measure.metrics import cosine_knn, knn_purity, purity_chance
 from embviz.progress import Progress
 from embviz.rundir.manifest import RunManifest
 from embviz.rundir.run import Run, Snapshot
@@ -84,14 +84,6 @@ def find_words(words: tuple[str, ...], tokens: list[str], rows: np.ndarray, kind
         warnings.warn(f"not in the run's vocabulary (or never in the corpus), skipped: {', '.join(unknown)}",
                       stacklevel=3)
     return found
-
-
-def _nearest(x: np.ndarray, pos: int, count: int, words: list[str]) -> list[dict]:
-    unit = unit_rows(x)
-    sims = unit @ unit[pos]
-    sims[pos] = -np.inf
-    top = np.argsort(-sims, kind="stable")[:count]
-    return [{"word": words[j], "cosine": float(sims[j])} for j in top]
 
 
 def _bench(vectors: np.ndarray, index: WordIndex) -> dict:
@@ -226,5 +218,5 @@ def nearest_words(source: Source, spaces: Spaces, words: tuple[str, ...], count:
     """Each of ``words``' ``count`` nearest neighbours (cosine) in both spaces."""
     count = min(count, spaces.rows.size - 1)
     found = find_words(words, source.tokens, spaces.rows, source.tokenizer.kind, source.tokenizer.lowercase)
-    return [{"word": word, "token": spaces.tokens[pos], "lm": _nearest(spaces.lm, pos, count, spaces.tokens),
-             "word2vec": _nearest(spaces.word2vec, pos, count, spaces.tokens)} for word, pos in found]
+    return [{"word": word, "token": spaces.tokens[pos], "lm": nearest_of(spaces.lm, pos, count, spaces.tokens),
+             "word2vec": nearest_of(spaces.word2vec, pos, count, spaces.tokens)} for word, pos in found]

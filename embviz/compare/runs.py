@@ -5,19 +5,20 @@ each run → :func:`shared_tokens` (matched by their text) → :func:`match_snap
 fraction of training) → :func:`measure_pairs` (:func:`embviz.compare.similarity.compare_spaces` on every
 matched pair: linear CKA, Procrustes disparity, Jaccard@k) → :func:`split_groups` (by frequency, word class
 and part of speech) → :func:`findings` (the published result that seeds converge unevenly, held against
-these runs) → the report's data. It writes nothing.
+these runs) → the report's data, with :func:`nearest_words` for ``--words``. It writes nothing.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from embviz.compare.report import json_safe
-from embviz.compare.similarity import compare_spaces, in_parallel
+from embviz.compare.similarity import compare_spaces, in_parallel, nearest_of
 from embviz.errors import ConfigError, RunError
 from embviz.measure.metrics import jaccard_chance
 from embviz.progress import Progress
@@ -47,6 +48,9 @@ class RunsOptions:
     match: str = DEFAULT_MATCH
     tolerance: float = TOLERANCE
     k: int = 10
+    words: tuple[str, ...] = ()
+    """Words whose nearest neighbours in both runs (at the last matched pair) the report lists."""
+    neighbours: int = 8
 
     def validate(self) -> None:
         if self.match not in MATCHES:
@@ -55,6 +59,8 @@ class RunsOptions:
             raise ConfigError(f"--tolerance must be at least 0 and below 1, got {self.tolerance}")
         if not 1 <= self.k <= 1000:
             raise ConfigError(f"--k must be between 1 and 1000, got {self.k}")
+        if not 1 <= self.neighbours <= 100:
+            raise ConfigError(f"--neighbours must be between 1 and 100, got {self.neighbours}")
 
 
 # -- 1. the runs and their shared tokens -------------------------------------------------------------------
@@ -117,6 +123,32 @@ def shared_tokens(a: Side, b: Side) -> Shared:
                        "(tokens match by their text)")
     return Shared(np.array([index_a[w] for w in words], dtype=np.int64),
                   np.array([index_b[w] for w in words], dtype=np.int64), words, casefold)
+
+
+def find_shared(words: tuple[str, ...], shared: Shared) -> list[tuple[str, int]]:
+    """(asked word, position in ``shared``) for each of ``words`` both runs hold; warns about the others, and
+    none found is a ConfigError."""
+    where = {w: pos for pos, w in enumerate(shared.words)}
+    keys = [word_form(w).lower() if shared.casefold else word_form(w) for w in words]
+    found = [(w, where[key]) for w, key in zip(words, keys) if key in where]
+    missing = [w for w, key in zip(words, keys) if key not in where]
+    if words and not found:
+        raise ConfigError(f"none of the --words is a token both runs hold: {', '.join(words)}")
+    if missing:
+        warnings.warn(f"not a token both runs hold, skipped: {', '.join(missing)}", stacklevel=3)
+    return found
+
+
+def nearest_words(a: Side, b: Side, shared: Shared, agreement: Agreement, found: list[tuple[str, int]],
+                  count: int) -> list[dict]:
+    """Each found word's ``count`` nearest shared words (cosine) in both runs at the matched pair ``agreement``."""
+    if not found:
+        return []
+    count = min(count, len(shared.words) - 1)
+    x, y = a.run.load_snapshot(agreement.a, shared.rows_a), b.run.load_snapshot(agreement.b, shared.rows_b)
+    return [{"word": word, "token": shared.words[pos], "step_a": agreement.a.step, "step_b": agreement.b.step,
+             "a": nearest_of(x, pos, count, shared.words), "b": nearest_of(y, pos, count, shared.words)}
+            for word, pos in found]
 
 
 # -- 2. matched snapshots --------------------------------------------------------------------------------
@@ -318,6 +350,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str, options: RunsOptions | No
     clock = time.perf_counter()
     a, b = open_side(run_a), open_side(run_b)
     shared = shared_tokens(a, b)
+    found = find_shared(options.words, shared)
     pairs = matched_pairs(a, b, options)
     agreements = measure_pairs(a, b, shared, pairs, options.k, progress)
     splits = split_groups(a, b, shared)
@@ -325,6 +358,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str, options: RunsOptions | No
     chance = jaccard_chance(len(shared.words), min(options.k, len(shared.words) - 1))
     data = report_data(a, b, shared, pairs, options, agreements, splits,
                        findings(splits, agreements, fractions, chance))
+    data["neighbours"] = nearest_words(a, b, shared, agreements[-1], found, options.neighbours)
     data["timings"] = {"total": round(time.perf_counter() - clock, 4)}
     return RunsReport(data, agreements)
 

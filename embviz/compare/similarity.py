@@ -1,7 +1,7 @@
 """How alike two spaces over the same words are: linear CKA, Procrustes disparity and each word's
 Jaccard@k of its cosine neighbour sets. The core that ``compare-word2vec`` (a run against Word2Vec) and
 ``compare`` (a run against another run) share: :func:`compare_spaces` measures one pair of spaces,
-:func:`neighbour_lists` finds the neighbours of several spaces at once and :func:`in_parallel` measures
+:func:`neighbour_lists` finds the neighbours of several spaces at once, :func:`nearest_of` one word's and :func:`in_parallel` measures
 many pairs (snapshots) side by side.
 """
 
@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 
 from embviz.compare.word2vec import available_cores
-from embviz.measure.metrics import cosine_knn, knn_jaccard, linear_cka
+from embviz.measure.metrics import cosine_knn, knn_jaccard, linear_cka, unit_rows
 from embviz.progress import Progress
 
 MAX_THREADS = 4
@@ -58,6 +58,15 @@ def compare_spaces(a: np.ndarray, b: np.ndarray, knn_a: np.ndarray | None = None
     knn_b = cosine_knn(b, k) if knn_b is None else knn_b
     return Similarity(linear_cka(a, b), padded_disparity(a, b) if disparity else float("nan"), k, knn_a, knn_b,
                       knn_jaccard(knn_a, knn_b))
+
+
+def nearest_of(x: np.ndarray, pos: int, count: int, words: list[str]) -> list[dict]:
+    """Row ``pos``'s ``count`` most cosine-similar other rows of ``x`` [n, d]: ``[{word, cosine}]``, nearest first."""
+    unit = unit_rows(x)
+    sims = unit @ unit[pos]
+    sims[pos] = -np.inf
+    top = np.argsort(-sims, kind="stable")[:count]
+    return [{"word": words[j], "cosine": float(sims[j])} for j in top]
 
 
 def neighbour_lists(spaces: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
