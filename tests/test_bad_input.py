@@ -224,12 +224,17 @@ NUMBER_ROWS: list[Row] = [
     ("k 0", "compare-word2vec", lambda s: [str(s.run), "--k", "0"], "--k"),
     ("window 0", "compare-word2vec", lambda s: [str(s.run), "--window", "0"], "window"),
     ("vector size as text", "compare-word2vec", lambda s: [str(s.run), "--vector-size", "big"], "--vector-size"),
+    ("k 0", "compare", lambda s: [str(s.run), str(s.run), "--k", "0"], "--k"),
+    ("unknown match", "compare", lambda s: [str(s.run), str(s.run), "--match", "epoch"], "--match"),
+    ("tolerance 1", "compare", lambda s: [str(s.run), str(s.run), "--tolerance", "1"], "--tolerance"),
+    ("second run missing", "compare", lambda s: [str(s.run), str(s.root / "nowhere")], "not a run directory"),
 ]
 
 RUN_READERS = [
     ("animate", lambda s: [str(s.run)]),
     ("explore", lambda s: [str(s.run)]),
     ("compare-word2vec", lambda s: [str(s.run)]),
+    ("compare", lambda s: [str(s.run), str(s.run)]),
     ("train", lambda s: ["--resume", str(s.run)]),  # the row marks the run interrupted before breaking it
     ("export", lambda s: [str(s.run), "--to", "npz", str(s.root / "run.npz")]),
 ]

@@ -13,7 +13,8 @@ from scipy.stats import ortho_group
 
 from embviz import cli
 from embviz.compare.comparison import SCHEMA, CompareOptions, compare, word2vec_purity
-from embviz.compare.measures import curve_sample, padded_disparity, word_forms
+from embviz.compare.measures import curve_sample, word_forms
+from embviz.compare.similarity import padded_disparity
 from embviz.compare.word2vec import Word2VecOptions
 from embviz.errors import ConfigError
 from embviz.measure.gensim_eval import ANALOGIES, SIMLEX999, WORDSIM353, gensim_test_file

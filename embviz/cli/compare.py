@@ -1,11 +1,11 @@
-"""``embviz compare-word2vec``: its options (defaults from :class:`~embviz.compare.comparison.CompareOptions`
-and :class:`~embviz.compare.word2vec.Word2VecOptions`) and its tables."""
+"""``embviz compare-word2vec`` and ``embviz compare``: their options (defaults from
+:class:`~embviz.compare.comparison.CompareOptions`, :class:`~embviz.compare.word2vec.Word2VecOptions` and
+:class:`~embviz.compare.runs.RunsOptions`) and their tables."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -13,6 +13,7 @@ from rich.table import Table
 from embviz.cli import options as opt
 from embviz.cli.core import Bars, app, auto_default, options_from, out, split
 from embviz.compare.comparison import CompareOptions, compare
+from embviz.compare.runs import RunsOptions, compare_runs
 from embviz.compare.word2vec import Word2VecOptions
 
 _COMPARE = CompareOptions()
@@ -31,8 +32,8 @@ def compare_word2vec(
     seed: str = typer.Option(auto_default(_W2V.seed), help="Word2Vec seed (auto: the run's seed)."),
     workers: str = typer.Option(auto_default(_W2V.workers), help="Word2Vec threads (auto: all cores; 1 = deterministic)."),
     k: int = typer.Option(_COMPARE.k, help="Neighbours for Jaccard@k and purity@k."),
-    words: Optional[str] = typer.Option(None, help="Comma-separated words: show their nearest neighbours in both spaces."),
-    neighbours: int = typer.Option(_COMPARE.neighbours, help="Neighbours listed per --words entry."),
+    words: opt.NeighbourWords = None,
+    neighbours: opt.Neighbours = _COMPARE.neighbours,
     method: str = typer.Option(_COMPARE.method, help="How side-by-side.png lays out each space: umap, pca or tsne."),
     probe: bool = typer.Option(_COMPARE.probe, "--probe", help="Retrain the run's model with the Word2Vec vectors as a "
                                                                "frozen embedding and compare validation losses."),
@@ -78,13 +79,81 @@ def _summary(d: dict) -> None:
                   fmt(an["word2vec"]["accuracy"]))
     out.print(table)
     for entry in d["neighbours"]:
-        nb = Table(title=f"nearest neighbours of {entry['word']}")
-        for name in ("#", "language model", "cos", "Word2Vec", "cos"):
-            nb.add_column(name)
-        for i, (a, b) in enumerate(zip(entry["lm"], entry["word2vec"]), start=1):
-            nb.add_row(str(i), a["word"], f"{a['cosine']:.3f}", b["word"], f"{b['cosine']:.3f}")
-        out.print(nb)
+        _neighbour_table(entry["word"], ("language model", entry["lm"]), ("Word2Vec", entry["word2vec"]))
     if d.get("probe"):
         out.print(d["probe"]["verdict"], highlight=False, soft_wrap=True)
     for name, path in d["files"].items():
         out.print(f"{name}: {path}", highlight=False, soft_wrap=True)
+
+
+_RUNS = RunsOptions()
+
+
+@app.command("compare")
+def compare_two_runs(
+    ctx: typer.Context,
+    run_a: Path = typer.Argument(..., help="A complete run directory (trained or imported)."),
+    run_b: Path = typer.Argument(..., help="Another complete run directory, compared on the tokens both hold."),
+    match: str = typer.Option(_RUNS.match, help="Pair snapshots by step, tokens (seen) or fraction (of each "
+                                                "run's training)."),
+    tolerance: float = typer.Option(_RUNS.tolerance, help="Pair two snapshots only when they differ by at most "
+                                                          "this share of the larger step, token count or fraction."),
+    k: int = typer.Option(_RUNS.k, help="Neighbours for Jaccard@k."),
+    words: opt.NeighbourWords = None,
+    neighbours: opt.Neighbours = _RUNS.neighbours,
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON to stdout (and nothing else)."),
+    quiet: opt.Quiet = False,
+) -> None:
+    """Compare two runs (two seeds, two sizes, a trained and an imported one) snapshot by matched snapshot."""
+    import json
+
+    options = options_from(RunsOptions, ctx.params, words=split(words))
+    with Bars(quiet or json_out) as bars:
+        result = compare_runs(run_a, run_b, options, progress=bars.update)
+    if json_out:
+        sys.stdout.write(json.dumps(result.data, indent=2, ensure_ascii=False) + "\n")
+    elif not quiet:
+        _runs_summary(result.data)
+
+
+def _neighbour_table(word: str, *sides: tuple[str, list[dict]]) -> None:
+    """One word's nearest neighbours in two spaces, side by side."""
+    nb = Table(title=f"nearest neighbours of {word}")
+    nb.add_column("#")
+    for name, _ in sides:
+        nb.add_column(name)
+        nb.add_column("cos")
+    for i, rows in enumerate(zip(*(near for _, near in sides)), start=1):
+        nb.add_row(str(i), *(cell for r in rows for cell in (r["word"], f"{r['cosine']:.3f}")))
+    out.print(nb)
+
+
+def _runs_summary(d: dict) -> None:
+    from embviz.compare.report import fmt
+
+    k = d["k"]
+    table = Table(title=f"{d['a']['run']} vs {d['b']['run']} · {d['shared']['n_tokens']:,} shared tokens · "
+                        f"matched by {d['match']['by']}")
+    for name in ("step A", "step B", "fraction", "linear CKA", "Procrustes disparity", f"mean Jaccard@{k}"):
+        table.add_column(name, justify="right")
+    for s in d["snapshots"]:
+        table.add_row(str(s["step_a"]), str(s["step_b"]), f"{s['fraction_a']:.3f}", fmt(s["cka"]),
+                      fmt(s["procrustes_disparity"]), fmt(s["jaccard_mean"]))
+    out.print(table)
+    for names, title in ((("frequency",), "by corpus frequency"), (("word_class", "pos"), "by word class and part "
+                                                                                           "of speech")):
+        groups = [g for name in names for g in d["split"].get(name, {}).get("groups", [])]
+        if not groups:
+            continue
+        split = Table(title=f"mean Jaccard@{k} {title} (chance {fmt(d['jaccard_chance'])})")
+        split.add_column("step A", justify="right")
+        for g in groups:
+            split.add_column(f"{g['name']} ({g['n']})", justify="right")
+        for i, s in enumerate(d["snapshots"]):
+            split.add_row(str(s["step_a"]), *(fmt(g["jaccard"][i]) for g in groups))
+        out.print(split)
+    for entry in d["neighbours"]:
+        _neighbour_table(entry["word"], (f"run A, step {entry['step_a']}", entry["a"]),
+                         (f"run B, step {entry['step_b']}", entry["b"]))
+    for f in d["findings"]:
+        out.print(f["verdict"], highlight=False, soft_wrap=True)

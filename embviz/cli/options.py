@@ -2,7 +2,8 @@
 parameter); each command gives the default, read from its library options.
 
 ``Quiet`` is every command's; the word-selection and projection options are those of ``animate`` and
-``explore`` (a film and an explorer of one run show the same words in the same layout).
+``explore`` (a film and an explorer of one run show the same words in the same layout); the neighbour words
+those of ``compare-word2vec`` and ``compare``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ Top = Annotated[int, typer.Option(help="Also show the N most frequent tokens (be
 ContentOnly = Annotated[bool, typer.Option("--content-only", help="Leave out punctuation and function words.")]
 Level = Annotated[Optional[str], typer.Option(help="Category level to colour by: pos, field or subfield [default: the "
                                                    "middle level].")]
+
+# Words looked up in both spaces of a comparison (compare-word2vec, compare).
+NeighbourWords = Annotated[Optional[str], typer.Option("--words", help="Comma-separated words: show their nearest "
+                                                                       "neighbours in both spaces.")]
+Neighbours = Annotated[int, typer.Option(help="Neighbours listed per --words entry.")]
 
 # How they are laid out in 2-D.
 Method = Annotated[str, typer.Option(help="pca, umap or tsne.")]

@@ -11,7 +11,6 @@ What is measured, and on which rows, is :mod:`embviz.compare.measures`.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,7 +20,6 @@ import numpy as np
 
 from embviz.compare.measures import (
     Purity,
-    Similarity,
     Source,
     Spaces,
     find_words,
@@ -34,6 +32,8 @@ from embviz.compare.measures import (
     purity_labels,
     shared_spaces,
 )
+from embviz.compare.report import json_safe
+from embviz.compare.similarity import Similarity
 from embviz.compare.word2vec import (
     VECTORS_FILE,
     Baseline,
@@ -98,19 +98,6 @@ class Report:
     purity: Purity
     data: dict
     files: dict[str, str]
-
-
-def _clean(value):
-    """JSON-safe: nan/inf → None, numpy scalars → Python, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def compare(run_dir: Path | str, options: CompareOptions | None = None, *, write: bool = True,
@@ -199,7 +186,7 @@ def report_data(source: Source, baseline: Baseline, spaces: Spaces, similarity: 
     hist, edges = np.histogram(jaccard, bins=10, range=(0.0, 1.0))
     kind = source.tokenizer.kind
     n_shared = int(spaces.rows.size)
-    return _clean({
+    return json_safe({
         "schema": SCHEMA,
         "run": str(source.run.path),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -10,13 +10,13 @@ case-insensitively as gensim does; for BPE a leading ``▁`` word-start marker i
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from embviz.compare.word2vec import Baseline, available_cores, check_output_dir
+from embviz.compare.similarity import Similarity, compare_spaces, in_parallel, nearest_of, neighbour_lists
+from embviz.compare.word2vec import Baseline, check_output_dir
 from embviz.errors import ConfigError, RunError
 from embviz.measure.gensim_eval import (
     ANALOGIES,
@@ -27,12 +27,12 @@ from embviz.measure.gensim_eval import (
     gensim_test_file,
     word_pair_spearman,
 )
-from embviz.measure.metrics import cosine_knn, knn_jaccard, knn_purity, linear_cka, purity_chance, unit_rows
+from embviz.measure.metrics import cosine_knn, knn_purity, purity_chance
 from embviz.progress import Progress
 from embviz.rundir.manifest import RunManifest
 from embviz.rundir.run import Run, Snapshot
 from embviz.text.lexicon import PURITY_LEVEL, at_level
-from embviz.text.tokenizer import BPE_MARK, UNK, Tokenizer
+from embviz.text.tokenizer import BPE_MARK, UNK, Tokenizer, word_form
 
 CURVE_MAX_ROWS = 5000
 """The per-snapshot agreement curve uses at most this many shared tokens, the most frequent (see
@@ -55,18 +55,7 @@ def word_forms(tokens: list[str], kind: str) -> list[str]:
     """The word each token stands for in benchmarks: the token, minus a BPE ``▁`` marker."""
     if kind != "bpe":
         return list(tokens)
-    return [t[len(BPE_MARK):] if t.startswith(BPE_MARK) and len(t) > len(BPE_MARK) else t for t in tokens]
-
-
-def padded_disparity(a: np.ndarray, b: np.ndarray) -> float:
-    """``scipy.spatial.procrustes(a, b)[2]``; the narrower matrix is padded with zero columns."""
-    from embviz.measure.align import procrustes_disparity
-
-    width = max(a.shape[1], b.shape[1])
-    # (no copy when the widths already agree: at 50,000 x 512 each float64 copy is 200 MB)
-    pad = lambda x: x if x.shape[1] == width else np.pad(np.asarray(x, dtype=np.float64),  # noqa: E731
-                                                          ((0, 0), (0, width - x.shape[1])))
-    return procrustes_disparity(pad(a), pad(b))
+    return [word_form(t) for t in tokens]
 
 
 def curve_sample(rows: np.ndarray, counts, limit: int | None = None) -> np.ndarray:
@@ -95,14 +84,6 @@ def find_words(words: tuple[str, ...], tokens: list[str], rows: np.ndarray, kind
         warnings.warn(f"not in the run's vocabulary (or never in the corpus), skipped: {', '.join(unknown)}",
                       stacklevel=3)
     return found
-
-
-def _nearest(x: np.ndarray, pos: int, count: int, words: list[str]) -> list[dict]:
-    unit = unit_rows(x)
-    sims = unit @ unit[pos]
-    sims[pos] = -np.inf
-    top = np.argsort(-sims, kind="stable")[:count]
-    return [{"word": words[j], "cosine": float(sims[j])} for j in top]
 
 
 def _bench(vectors: np.ndarray, index: WordIndex) -> dict:
@@ -175,29 +156,9 @@ def shared_spaces(source: Source, baseline: Baseline) -> Spaces:
 # -- 3. measures -----------------------------------------------------------------------------------------
 
 
-@dataclass
-class Similarity:
-    """How alike the two spaces are: CKA, Procrustes disparity, each word's Jaccard@k [n] of its
-    neighbour lists ``knn_lm`` / ``knn_word2vec`` [n, k]."""
-
-    linear_cka: float
-    procrustes_disparity: float
-    k: int
-    knn_lm: np.ndarray
-    knn_word2vec: np.ndarray
-    jaccard: np.ndarray
-
-
 def measure_similarity(spaces: Spaces, k: int) -> Similarity:
-    k = min(k, spaces.rows.size - 1)
-    # The two full-vocabulary searches run side by side, one BLAS thread each: the partition of each
-    # similarity block is single-threaded and releases the GIL, so two threads keep both cores busy.
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max_workers=min(2, available_cores())) as pool:
-        knn_lm, knn_w2v = pool.map(lambda x: cosine_knn(x, k), (spaces.lm, spaces.word2vec))
-    return Similarity(linear_cka(spaces.lm, spaces.word2vec), padded_disparity(spaces.lm, spaces.word2vec), k,
-                      knn_lm, knn_w2v, knn_jaccard(knn_lm, knn_w2v))
+    """CKA, Procrustes disparity and Jaccard@k of the LM and Word2Vec on every shared token."""
+    return compare_spaces(spaces.lm, spaces.word2vec, *neighbour_lists((spaces.lm, spaces.word2vec), k))
 
 
 def purity_labels(spaces: Spaces, categories: list[str | None]) -> list[str | None]:
@@ -232,31 +193,20 @@ def measure_curve(source: Source, spaces: Spaces, similarity: Similarity, k: int
     curve_rows = rows[pick]
     w2v_curve = spaces.word2vec[pick] if sampled else spaces.word2vec
     k_curve = min(k, pick.size - 1)
-    knn_w2v_curve = cosine_knn(w2v_curve, k_curve) if sampled else similarity.knn_word2vec
+    knn_w2v_curve = cosine_knn(w2v_curve, k_curve) if sampled else similarity.knn_b
 
     def point(snap: Snapshot) -> dict:
         if snap == source.final:
             x = spaces.lm[pick] if sampled else spaces.lm
-            knn = cosine_knn(x, k_curve) if sampled else similarity.knn_lm
+            knn = cosine_knn(x, k_curve) if sampled else similarity.knn_a
         else:
             x = source.run.load_snapshot(snap, curve_rows)
-            knn = cosine_knn(x, k_curve)
+            knn = None
+        agree = compare_spaces(x, w2v_curve, knn, knn_w2v_curve, disparity=False)
         return {"step": snap.step, "epoch": snap.epoch, "val_loss": snap.val_loss,
-                "linear_cka": linear_cka(x, w2v_curve),
-                "jaccard_mean": float(knn_jaccard(knn, knn_w2v_curve).mean())}
+                "linear_cka": agree.linear_cka, "jaccard_mean": float(agree.jaccard.mean())}
 
-    from threadpoolctl import threadpool_limits
-
-    snaps = source.snapshots
-    curve = []
-    # numpy releases the GIL in the matrix products and partitions, so snapshots overlap on threads
-    # (one BLAS thread each: threads inside threads oversubscribe the cores and crawl)
-    with threadpool_limits(1, user_api="blas"), \
-            ThreadPoolExecutor(max_workers=max(1, min(len(snaps), available_cores(), 4))) as pool:
-        for i, p in enumerate(pool.map(point, snaps)):
-            curve.append(p)
-            if progress:
-                progress("snapshots", i + 1, len(snaps))
+    curve = in_parallel(point, source.snapshots, progress)
     info = {"n_tokens": int(pick.size), "of": int(rows.size), "k": k_curve, "sampled": sampled,
             "rule": (f"the {pick.size:,} most frequent shared tokens (of {rows.size:,}); CKA and "
                      f"Jaccard@{k_curve} with neighbours among those tokens only" if sampled
@@ -268,5 +218,5 @@ def nearest_words(source: Source, spaces: Spaces, words: tuple[str, ...], count:
     """Each of ``words``' ``count`` nearest neighbours (cosine) in both spaces."""
     count = min(count, spaces.rows.size - 1)
     found = find_words(words, source.tokens, spaces.rows, source.tokenizer.kind, source.tokenizer.lowercase)
-    return [{"word": word, "token": spaces.tokens[pos], "lm": _nearest(spaces.lm, pos, count, spaces.tokens),
-             "word2vec": _nearest(spaces.word2vec, pos, count, spaces.tokens)} for word, pos in found]
+    return [{"word": word, "token": spaces.tokens[pos], "lm": nearest_of(spaces.lm, pos, count, spaces.tokens),
+             "word2vec": nearest_of(spaces.word2vec, pos, count, spaces.tokens)} for word, pos in found]

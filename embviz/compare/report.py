@@ -4,12 +4,26 @@ training, and ``report.md`` from the numbers of ``report.json`` (:func:`embviz.c
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 import numpy as np
 
 from embviz.layout.choices import DEFAULT_METHOD
 from embviz.text.tokenizer import BPE_MARK
+
+
+def json_safe(value):
+    """JSON-safe: nan/inf → None, numpy scalars → Python, recursively."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def png(fig) -> bytes:

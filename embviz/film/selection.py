@@ -107,6 +107,22 @@ def is_content(token: str, category: str | None, stop_words: frozenset[str]) -> 
     return bare.lower() not in stop_words
 
 
+WORD_CLASSES = ("function", "content", "other")
+
+
+def word_classes(tokens: Sequence[str], categories: Sequence[str | None]) -> list[str]:
+    """Each token's class (:data:`WORD_CLASSES`): ``other`` for punctuation and special tokens, ``function`` for
+    function words (as :func:`is_content` finds them), ``content`` for the rest."""
+    stop = _stop_words()
+
+    def word_class(token: str, category: str | None) -> str:
+        if not any(ch.isalnum() for ch in token.strip(BPE_MARK)) or _SPECIAL.match(token):
+            return "other"
+        return "content" if is_content(token, category, stop) else "function"
+
+    return [word_class(t, c) for t, c in zip(tokens, categories)]
+
+
 def read_words_file(path: Path) -> list[str]:
     """Words from a file: one or more per line, separated by spaces, tabs or commas; ``#`` starts a comment."""
     path = Path(path)

@@ -31,7 +31,7 @@ from embviz.layout.trajectory import Trajectory, TrajectoryCache, project_snapsh
 from embviz.measure.emergence import Emergence, EmergenceCache, compute_emergence
 from embviz.progress import Progress, Ticks, for_stage
 from embviz.rundir.run import Run, Snapshot
-from embviz.text.tokenizer import BPE_MARK
+from embviz.text.tokenizer import word_form
 
 PROJECTING = {"umap": "projecting (UMAP; a first run compiles numba, ~10 s)"}
 """The projecting stage's name by method, where the first film pays more than the projection itself."""
@@ -74,7 +74,7 @@ class Benchmarks:
 def word_benchmarks(tokens: Sequence[str]) -> Benchmarks:
     """The :class:`Benchmarks` of a vocabulary; warns (and scores nothing) when gensim lacks the files.
 
-    A BPE token matches a benchmark word without its ``▁`` (:func:`benchmark_form`); where a vocabulary holds
+    A BPE token matches a benchmark word without its ``▁`` (:func:`~embviz.text.tokenizer.word_form`); where a vocabulary holds
     both ``▁cat`` and the word piece ``cat``, the word-start token stands for the word."""
     from embviz.measure.gensim_eval import RESTRICT_VOCAB, SIMLEX999, WORDSIM353, file_key, gensim_test_file, read_pairs
 
@@ -88,16 +88,11 @@ def word_benchmarks(tokens: Sequence[str]) -> Benchmarks:
         for w1, w2, _ in read_pairs(file_key(path)):
             wanted.update((w1, w2))
     limit = min(len(tokens), RESTRICT_VOCAB)
-    forms = [benchmark_form(t) for t in tokens[:limit]]
+    forms = [word_form(t) for t in tokens[:limit]]
     starts = {form for t, form in zip(tokens, forms) if t != form}
     rows = np.array([i for i, form in enumerate(forms) if form.upper() in wanted
                      and (tokens[i] != form or form not in starts)], dtype=np.int64)
     return Benchmarks(files, rows, [forms[i] for i in rows])
-
-
-def benchmark_form(token: str) -> str:
-    """The word a token stands for in a word-pair file: the token without BPE's word-start mark ``▁``."""
-    return token[len(BPE_MARK):] if token.startswith(BPE_MARK) and len(token) > len(BPE_MARK) else token
 
 
 class SnapshotRows:

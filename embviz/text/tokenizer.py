@@ -22,6 +22,14 @@ UNK = "<unk>"
 KINDS = ("word", "char", "bpe")
 BPE_MARK = "▁"
 """The word-start marker of BPE tokens (the ``Metaspace`` pre-tokenizer's replacement character)."""
+
+
+def word_form(token: str) -> str:
+    """The word a token stands for: the token without a leading BPE word-start marker ``▁`` (a bare ``▁``
+    stays). Imported runs store byte-level tokens (GPT-2's ``Ġ``) with the same marker."""
+    return token[len(BPE_MARK):] if token.startswith(BPE_MARK) and len(token) > len(BPE_MARK) else token
+
+
 WORD_PATTERN = re.compile(r"<unk>|\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
 
 
