@@ -318,3 +318,79 @@ def test_a_killed_import_continues_and_fetches_nothing_twice(tmp_path, series):
         assert list(got) == list(STEPS)
         for step in STEPS:
             np.testing.assert_array_equal(got[step], expected[step])
+
+
+def test_pytorch_bin_revisions_are_read_by_range_without_running_a_pickle(tmp_path, series):
+    import zipfile
+
+    import torch
+
+    _, expected = series
+    model = transformers.GPTNeoXForCausalLM(transformers.GPTNeoXConfig(
+        vocab_size=expected[0].shape[0], hidden_size=16, num_hidden_layers=4, num_attention_heads=2,
+        intermediate_size=128, max_position_embeddings=16)).half()
+    single, sharded = tmp_path / "step3", tmp_path / "step5"
+
+    def save_bin(folder: Path, parts: int) -> None:
+        """``pytorch_model.bin`` as ``torch.save(state_dict)`` writes it, or that many shards and an index."""
+        folder.mkdir()
+        tokenizer_file(folder)
+        state = model.state_dict()
+        if parts == 1:
+            torch.save(state, folder / "pytorch_model.bin")
+            return
+        names, weight_map = sorted(state), {}
+        for i in range(parts):
+            file = f"pytorch_model-{i + 1:05d}-of-{parts:05d}.bin"
+            part = {n: state[n] for n in names[i::parts]}
+            torch.save(part, folder / file)
+            weight_map.update(dict.fromkeys(part, file))
+        (folder / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": weight_map}))
+
+    save_bin(single, 1)
+    with torch.no_grad():
+        model.gpt_neox.embed_in.weight.mul_(2)
+    save_bin(sharded, 3)
+    shard = json.loads((sharded / "pytorch_model.bin.index.json").read_text())["weight_map"][EMBED]
+
+    # the archive's own bookkeeping: what a reader by range may fetch besides the tensor
+    def bookkeeping(path: Path) -> int:
+        with zipfile.ZipFile(path) as z:
+            pkl = next(i for i in z.infolist() if i.filename.endswith("data.pkl"))
+            return 4096 + pkl.file_size + 30 * 4 + 2 * 256 + 64 * len(z.infolist())
+
+    with FakeHub({REPO: {"step3": single, "step5": sharded}}) as hub:
+        h = Hub(endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+        quiet(import_hub, REPO, tmp_path / "run", "all", hub=h)
+        sent = {k: n for k, n in hub.sent.items() if k != "api" and k[2] not in ("tokenizer.json",)}
+    embedding = expected[0].size * 2
+    assert sent[(REPO, "step3", "pytorch_model.bin")] <= embedding + bookkeeping(single / "pytorch_model.bin")
+    assert {k[2] for k in sent if k[1] == "step5"} == {"pytorch_model.bin.index.json", shard}
+    assert sent[(REPO, "step5", shard)] <= embedding + bookkeeping(sharded / shard)
+    binary = sum(n for (_, _, file), n in sent.items() if file.endswith(".bin"))
+    stored = sum(p.stat().st_size for p in tmp_path.glob("step*/*.bin"))
+    assert binary < 0.4 * stored, (binary, stored)  # the other tensors stayed on the server
+    got = snapshots(tmp_path / "run")
+    np.testing.assert_array_equal(got[5], model.gpt_neox.embed_in.weight.detach().float().numpy())
+    np.testing.assert_array_equal(got[3], model.gpt_neox.embed_in.weight.detach().float().numpy() / 2)
+
+
+class _Boom:
+    def __reduce__(self):
+        return (Path.touch, (Path("/tmp/embviz-hub-pickle-ran"),))
+
+
+def test_a_bin_that_needs_pickle_is_refused_and_never_run(tmp_path, series):
+    import torch
+
+    branches, expected = series
+    folder = tmp_path / "step0"
+    folder.mkdir()
+    (folder / "tokenizer.json").write_bytes((branches["step0"] / "tokenizer.json").read_bytes())
+    torch.save({EMBED: torch.from_numpy(expected[0]), "x": _Boom()}, folder / "pytorch_model.bin")
+    marker = Path("/tmp/embviz-hub-pickle-ran")
+    marker.unlink(missing_ok=True)
+    with FakeHub({REPO: {"step0": folder}}) as hub:
+        with pytest.raises(CheckpointError, match="weights_only"):
+            quiet(import_hub, REPO, tmp_path / "run", "all", hub=Hub(endpoint=hub.endpoint, cache_dir=tmp_path / "c"))
+    assert not marker.exists() and not (tmp_path / "run").exists()

@@ -1,9 +1,10 @@
 """``import hf:OWNER/NAME``: a checkpoint series on the Hugging Face Hub → an ordinary run, fetching only
 the embedding bytes of each revision.
 
-For each revision (see :mod:`embviz.interop.revisions`): its file list, the safetensors header of the
-file holding the matrix (through ``model.safetensors.index.json`` when sharded) by range requests, then
-that matrix's byte range alone (:mod:`embviz.interop.ranges`), several revisions at once. Each matrix is
+For each revision (see :mod:`embviz.interop.revisions`): its file list, the tensor table of the file
+holding the matrix by range requests — a safetensors header (:mod:`embviz.interop.ranges`), or for
+``pytorch_model.bin`` the zip directory and ``data.pkl`` (:mod:`embviz.interop.torchzip`), through the
+``*.index.json`` when sharded — then that matrix's byte range alone, several revisions at once. Each matrix is
 cached as a one-tensor safetensors file under the huggingface_hub cache directory,
 ``<HF_HUB_CACHE>/embviz/models--OWNER--NAME/<commit>/<matrix>.safetensors``, written atomically: a
 killed import continues where it stopped, a second import (into any folder) fetches no matrix again,
@@ -30,12 +31,14 @@ from embviz.interop import checkpoints as ck
 from embviz.interop import ranges
 from embviz.interop.importer import ImportResult, check_target, import_checkpoints
 from embviz.interop.revisions import Revision, check_spec, pick_revisions, step_revisions
+from embviz.interop.torchzip import TorchZip
 from embviz.progress import Progress, bytes_stage
 from embviz.rundir.files import atomic_path
 
 WORKERS = 4
 """Revisions fetched at once."""
-SAFETENSORS, INDEX, BIN = "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"
+SAFETENSORS, INDEX = "model.safetensors", "model.safetensors.index.json"
+BIN, BIN_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
 TOKENIZER = "tokenizer.json"
 CACHE_FOLDER = "embviz"
 """Our folder inside the huggingface_hub cache directory."""
@@ -162,35 +165,37 @@ def cache_path(hub: Hub, repo: str, revision: Revision, key: str | None, matrix:
     return hub.cache(repo) / revision.commit / f"{what}.safetensors"
 
 
+WEIGHTS = ((SAFETENSORS, ranges.SafetensorsHeader), (INDEX, ranges.SafetensorsHeader),
+           (BIN, TorchZip), (BIN_INDEX, TorchZip))
+"""A revision's weights, in order of preference, and the reader of each file's tensor table."""
+
+
 def plan(hub: Hub, repo: str, revision: Revision, key: str | None, matrix: str) -> Fetch:
-    """Find the matrix in one revision: its file list, then the safetensors header(s) by range requests."""
+    """Find the matrix in one revision: its file list, then the tensor table of the file (or shard)
+    holding it by range requests (a safetensors header, or a torch zip's directory and data.pkl)."""
     where = f"{repo}@{revision.name}"
     with answers(hub, repo, revision.name):
         files = {s.rfilename for s in hub.api().model_info(repo, revision=revision.commit).siblings or []}
-        if SAFETENSORS in files:
-            shards = [SAFETENSORS]
-        elif INDEX in files:
-            weight_map = ck.read_weight_map(hub.download(repo, revision, INDEX))
+        found = next(((name, reader) for name, reader in WEIGHTS if name in files), None)
+        if found is None:
+            raise CheckpointError(f"{where} holds none of {', '.join(name for name, _ in WEIGHTS)}")
+        name, reader = found
+        shards = [name]
+        if name.endswith(".index.json"):
+            weight_map = ck.read_weight_map(hub.download(repo, revision, name))
             wanted = {key} if key else set(ck.EMBEDDING_KEYS if matrix == "input" else ck.OUTPUT_KEYS)
             shards = sorted({f for n, f in weight_map.items() if n == key or ck.strip_prefixes(n) in wanted}
                             or set(weight_map.values()))
-        elif BIN in files:
-            raise CheckpointError(f"{where} holds only {BIN}; only safetensors revisions are read by range "
-                                  "(download it and import the folder instead)")
-        else:
-            raise CheckpointError(f"{where} holds no {SAFETENSORS}, {INDEX} or {BIN}")
-        headers = {}
+        tables = {}
         for shard in shards:
-            remote = hub.remote(repo, revision, shard)
-            data_start, header = ranges.safetensors_header(remote)
-            headers.update({name: (remote, data_start, header) for name in header})
-    shapes = {n: s for _, _, h in headers.values() for n, s in ranges.header_shapes(h).items()}
-    name = ck.choose_key(shapes, where, key, matrix)
-    remote, data_start, header = headers[name]
-    tensor = ranges.tensor_range(remote, data_start, header, name)
+            table = reader(hub.remote(repo, revision, shard))
+            tables.update(dict.fromkeys(table.shapes, table))
+    shapes = {n: s for table in set(tables.values()) for n, s in table.shapes.items()}
+    chosen = ck.choose_key(shapes, where, key, matrix)
+    tensor = tables[chosen].tensor_range(chosen)
     if len(tensor.shape) != 2 or not tensor.dtype.startswith(("F", "BF")):
-        raise CheckpointError(f"{name} in {where} is not a 2-D float matrix ({tensor.dtype} {list(tensor.shape)})")
-    return Fetch(revision, remote, tensor, cache_path(hub, repo, revision, key, matrix))
+        raise CheckpointError(f"{chosen} in {where} is not a 2-D float matrix ({tensor.dtype} {list(tensor.shape)})")
+    return Fetch(revision, tables[chosen].remote, tensor, cache_path(hub, repo, revision, key, matrix))
 
 
 def download(fetch: Fetch, repo: str, tick) -> None:

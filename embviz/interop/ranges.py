@@ -104,49 +104,49 @@ class RemoteFile:
             self.size = int(m.group(3))
 
 
-def safetensors_header(remote: RemoteFile) -> tuple[int, dict]:
-    """The JSON header of a remote safetensors file and the byte where its data begins."""
-    first = remote.read(0, 8)
-    (n,) = struct.unpack("<Q", first)
-    if n < 2 or n > MAX_HEADER or remote.size is not None and 8 + n > remote.size:
-        raise CheckpointError(f"{remote.label} is not a safetensors file: its header claims {n:,} bytes"
-                              + (f" of a {remote.size:,}-byte file" if remote.size is not None else ""))
-    try:
-        header = json.loads(remote.read(8, n))
-        if not isinstance(header, dict):
-            raise ValueError("not an object")
-    except (UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(f"{remote.label} has a safetensors header that is not a JSON object ({e})") from None
-    header.pop("__metadata__", None)
-    return 8 + n, header
+class SafetensorsHeader:
+    """The tensors of a remote safetensors file, from its header (two small range requests):
+    ``shapes`` (name → shape) and :meth:`tensor_range` of one of them."""
 
+    def __init__(self, remote: RemoteFile):
+        self.remote = remote
+        first = remote.read(0, 8)
+        (n,) = struct.unpack("<Q", first)
+        if n < 2 or n > MAX_HEADER or remote.size is not None and 8 + n > remote.size:
+            raise CheckpointError(f"{remote.label} is not a safetensors file: its header claims {n:,} bytes"
+                                  + (f" of a {remote.size:,}-byte file" if remote.size is not None else ""))
+        try:
+            header = json.loads(remote.read(8, n))
+            if not isinstance(header, dict):
+                raise ValueError("not an object")
+        except (UnicodeDecodeError, ValueError) as e:
+            raise CheckpointError(f"{remote.label} has a safetensors header that is not a JSON object ({e})") from None
+        header.pop("__metadata__", None)
+        self.data_start, self.header = 8 + n, header
+        self.shapes = {name: tuple(entry["shape"]) for name, entry in header.items()
+                       if isinstance(entry, dict) and isinstance(entry.get("shape"), list)}
 
-def header_shapes(header: dict) -> dict[str, tuple[int, ...]]:
-    """Tensor name → shape of a safetensors header (entries without a list shape left out)."""
-    return {name: tuple(entry["shape"]) for name, entry in header.items()
-            if isinstance(entry, dict) and isinstance(entry.get("shape"), list)}
-
-
-def tensor_range(remote: RemoteFile, data_start: int, header: dict, name: str) -> TensorRange:
-    """Where tensor ``name`` lies, after checking its entry: a known dtype, offsets inside the file,
-    and a byte count equal to dtype × shape."""
-    entry = header[name]
-    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-    where = f"{name} in {remote.label}"
-    if dtype not in DTYPE_BYTES:
-        raise CheckpointError(f"{where} has the unknown dtype {dtype!r}")
-    if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)
-            and isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
-        raise CheckpointError(f"{where} has a malformed header entry {entry!r}")
-    begin, end = offsets
-    expected = math.prod(shape) * DTYPE_BYTES[dtype]
-    if not 0 <= begin <= end or end - begin != expected:
-        raise CheckpointError(f"the header lies about {where}: offsets {begin}-{end} hold {end - begin:,} bytes, "
-                              f"but {dtype} × {shape} needs {expected:,}")
-    if remote.size is not None and data_start + end > remote.size:
-        raise CheckpointError(f"the header lies about {where}: its bytes end at {data_start + end:,}, past the "
-                              f"end of the {remote.size:,}-byte file")
-    return TensorRange(name, dtype, tuple(shape), data_start + begin, expected)
+    def tensor_range(self, name: str) -> TensorRange:
+        """Where tensor ``name`` lies, after checking its entry: a known dtype, offsets inside the file,
+        and a byte count equal to dtype × shape."""
+        entry = self.header[name]
+        dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        where = f"{name} in {self.remote.label}"
+        if dtype not in DTYPE_BYTES:
+            raise CheckpointError(f"{where} has the unknown dtype {dtype!r}")
+        if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)
+                and isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+            raise CheckpointError(f"{where} has a malformed header entry {entry!r}")
+        begin, end = offsets
+        expected = math.prod(shape) * DTYPE_BYTES[dtype]
+        if not 0 <= begin <= end or end - begin != expected:
+            raise CheckpointError(f"the header lies about {where}: offsets {begin}-{end} hold {end - begin:,} bytes, "
+                                  f"but {dtype} × {shape} needs {expected:,}")
+        size = self.remote.size
+        if size is not None and self.data_start + end > size:
+            raise CheckpointError(f"the header lies about {where}: its bytes end at {self.data_start + end:,}, past "
+                                  f"the end of the {size:,}-byte file")
+        return TensorRange(name, dtype, tuple(shape), self.data_start + begin, expected)
 
 
 def write_single_tensor(f: BinaryIO, tensor: TensorRange, metadata: dict[str, str]) -> None:
