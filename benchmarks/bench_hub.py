@@ -92,7 +92,9 @@ def write_series(root: Path, n: int, vocab: int, d: int, params: int) -> tuple[d
             f.write((rng.standard_normal((vocab, d), dtype=np.float32) * 0.02).astype(np.float16).tobytes())
             f.truncate(start + params * 2)  # the other parameters: a hole
         files.append(path)
-    tokenizer = json.dumps({"model": {"type": "WordLevel", "vocab": {f"t{i}": i for i in range(vocab)}}})
+    from tokenizers import Tokenizer, models
+
+    tokenizer = Tokenizer(models.WordLevel({f"t{i}": i for i in range(vocab)}, unk_token="t0")).to_str()
     branches = {}
     for i, step in enumerate(PYTHIA_STEPS[:n]):
         folder = root / "revisions" / f"step{step}"
