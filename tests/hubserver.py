@@ -64,6 +64,13 @@ class FakeHub(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up mid-answer (killed, or giving up) is no server error; others are raised."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
     def revision(self, repo: str, rev: str) -> tuple[str, Path] | None:
         """(branch, folder) of ``rev`` (a branch name or a commit), None when it does not exist."""
         for branch, folder in self.repos.get(repo, {}).items():

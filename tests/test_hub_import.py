@@ -223,7 +223,9 @@ def test_bad_answers_are_one_error_and_write_nothing(tmp_path, series):
     branches, _ = series
     repos = {REPO: branches, "x/beyond": {"step0": lying(branches["step0"], tmp_path / "b", "beyond")},
              "x/count": {"step0": lying(branches["step0"], tmp_path / "c", "count")},
-             "x/private": {"step0": branches["step0"]}}
+             "x/private": {"step0": branches["step0"]}, "x/notok": {"step0": (tmp_path / "n")}}
+    (tmp_path / "n").mkdir()
+    (tmp_path / "n" / "model.safetensors").write_bytes((branches["step0"] / "model.safetensors").read_bytes())
     cases = {  # repo, spec, token → the error
         "missing": (REPO, "step0,step7", None, "revision step7 does not exist"),
         "gone": (REPO, "all", None, "revision step2 does not exist"),
@@ -231,6 +233,7 @@ def test_bad_answers_are_one_error_and_write_nothing(tmp_path, series):
         "count": ("x/count", "all", None, "but F32 × [300, 16] needs 19,200"),
         "refused": ("x/private", "all", "wrong", "refused the token"),
         "no repo": ("x/none", "all", None, "does not exist"),
+        "no tokenizer": ("x/notok", "all", None, "has no file tokenizer.json; pass --tokenizer"),
         "bad spec": (REPO, "every:0", None, "every:"),
     }
     with FakeHub(repos, private={"x/private": "secret"}) as hub:

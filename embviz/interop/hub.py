@@ -108,7 +108,9 @@ def answers(hub: Hub, repo: str, revision: str | None = None) -> Iterator[None]:
         raise CheckpointError(f"{repo} is gated: accept its conditions on the Hub, then log in "
                               "(hf auth login, or set HF_TOKEN)") from None
     except errors.RemoteEntryNotFoundError as e:
-        raise CheckpointError(f"{at} has no file {e.response.request.url.path.rsplit('/', 1)[-1]}") from None
+        name = e.response.request.url.path.rsplit("/", 1)[-1] if e.response is not None else "asked for"
+        raise CheckpointError(f"{at} has no file {name}"
+                              + ("; pass --tokenizer FILE or --vocab FILE" if name == TOKENIZER else "")) from None
     except errors.HfHubHTTPError as e:
         status = e.response.status_code if e.response is not None else None
         if status == 401 and (hub.token or get_token()) is None:
@@ -222,7 +224,7 @@ def fetch_series(repo: str, revisions: Sequence[Revision], hub: Hub = Hub(), *, 
     missing = [r for r, p in zip(revisions, paths) if not p.is_file()]
     if not missing:
         return paths, 0
-    lock = threading.Lock()
+    lock, stop = threading.Lock(), threading.Event()
     done = [0, 0]  # headers read, bytes fetched
 
     def header(r: Revision) -> Fetch:
@@ -234,25 +236,29 @@ def fetch_series(repo: str, revisions: Sequence[Revision], hub: Hub = Hub(), *, 
         return f
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        fetches = _all(pool, header, missing)
+        fetches = _all(pool, header, missing, stop)
         total = sum(f.tensor.nbytes for f in fetches)
 
         def tick(n: int) -> None:
+            if stop.is_set():
+                raise CheckpointError("stopped: another fetch failed or the import was interrupted")
             with lock:
                 done[1] += n
                 if progress:
                     progress(bytes_stage("fetching"), done[1], total)
 
-        _all(pool, lambda f: download(f, repo, tick), fetches)
+        _all(pool, lambda f: download(f, repo, tick), fetches, stop)
     return paths, total
 
 
-def _all(pool: ThreadPoolExecutor, fn, items: Sequence) -> list:
-    """``fn`` of every item on ``pool``; the first error is raised once the others still running end."""
+def _all(pool: ThreadPoolExecutor, fn, items: Sequence, stop: threading.Event) -> list:
+    """``fn`` of every item on ``pool``; on the first error (or Ctrl-C) ``stop`` is set, for the
+    fetches still running to give up at their next chunk, and the error raised."""
     futures = [pool.submit(fn, item) for item in items]
     try:
         return [f.result() for f in futures]
     except BaseException:
+        stop.set()
         for f in futures:
             f.cancel()
         raise
