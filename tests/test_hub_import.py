@@ -142,6 +142,16 @@ def test_import_equals_the_weights_in_step_order_and_fetches_only_the_embedding(
         assert source["hub"]["repo"] == REPO
         assert [x["commit"] for x in source["hub"]["revisions"]] == [commit_of(REPO, f"step{s}") for s in STEPS]
 
+        # an ordinary run: export reads it unchanged
+        from embviz.interop.export import export
+
+        export(tmp_path / "run", "npz", tmp_path / "run.npz")
+        with np.load(tmp_path / "run.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        assert list(arrays["steps"]) == list(STEPS)
+        stacked = next(v for v in arrays.values() if v.ndim == 3)
+        np.testing.assert_array_equal(stacked[-1], expected[STEPS[-1]])
+
         # a second import into another folder fetches no matrix byte again
         before = hub.file_bytes()
         r2 = quiet(import_hub, REPO, tmp_path / "again", "step0,step4", hub=h)
