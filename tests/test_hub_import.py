@@ -317,11 +317,15 @@ def test_a_killed_import_continues_and_fetches_nothing_twice(tmp_path, series):
         first = cache_path(Hub(cache_dir=tmp_path / "cache"), REPO, Revision("step0", 0, commit_of(REPO, "step0")),
                            None, "input")
         deadline = time.time() + 60
-        while not first.is_file() and time.time() < deadline:
-            time.sleep(0.05)
+        while not (first.is_file() and list((tmp_path / "cache").rglob("*.tmp"))) and time.time() < deadline:
+            time.sleep(0.05)  # killed halfway: step0 whole, step1 being fetched
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert first.is_file() and not (tmp_path / "run").exists()
+        leftovers = list((tmp_path / "cache").rglob("*.tmp"))  # what the killed fetch left, aged past STALE_S
+        assert leftovers
+        for left in leftovers:
+            os.utime(left, (time.time() - 7200, time.time() - 7200))
         before = dict(hub.sent)
         hub.stall = 0
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -331,6 +335,7 @@ def test_a_killed_import_continues_and_fetches_nothing_twice(tmp_path, series):
         assert list(got) == list(STEPS)
         for step in STEPS:
             np.testing.assert_array_equal(got[step], expected[step])
+        assert not list((tmp_path / "cache").rglob("*.tmp"))
 
 
 def test_pytorch_bin_revisions_are_read_by_range_without_running_a_pickle(tmp_path, series):

@@ -16,6 +16,7 @@ and nothing half-fetched is ever read. The cached files are then imported like c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -37,6 +38,8 @@ from embviz.rundir.files import atomic_path
 
 WORKERS = 4
 """Revisions fetched at once."""
+STALE_S = 3600
+"""A cache temp file untouched this long belongs to a fetch that was killed (a live one writes every chunk)."""
 SAFETENSORS, INDEX = "model.safetensors", "model.safetensors.index.json"
 BIN, BIN_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
 TOKENIZER = "tokenizer.json"
@@ -201,8 +204,13 @@ def plan(hub: Hub, repo: str, revision: Revision, key: str | None, matrix: str) 
 
 
 def download(fetch: Fetch, repo: str, tick) -> None:
-    """Stream one matrix into its cache file (a one-tensor safetensors file), atomically."""
+    """Stream one matrix into its cache file (a one-tensor safetensors file), atomically; temp files
+    of a killed fetch of the same matrix, untouched for STALE_S, are removed first."""
     fetch.path.parent.mkdir(parents=True, exist_ok=True)
+    for old in fetch.path.parent.glob(f".{fetch.path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if time.time() - old.stat().st_mtime > STALE_S:
+                old.unlink()
     t, r = fetch.tensor, fetch.revision
     with atomic_path(fetch.path) as tmp, open(tmp, "wb") as f:
         ranges.write_single_tensor(f, t, {"repo": repo, "revision": r.name, "commit": r.commit,
