@@ -14,10 +14,21 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from typer.exceptions import TyperException
 
 from embviz.errors import ConfigError, EmbvizError
+from embviz.progress import BYTES_SUFFIX
 
 app = typer.Typer(
     help="Watch the token embeddings of a small language model learn, and compare them with Word2Vec.",
@@ -78,6 +89,19 @@ def finite(value: float) -> float | None:
     return None if value != value else value
 
 
+class _Count(ProgressColumn):
+    """``done/total`` for a stage of items; size done, total and speed for a stage of bytes."""
+
+    def __init__(self):
+        super().__init__()
+        self.items, self.size, self.speed = MofNCompleteColumn(), DownloadColumn(), TransferSpeedColumn()
+
+    def render(self, task):
+        if not task.fields.get("in_bytes"):
+            return self.items.render(task)
+        return f"{self.size.render(task)} {self.speed.render(task)}"
+
+
 class Bars:
     """Rich progress bars on stderr, one per stage, started on the first report (so bad input that
     fails before any progress prints only its ``Error:`` line); nothing at all when ``quiet``.
@@ -103,11 +127,13 @@ class Bars:
         if self.bar is None:
             extra = [TextColumn(f"{name} {{task.fields[{name}]}}") for name in self.fields]
             self.bar = self.stack.enter_context(Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), *extra,
+                TextColumn("[bold]{task.description}"), BarColumn(), _Count(), *extra,
                 TimeElapsedColumn(), TimeRemainingColumn(), console=err))
         if stage not in self.tasks:
-            self.tasks[stage] = self.bar.add_task(stage, total=total, **{name: "" for name in self.fields})
-        self.bar.update(self.tasks[stage], completed=done, total=total, description=description or stage, **fields)
+            self.tasks[stage] = self.bar.add_task(stage, total=total, in_bytes=stage.endswith(BYTES_SUFFIX),
+                                                  **{name: "" for name in self.fields})
+        self.bar.update(self.tasks[stage], completed=done, total=total,
+                        description=description or stage.removesuffix(BYTES_SUFFIX), **fields)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

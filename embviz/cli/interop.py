@@ -9,10 +9,12 @@ from typing import Optional
 import typer
 
 from embviz.cli import options as opt
-from embviz.cli.core import Bars, app, defaults_of, out, split
+from embviz.cli.core import Bars, app, defaults_of, err, out, split
 from embviz.errors import ConfigError
 from embviz.interop.export import export as run_export
+from embviz.interop.hub import WORKERS, import_hub, list_revisions
 from embviz.interop.importer import import_checkpoints
+from embviz.interop.revisions import hub_repo
 
 _EXPORT = defaults_of(run_export)
 _IMPORT = defaults_of(import_checkpoints)
@@ -46,8 +48,13 @@ def export(
 @app.command("import")
 def import_(
     sources: list[str] = typer.Argument(..., metavar="SOURCE", help="Checkpoint files (.safetensors, .bin, .pt, "
-                                        "shard indexes), checkpoint folders, folders of them, or globs."),
-    out_dir: Path = typer.Option(..., "--out", help="The run directory to write."),
+                                        "shard indexes), checkpoint folders, folders of them, or globs; or one "
+                                        "Hub repository hf:OWNER/NAME."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="The run directory to write."),
+    revisions: Optional[str] = typer.Option(None, help="hf: sources: a comma list (step0,step1000), all, log:N "
+                                                       "(N steps log-spaced) or every:K (multiples of K)."),
+    list_: bool = typer.Option(False, "--list", help="hf: sources: list the repository's stepN revisions and stop."),
+    workers: int = typer.Option(WORKERS, min=1, help="hf: sources: revisions fetched at once."),
     key: Optional[str] = typer.Option(_IMPORT["key"], help="Name of the tensor to import [default: the token "
                                                            "embedding, found by its usual names]."),
     matrix: str = typer.Option(_IMPORT["matrix"], help="input (token embedding) or output (an untied LM head)."),
@@ -65,8 +72,18 @@ def import_(
     overwrite: bool = typer.Option(_IMPORT["overwrite"], help="Replace an existing run directory."),
     quiet: opt.Quiet = False,
 ) -> None:
-    """Turn a series of checkpoints (Hugging Face, nanoGPT, plain state dicts) into a run that animate and
-    compare-word2vec read."""
+    """Turn a series of checkpoints (Hugging Face, nanoGPT, plain state dicts; on disk or on the Hub) into a
+    run that animate and compare-word2vec read."""
+    repos = [hub_repo(s) for s in sources]
+    if any(repos):
+        _import_from_hub(sources, repos[0], out_dir, revisions, list_, steps, workers, dict(
+            key=key, matrix=matrix, tokenizer=tokenizer, vocab=vocab, corpus=corpus, categories=categories,
+            overwrite=overwrite), quiet)
+        return
+    if revisions is not None or list_:
+        raise ConfigError("--revisions and --list are for Hub sources (hf:OWNER/NAME)")
+    if out_dir is None:
+        raise ConfigError("name the run directory to write with --out")
     try:
         step_list = [int(v) for v in split(steps)] if steps is not None else None
     except ValueError:
@@ -75,8 +92,38 @@ def import_(
         r = import_checkpoints(sources, out_dir, key=key, matrix=matrix, steps=step_list, tokenizer=tokenizer,
                                vocab=vocab, corpus=corpus, categories=categories, overwrite=overwrite,
                                progress=bars.update)
+    _report(r, quiet)
+
+
+def _import_from_hub(sources: list[str], repo: str, out_dir: Optional[Path], revisions: Optional[str], list_: bool,
+                     steps: Optional[str], workers: int, options: dict, quiet: bool) -> None:
+    if len(sources) > 1:
+        raise ConfigError("import one Hub repository at a time (hf:OWNER/NAME), without other sources")
+    if steps is not None:
+        raise ConfigError("--steps is for checkpoints on disk; a Hub revision's step is the number in its name")
+    if list_:
+        found = list_revisions(repo)[0]
+        for r in found:
+            out.print(r.name, highlight=False)
+        if not quiet:
+            err.print(f"{len(found)} stepN revision(s) in {repo}", highlight=False)
+        return
+    if revisions is None:
+        raise ConfigError(f"name the revisions to import with --revisions (all, log:N, every:K or a comma list); "
+                          f"embviz import hf:{repo} --list shows them")
+    if out_dir is None:
+        raise ConfigError("name the run directory to write with --out")
+    with Bars(quiet) as bars:
+        r = import_hub(repo, out_dir, revisions, workers=workers, progress=bars.update, **options)
+    _report(r, quiet)
+
+
+def _report(r, quiet: bool) -> None:
     if not quiet:
         out.print(f"Imported {len(r.steps)} snapshot(s) of {r.key} {list(r.shape)} at steps "
                   f"{', '.join(f'{s:,}' for s in r.steps)} in {r.seconds:.1f} s"
                   + (f"; {len(r.dropped)} duplicate(s) dropped" if r.dropped else ""), highlight=False, soft_wrap=True)
+        if r.fetched_bytes is not None:
+            out.print(f"Fetched {r.fetched_bytes / 2**20:,.2f} MiB of matrix bytes from the Hub (cached ones "
+                      "are not fetched again)", highlight=False, soft_wrap=True)
         out.print(f"Run directory: {r.run_dir}", highlight=False, soft_wrap=True)

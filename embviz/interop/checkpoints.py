@@ -222,6 +222,17 @@ def _listing(shapes: dict[str, tuple[int, ...]], limit: int = 8) -> str:
     return f"2-D tensors (largest first): {shown}{more}; pass --key NAME"
 
 
+def read_weight_map(path: Path) -> dict[str, str]:
+    """The tensor name → shard file map of a shard index (``*.index.json``)."""
+    try:
+        weight_map = json.loads(Path(path).read_text(encoding="utf-8"))["weight_map"]
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise TypeError
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        raise CheckpointError(f"{path} is not a shard index (a JSON object with a weight_map)") from None
+    return weight_map
+
+
 class _Reader:
     """Names → shapes of one checkpoint, and ``read(name, rows)`` of one of them as float32 [rows, d]."""
 
@@ -239,12 +250,7 @@ class _Reader:
             self._open_torch(path)
 
     def _open_index(self, path: Path) -> None:
-        try:
-            weight_map = json.loads(path.read_text(encoding="utf-8"))["weight_map"]
-            if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
-                raise TypeError
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-            raise CheckpointError(f"{path} is not a shard index (a JSON object with a weight_map)") from None
+        weight_map = read_weight_map(path)
         for shard in set(weight_map.values()):
             if Path(shard).name != shard:
                 raise CheckpointError(f"{path} lists the shard {shard!r}, which is not a file beside it")

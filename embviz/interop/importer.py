@@ -73,6 +73,8 @@ class ImportResult:
     tokenizer: str
     frequencies: bool
     seconds: float
+    fetched_bytes: int | None = None
+    """Matrix bytes fetched from the Hub (None for checkpoints on disk)."""
 
 
 # -- readable tokens ----------------------------------------------------------------------------
@@ -206,7 +208,7 @@ def rows_to_keep(vocab_size: int, rows: int) -> int:
 # -- the run ------------------------------------------------------------------------------------
 
 
-def _check_target(out: Path, overwrite: bool) -> None:
+def check_target(out: Path, overwrite: bool) -> None:
     """The overwrite rule for ``--out``: a new path, or with ``overwrite`` an embviz run no process holds."""
     check_output(out, overwrite, folder=True, marker=RUN_JSON, what="an embviz run")
     if (out / RUN_JSON).is_file():
@@ -336,8 +338,10 @@ def import_checkpoints(
     categories: Path | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    hub: dict | None = None,
 ) -> ImportResult:
-    """Build the run ``out`` from the checkpoints ``sources`` (see the module docstring).
+    """Build the run ``out`` from the checkpoints ``sources`` (see the module docstring); ``hub`` (the
+    repository, endpoint and revisions they were fetched from) is recorded in ``run.json`` when given.
 
     Raises EmbvizError subclasses for bad input, before anything is written where possible; warns
     (``warnings.warn``) about duplicate checkpoints, dropped padding rows and unknown frequencies.
@@ -348,7 +352,7 @@ def import_checkpoints(
     out = Path(out)
     if tokenizer is not None and vocab is not None:
         raise ConfigError("give --tokenizer or --vocab, not both")
-    _check_target(out, overwrite)
+    check_target(out, overwrite)
     found = ck.find_checkpoints(sources)
     entries = survey(found, key, matrix, steps, progress)
     first = entries[0].tensor
@@ -390,13 +394,14 @@ def import_checkpoints(
             frequencies="corpus" if text else "unknown",
             import_={"kind": found[0].kind, "matrix": matrix, "key": first.key, "sources": sources_json,
                      "dropped_duplicates": dropped, "padding_rows_dropped": rows - keep,
+                     **({"hub": hub} if hub is not None else {}),
                      "tokenizer": {"origin": words.origin, "size": len(words.tokens), "byte_level": words.byte_level}},
             versions=_versions(),
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             corpus=None if text is None else CorpusInfo(name=text.name, source=text.source, sha256=text.sha256,
                                                         tokens=int(counts.sum())),
         ))
-        _check_target(out, overwrite)  # again: time has passed since the first check
+        check_target(out, overwrite)  # again: time has passed since the first check
     if text is None:
         warnings.warn("token frequencies are unknown (no --corpus): --top, the norm-frequency measure and "
                       "compare-word2vec need one", stacklevel=2)

@@ -1,0 +1,308 @@
+"""``import hf:OWNER/NAME``: a checkpoint series on the Hugging Face Hub → an ordinary run, fetching only
+the embedding bytes of each revision.
+
+For each revision (see :mod:`embviz.interop.revisions`): its file list, the tensor table of the file
+holding the matrix by range requests — a safetensors header (:mod:`embviz.interop.ranges`), or for
+``pytorch_model.bin`` the zip directory and ``data.pkl`` (:mod:`embviz.interop.torchzip`), through the
+``*.index.json`` when sharded — then that matrix's byte range alone, several revisions at once. Each matrix is
+cached as a one-tensor safetensors file under the huggingface_hub cache directory,
+``<HF_HUB_CACHE>/embviz/models--OWNER--NAME/<commit>/<matrix>.safetensors``, written atomically: a
+killed import continues where it stopped, a second import (into any folder) fetches no matrix again,
+and nothing half-fetched is ever read. The cached files are then imported like checkpoints on disk
+(:func:`~embviz.interop.importer.import_checkpoints`), with ``tokenizer.json`` fetched once.
+
+``huggingface_hub`` is the client: ``HF_ENDPOINT``, ``HF_HUB_CACHE`` and the user's token are honoured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from embviz.errors import CheckpointError, ConfigError
+from embviz.interop import checkpoints as ck
+from embviz.interop import ranges
+from embviz.interop.importer import ImportResult, check_target, import_checkpoints
+from embviz.interop.revisions import Revision, check_spec, pick_revisions, step_revisions
+from embviz.interop.torchzip import TorchZip
+from embviz.progress import Progress, bytes_stage
+from embviz.rundir.files import atomic_path
+
+WORKERS = 4
+"""Revisions fetched at once."""
+STALE_S = 3600
+"""A cache temp file untouched this long belongs to a fetch that was killed (a live one writes every chunk)."""
+SAFETENSORS, INDEX = "model.safetensors", "model.safetensors.index.json"
+BIN, BIN_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
+TOKENIZER = "tokenizer.json"
+CACHE_FOLDER = "embviz"
+"""Our folder inside the huggingface_hub cache directory."""
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+@dataclass(frozen=True)
+class Hub:
+    """Where and as whom: ``endpoint`` (default ``HF_ENDPOINT``), ``token`` (default the user's) and the
+    cache directory (default ``HF_HUB_CACHE``)."""
+
+    endpoint: str | None = None
+    token: str | None = None
+    cache_dir: Path | None = None
+
+    @property
+    def url(self) -> str:
+        """The endpoint: given, or ``HF_ENDPOINT`` as huggingface_hub read it."""
+        from huggingface_hub import constants
+
+        return (self.endpoint or constants.ENDPOINT).rstrip("/")
+
+    def api(self):
+        from huggingface_hub import HfApi
+
+        return HfApi(endpoint=self.url, token=self.token)
+
+    def cache(self, repo: str) -> Path:
+        from huggingface_hub import constants
+
+        return Path(self.cache_dir or constants.HF_HUB_CACHE) / CACHE_FOLDER / f"models--{repo.replace('/', '--')}"
+
+    def remote(self, repo: str, revision: Revision, filename: str) -> ranges.RemoteFile:
+        from huggingface_hub import constants, hf_hub_url
+        from huggingface_hub.utils import build_hf_headers
+
+        url = hf_hub_url(repo, filename, revision=revision.commit, endpoint=self.url)
+        return ranges.RemoteFile(url, build_hf_headers(token=self.token), f"{repo}@{revision.name}/{filename}",
+                                 timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT)
+
+    def download(self, repo: str, revision: Revision, filename: str) -> Path:
+        """One small file of the repository, through huggingface_hub's own cache."""
+        from huggingface_hub import hf_hub_download
+        from tqdm.auto import tqdm
+
+        class Silent(tqdm):  # library code never prints; the CLI draws its own bars
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **{**kwargs, "disable": True})
+
+        return Path(hf_hub_download(repo, filename, revision=revision.commit, endpoint=self.url,
+                                    token=self.token, cache_dir=self.cache_dir, tqdm_class=Silent))
+
+
+@contextmanager
+def answers(hub: Hub, repo: str, revision: str | None = None) -> Iterator[None]:
+    """The Hub's refusals as one-line CheckpointErrors: a missing revision or file, 401, gated, offline."""
+    import httpx2
+    from huggingface_hub import errors, get_token
+
+    at = f"{repo}@{revision}" if revision else repo
+    try:
+        yield
+    except errors.RevisionNotFoundError:
+        raise CheckpointError(f"revision {revision} does not exist in {repo} "
+                              f"(embviz import hf:{repo} --list shows those that do)") from None
+    except errors.GatedRepoError:
+        raise CheckpointError(f"{repo} is gated: accept its conditions on the Hub, then log in "
+                              "(hf auth login, or set HF_TOKEN)") from None
+    except errors.RemoteEntryNotFoundError as e:
+        name = e.response.request.url.path.rsplit("/", 1)[-1] if e.response is not None else "asked for"
+        raise CheckpointError(f"{at} has no file {name}"
+                              + ("; pass --tokenizer FILE or --vocab FILE" if name == TOKENIZER else "")) from None
+    except errors.HfHubHTTPError as e:
+        status = e.response.status_code if e.response is not None else None
+        if status == 401 and (hub.token or get_token()) is None:
+            raise CheckpointError(f"the Hub answered 401 Unauthorized for {at}: it is private or does not exist; "
+                                  "to read a private repository log in (hf auth login) or set HF_TOKEN") from None
+        if status in (401, 403):
+            raise CheckpointError(f"the Hub refused the token for {at} ({status}); check HF_TOKEN or "
+                                  "hf auth login") from None
+        if status == 404:
+            raise CheckpointError(f"{repo} does not exist on {hub.url} (404)") from None
+        raise CheckpointError(f"the Hub answered {status} for {at}: {ck._first_line(e)}") from None
+    except errors.OfflineModeIsEnabled:
+        raise CheckpointError("HF_HUB_OFFLINE is set, and importing from the Hub needs the network") from None
+    except httpx2.TransportError as e:
+        raise CheckpointError(f"cannot reach the Hub for {at} ({e})") from None
+
+
+def list_revisions(repo: str, hub: Hub = Hub()) -> tuple[list[Revision], dict[str, str]]:
+    """The ``stepN`` branches of ``repo`` in step order, and every branch and tag name → its commit."""
+    with answers(hub, repo):
+        refs = hub.api().list_repo_refs(repo)
+    names = {ref.name: ref.target_commit for ref in [*refs.branches, *refs.tags]}
+    return step_revisions({ref.name: ref.target_commit for ref in refs.branches}), names
+
+
+def resolve(repo: str, spec: str, hub: Hub = Hub()) -> list[Revision]:
+    """The revisions ``spec`` picks, in step order, each with its commit; one per commit."""
+    available, names = list_revisions(repo, hub)
+    picked, seen = [], set()
+    for r in pick_revisions(spec, available):
+        commit = r.commit or names.get(r.name) or (r.name if _COMMIT.fullmatch(r.name) else None)
+        if commit is None:
+            with answers(hub, repo, r.name):
+                commit = hub.api().model_info(repo, revision=r.name).sha
+        if commit not in seen:
+            seen.add(commit)
+            picked.append(Revision(r.name, r.step, commit))
+    return picked
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """One revision's matrix to fetch: the file and range it lies in, and its place in the cache."""
+
+    revision: Revision
+    remote: ranges.RemoteFile
+    tensor: ranges.TensorRange
+    path: Path
+
+
+def cache_path(hub: Hub, repo: str, revision: Revision, key: str | None, matrix: str) -> Path:
+    """Where the matrix of one revision is cached: by repository, commit and tensor asked for."""
+    what = re.sub(r"[^\w.-]", "_", key) if key is not None else matrix
+    return hub.cache(repo) / revision.commit / f"{what}.safetensors"
+
+
+WEIGHTS = ((SAFETENSORS, ranges.SafetensorsHeader), (INDEX, ranges.SafetensorsHeader),
+           (BIN, TorchZip), (BIN_INDEX, TorchZip))
+"""A revision's weights, in order of preference, and the reader of each file's tensor table."""
+
+
+def plan(hub: Hub, repo: str, revision: Revision, key: str | None, matrix: str) -> Fetch:
+    """Find the matrix in one revision: its file list, then the tensor table of the file (or shard)
+    holding it by range requests (a safetensors header, or a torch zip's directory and data.pkl)."""
+    where = f"{repo}@{revision.name}"
+    with answers(hub, repo, revision.name):
+        files = {s.rfilename for s in hub.api().model_info(repo, revision=revision.commit).siblings or []}
+        found = next(((name, reader) for name, reader in WEIGHTS if name in files), None)
+        if found is None:
+            raise CheckpointError(f"{where} holds none of {', '.join(name for name, _ in WEIGHTS)}")
+        name, reader = found
+        shards = [name]
+        if name.endswith(".index.json"):
+            weight_map = ck.read_weight_map(hub.download(repo, revision, name))
+            wanted = {key} if key else set(ck.EMBEDDING_KEYS if matrix == "input" else ck.OUTPUT_KEYS)
+            shards = sorted({f for n, f in weight_map.items() if n == key or ck.strip_prefixes(n) in wanted}
+                            or set(weight_map.values()))
+        tables = {}
+        for shard in shards:
+            table = reader(hub.remote(repo, revision, shard))
+            tables.update(dict.fromkeys(table.shapes, table))
+    shapes = {n: s for table in set(tables.values()) for n, s in table.shapes.items()}
+    chosen = ck.choose_key(shapes, where, key, matrix)
+    tensor = tables[chosen].tensor_range(chosen)
+    if len(tensor.shape) != 2 or not tensor.dtype.startswith(("F", "BF")):
+        raise CheckpointError(f"{chosen} in {where} is not a 2-D float matrix ({tensor.dtype} {list(tensor.shape)})")
+    return Fetch(revision, tables[chosen].remote, tensor, cache_path(hub, repo, revision, key, matrix))
+
+
+def download(fetch: Fetch, repo: str, tick) -> None:
+    """Stream one matrix into its cache file (a one-tensor safetensors file), atomically; temp files
+    of a killed fetch of the same matrix, untouched for STALE_S, are removed first."""
+    fetch.path.parent.mkdir(parents=True, exist_ok=True)
+    for old in fetch.path.parent.glob(f".{fetch.path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if time.time() - old.stat().st_mtime > STALE_S:
+                old.unlink()
+    t, r = fetch.tensor, fetch.revision
+    with atomic_path(fetch.path) as tmp, open(tmp, "wb") as f:
+        ranges.write_single_tensor(f, t, {"repo": repo, "revision": r.name, "commit": r.commit,
+                                          "file": fetch.remote.label.rsplit("/", 1)[-1]})
+        fetch.remote.copy(t.start, t.nbytes, f.write, tick)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def fetch_series(repo: str, revisions: Sequence[Revision], hub: Hub = Hub(), *, key: str | None = None,
+                 matrix: str = "input", workers: int = WORKERS,
+                 progress: Progress | None = None) -> tuple[list[Path], int]:
+    """The cached matrix file of each revision [len(revisions)], fetching those not cached yet, and the
+    number of matrix bytes fetched.
+
+    Returns the paths in the order of ``revisions``; nothing fetched lands in the cache unless whole.
+    """
+    paths = [cache_path(hub, repo, r, key, matrix) for r in revisions]
+    missing = [r for r, p in zip(revisions, paths) if not p.is_file()]
+    if not missing:
+        return paths, 0
+    lock, stop = threading.Lock(), threading.Event()
+    done = [0, 0]  # headers read, bytes fetched
+
+    def header(r: Revision) -> Fetch:
+        f = plan(hub, repo, r, key, matrix)
+        with lock:
+            done[0] += 1
+            if progress:
+                progress("reading headers", done[0], len(missing))
+        return f
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        fetches = _all(pool, header, missing, stop)
+        total = sum(f.tensor.nbytes for f in fetches)
+
+        def tick(n: int) -> None:
+            if stop.is_set():
+                raise CheckpointError("stopped: another fetch failed or the import was interrupted")
+            with lock:
+                done[1] += n
+                if progress:
+                    progress(bytes_stage("fetching"), done[1], total)
+
+        _all(pool, lambda f: download(f, repo, tick), fetches, stop)
+    return paths, total
+
+
+def _all(pool: ThreadPoolExecutor, fn, items: Sequence, stop: threading.Event) -> list:
+    """``fn`` of every item on ``pool``; on the first error (or Ctrl-C) ``stop`` is set, for the
+    fetches still running to give up at their next chunk, and the error raised."""
+    futures = [pool.submit(fn, item) for item in items]
+    try:
+        return [f.result() for f in futures]
+    except BaseException:
+        stop.set()
+        for f in futures:
+            f.cancel()
+        raise
+
+
+def import_hub(
+    repo: str,
+    out: Path,
+    revisions: str,
+    *,
+    hub: Hub = Hub(),
+    key: str | None = None,
+    matrix: str = "input",
+    tokenizer: Path | None = None,
+    vocab: Path | None = None,
+    corpus: str | None = None,
+    categories: Path | None = None,
+    overwrite: bool = False,
+    workers: int = WORKERS,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Build the run ``out`` from the revisions ``revisions`` (a spec) of the Hub repository ``repo``."""
+    if matrix not in ck.MATRICES:
+        raise ConfigError(f"unknown --matrix {matrix!r}; choose one of {', '.join(ck.MATRICES)}")
+    t0 = time.perf_counter()
+    check_spec(revisions)
+    check_target(Path(out), overwrite)
+    picked = resolve(repo, revisions, hub)
+    paths, fetched = fetch_series(repo, picked, hub, key=key, matrix=matrix, workers=workers, progress=progress)
+    if tokenizer is None and vocab is None:
+        with answers(hub, repo, picked[-1].name):
+            tokenizer = hub.download(repo, picked[-1], TOKENIZER)
+    origin = {"repo": repo, "endpoint": hub.url,
+              "revisions": [{"name": r.name, "step": r.step, "commit": r.commit} for r in picked]}
+    result = import_checkpoints(paths, out, key=key, matrix=matrix, steps=[r.step for r in picked],
+                                tokenizer=tokenizer, vocab=vocab, corpus=corpus, categories=categories,
+                                overwrite=overwrite, progress=progress, hub=origin)
+    return replace(result, seconds=time.perf_counter() - t0, fetched_bytes=fetched)
+
