@@ -324,3 +324,50 @@ def test_bad_font_path_raises(tmp_path):
     fake.write_text("not a font")
     with pytest.raises(EmbvizError, match="not a readable font"):
         font_families(["x"], fake)
+
+
+def _point_extent(frame: np.ndarray) -> float:
+    """The area of the box holding the coloured pixels left of the legend column (the points), in pixels."""
+    coloured = np.argwhere(frame.max(axis=2).astype(int) - frame.min(axis=2) > 60)
+    main = coloured[(coloured[:, 1] < frame.shape[1] * 0.72) & (coloured[:, 0] > frame.shape[0] * 0.1)]
+    return float(np.ptp(main[:, 0]) * np.ptp(main[:, 1]))
+
+
+def _caption_ink(frame: np.ndarray) -> np.ndarray:
+    """The caption strip under the map (below the axes), as dark-pixel columns."""
+    strip = frame[int(frame.shape[0] * 0.965):, : int(frame.shape[1] * 0.7)].min(axis=2)
+    return (strip < 160).any(axis=0)
+
+
+def test_follow_view_zooms_in_on_the_first_frames_and_says_so(tmp_path):
+    film = make_film(t=3, n=60)
+    film.positions[0] *= 0.2  # a small blob first, as in a real film
+    frames = {view: gif_frames(render_film(film, tmp_path / f"{view}.gif",
+                                           FilmOptions(fps=4, size=(480, 320), view=view)).path)
+              for view in ("fixed", "follow")}
+    assert _point_extent(frames["follow"][0]) > 4 * _point_extent(frames["fixed"][0])
+    # the last snapshot fills the fixed view already: both views end alike
+    assert _point_extent(frames["follow"][-1]) == pytest.approx(_point_extent(frames["fixed"][-1]), rel=0.35)
+    # the caption is drawn, and differs: "fixed for the whole run" vs "follows the points (zoom ×N)", which changes
+    fixed_ink, follow_ink = _caption_ink(frames["fixed"][0]), _caption_ink(frames["follow"][0])
+    assert fixed_ink.sum() > 30 and follow_ink.sum() > 30
+    assert (fixed_ink != follow_ink).sum() > 10
+    assert not np.array_equal(_caption_ink(frames["follow"][0]), _caption_ink(frames["follow"][-1]))
+    assert np.array_equal(_caption_ink(frames["fixed"][0]), _caption_ink(frames["fixed"][-1]))
+
+
+def test_view_captions_and_limits():
+    from embviz.film.drawing import view_caption, view_limits
+
+    film = make_film(t=3, n=60)
+    film.positions[0] *= 0.2
+    fixed, ones = view_limits(film.positions, "fixed")
+    follow, zoom = view_limits(film.positions, "follow")
+    assert np.allclose(fixed, fixed[0]) and np.all(ones == 1)
+    assert zoom[0] > 2 and zoom[-1] == pytest.approx(1, abs=0.3)
+    span = lambda lim: lim[:, 1] - lim[:, 0]  # noqa: E731
+    assert np.allclose(span(follow[0]) * zoom[0], span(fixed[0]))  # one uniform zoom: the aspect is kept
+    assert view_caption("fixed", 1) == "scale: fixed for the whole run"
+    assert view_caption("follow", 4.26) == "scale: follows the points (zoom ×4.3)"
+    with pytest.raises(ConfigError, match="view"):
+        FilmOptions(view="wobble").validate()

@@ -24,7 +24,7 @@ from PIL import GifImagePlugin, Image
 
 from embviz.errors import ConfigError
 from embviz.film import sprites
-from embviz.film.animate_options import FORMATS, FilmOptions
+from embviz.film.animate_options import DEFAULT_VIEW, FORMATS, FilmOptions
 from embviz.film.drawing import (
     Film,
     RenderError,
@@ -36,6 +36,8 @@ from embviz.film.drawing import (
     legend_handles,
     marker_area,
     point_groups,
+    view_caption,
+    view_limits,
 )
 from embviz.progress import Ticks
 
@@ -109,7 +111,8 @@ class _FilmScene:
     pixels, which is what Agg would draw, several times faster than drawing them as artists.
     """
 
-    def __init__(self, film: Film, width: int, height: int, dpi: float, label_index: list[int]):
+    def __init__(self, film: Film, width: int, height: int, dpi: float, label_index: list[int],
+                 view: str = DEFAULT_VIEW):
         self.film = film
         self.height = height
         self.fig = Figure(figsize=((width + 1e-3) / dpi, (height + 1e-3) / dpi), dpi=dpi, facecolor="white")
@@ -136,6 +139,9 @@ class _FilmScene:
                       parse_math=False)
         self.stats = self.fig.text(0.74, 0.955, "", fontsize=unit / 48, ha="right", va="center",
                                    parse_math=False, family="DejaVu Sans Mono")
+        self.caption = self.fig.text(0.02, 0.018, view_caption(view, 1.0), fontsize=small, color="0.4", va="center",
+                                     parse_math=False)
+        self.view = view
         self.fig.legend(handles=legend_handles(self.groups, small), loc="upper left",
                         bbox_to_anchor=(0.755, 0.90), fontsize=small, frameon=False,
                         handlelength=1.0, handletextpad=0.4, borderaxespad=0.0, labelspacing=0.3)
@@ -150,7 +156,7 @@ class _FilmScene:
             inset.tick_params(labelsize=small * 0.8, length=2, pad=1)
             inset.set_xlim(max(0.0, float(curve_steps.min())), float(curve_steps.max()) * 1.05 or 1.0)
             self.marker = inset.plot([], [], "o", color="tab:red", ms=small * 0.7, clip_on=False)[0]
-        self.moving = [self.stats, *([self.marker] if self.marker else [])]
+        self.moving = [self.stats, *([self.marker] if self.marker else []), *([self.caption] if view == "follow" else [])]
         for artist in self.moving:
             artist.set_animated(True)
         self.canvas.draw()
@@ -158,13 +164,18 @@ class _FilmScene:
         x0, y0, x1, y1 = ax.bbox.extents  # Agg's clip box: the axes rounded to whole pixels
         self.clip = tuple(math.floor(v + 0.5) for v in (height - y1, height - y0, x0, x1))
 
-    def draw(self, positions: np.ndarray, step: float, epoch: float, loss: float) -> np.ndarray:
-        """The frame [height, width, 4] uint8 (RGBA) with the points at positions [n, 2] (data coordinates).
+    def draw(self, positions: np.ndarray, step: float, epoch: float, loss: float, limits: np.ndarray,
+             zoom: float) -> np.ndarray:
+        """The frame [height, width, 4] uint8 (RGBA) with the points at positions [n, 2] (data coordinates)
+        in axis limits [2 (x, y), 2 (lo, hi)], stating the zoom when the view follows the points.
 
         Matplotlib draws the counter and loss marker over the static part rendered once in __init__;
         then the points (group by group, in drawing order) and labels are pasted into the axes.
         """
         self.stats.set_text(_stat_line(step, epoch, loss))
+        self.caption.set_text(view_caption(self.view, zoom))
+        self.ax.set_xlim(*limits[0])
+        self.ax.set_ylim(*limits[1])
         if self.marker is not None:
             curve_steps, curve_losses = self.film.loss_curve
             self.marker.set_data([step], [np.interp(step, curve_steps, curve_losses)])
@@ -201,15 +212,21 @@ def _rgb8(colour) -> tuple[int, int, int]:
 LABEL_RGB = (*_rgb8("0.1"), 255)
 
 
-def _frames(film: Film, k: int) -> Iterator[tuple[np.ndarray, float, float, float]]:
-    """(positions [n, 2], step, epoch, loss) for every moving frame, eased between snapshots."""
+Frame = tuple[np.ndarray, float, float, float, np.ndarray, float]
+
+
+def _frames(film: Film, k: int, view: str = DEFAULT_VIEW) -> Iterator[Frame]:
+    """(positions [n, 2], step, epoch, loss, axis limits [2, 2], zoom) for every moving frame, eased between
+    snapshots; the limits and zoom are ``view``'s (:func:`~embviz.film.drawing.view_limits`)."""
     p, steps, epochs, losses = film.positions, film.steps, film.epochs, film.losses
+    limits, zoom = view_limits(p, view)
     for i in range(len(p) - 1):
         for j in range(k):
             t = _ease(j / k)
             yield (p[i] + (p[i + 1] - p[i]) * t, steps[i] + (steps[i + 1] - steps[i]) * t,
-                   epochs[i] + (epochs[i + 1] - epochs[i]) * t, _lerp_nan(losses[i], losses[i + 1], t))
-    yield p[-1], steps[-1], epochs[-1], losses[-1]
+                   epochs[i] + (epochs[i + 1] - epochs[i]) * t, _lerp_nan(losses[i], losses[i + 1], t),
+                   limits[i] + (limits[i + 1] - limits[i]) * t, zoom[i] + (zoom[i + 1] - zoom[i]) * t)
+    yield p[-1], steps[-1], epochs[-1], losses[-1], limits[-1], zoom[-1]
 
 
 class _Mp4Writer:
@@ -268,7 +285,8 @@ def render_film(
     h = round(f * HOLD_SECONDS) more frames, so the film has ``(T - 1) * k + 1 + h`` frames
     (``frame_count``). f is ``options.fps`` for mp4; gifs are written at f = min(fps, GIF_MAX_FPS)
     and, when ``options.size`` is wider than GIF_MAX_WIDTH, scaled down to that width to stay small.
-    mp4 sizes are rounded down to even numbers (yuv420p). Axis limits are fixed for the whole film.
+    mp4 sizes are rounded down to even numbers (yuv420p). ``options.view`` ``fixed`` keeps one scale for the
+    whole film, ``follow`` fits each snapshot (eased between them like the points); a caption says which.
 
     ``options.label`` words spread over the categories are written next to their points, plus all
     of ``options.label_words``. ``options.font`` is a font file for characters DejaVu Sans lacks
@@ -299,15 +317,15 @@ def render_film(
     label_index = choose_label_words(film.words, film.labels, options.label, options.label_words)
     rc = font_rc([film.title, *(film.words[i] for i in label_index)], options.font)
     with matplotlib.rc_context(rc), atomic_output(out) as tmp:
-        scene = _FilmScene(film, width, height, dpi, label_index)
+        scene = _FilmScene(film, width, height, dpi, label_index, options.view)
         if fmt == "mp4":
             writer: _Mp4Writer | _GifWriter = _Mp4Writer(tmp, (width, height), rate)
         else:
-            final = film.positions[-1], film.steps[-1], film.epochs[-1], film.losses[-1]
+            *_, final = _frames(film, 1, options.view)
             writer = _GifWriter(tmp, rate, scene.draw(*final))
         done = 0
         try:
-            for state in _frames(film, k):
+            for state in _frames(film, k, options.view):
                 frame = scene.draw(*state)
                 writer.write(frame)
                 done += 1
