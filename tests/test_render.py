@@ -304,6 +304,21 @@ def test_cjk_labels_draw_without_missing_glyphs(tmp_path):
         assert len(matplotlib.rcParams["font.family"]) == 2
 
 
+@pytest.mark.skipif(find_cjk_font() is None, reason="no CJK font installed (apt-get install fonts-wqy-microhei)")
+def test_stamped_cjk_labels_are_their_glyphs_not_boxes():
+    from embviz.film.drawing import font_rc
+    from embviz.film.sprites import LabelSprites
+
+    with matplotlib.rc_context(font_rc(CJK_WORDS, None)):
+        stamps = LabelSprites(CJK_WORDS + ["□□"], 9.0, 100)
+        masks = [np.asarray(stamps.get(i, 0, 0).mask) for i in range(len(CJK_WORDS) + 1)]
+    boxes = masks[-1]
+    for word, mask in zip(CJK_WORDS, masks):
+        assert mask.shape[1] > 15 and (mask > 128).sum() > 20, f"{word} drew no glyphs"
+        assert mask.shape != boxes.shape or not np.array_equal(mask, boxes), f"{word} drew as boxes"
+    assert len({m.tobytes() for m in masks[:-1]}) == len(CJK_WORDS)  # each word its own glyphs
+
+
 def test_without_cjk_font_one_warning_explains_the_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(fonts, "find_cjk_font", lambda: None)
     families, problems = font_families(CJK_WORDS)

@@ -166,7 +166,7 @@ class _FilmScene:
 
     def draw(self, positions: np.ndarray, step: float, epoch: float, loss: float, limits: np.ndarray,
              zoom: float) -> np.ndarray:
-        """The frame [height, width, 4] uint8 (RGBA) with the points at positions [n, 2] (data coordinates)
+        """The frame [height, width, 4] uint8 (RGBA; a view of the canvas, valid until the next draw) with the points at positions [n, 2] (data coordinates)
         in axis limits [2 (x, y), 2 (lo, hi)], stating the zoom when the view follows the points.
 
         Matplotlib draws the counter and loss marker over the static part rendered once in __init__;
@@ -183,9 +183,9 @@ class _FilmScene:
         for artist in self.moving:
             self.fig.draw_artist(artist)
         width, height = self.canvas.get_width_height()
-        frame = Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        whole = Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         top, bottom, left, right = self.clip
-        region = frame.crop((left, top, right, bottom))
+        region = whole.crop((left, top, right, bottom))
         display = self.ax.transData.transform(positions)
         rows, cols = sprites.pixel_anchors(display, self.height)
         for group, colour in zip(self.groups, self.colours):
@@ -197,9 +197,8 @@ class _FilmScene:
             for j in range(len(self.label_index)):
                 sprite = self.labels.get(j, qx[j], qy[j])
                 sprites.paste(region, (top, left), sprite, rows[j], cols[j], LABEL_RGB)
-        frame = frame.copy()
-        frame.paste(region, (left, top))
-        frame = np.asarray(frame)
+        frame = np.asarray(self.canvas.buffer_rgba())  # the canvas itself: the frame lives until the next draw
+        frame[top:bottom, left:right] = np.asarray(region)
         return frame
 
 
