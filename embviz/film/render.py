@@ -163,6 +163,7 @@ class _FilmScene:
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
         x0, y0, x1, y1 = ax.bbox.extents  # Agg's clip box: the axes rounded to whole pixels
         self.clip = tuple(math.floor(v + 0.5) for v in (height - y1, height - y0, x0, x1))
+        self.region = sprites.canvas_region(self.canvas, self.clip)
 
     def draw(self, positions: np.ndarray, step: float, epoch: float, loss: float, limits: np.ndarray,
              zoom: float) -> np.ndarray:
@@ -182,10 +183,7 @@ class _FilmScene:
         self.canvas.restore_region(self.background)
         for artist in self.moving:
             self.fig.draw_artist(artist)
-        width, height = self.canvas.get_width_height()
-        whole = Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        top, bottom, left, right = self.clip
-        region = whole.crop((left, top, right, bottom))
+        region, (top, left) = self.region, self.clip[::2]
         display = self.ax.transData.transform(positions)
         rows, cols = sprites.pixel_anchors(display, self.height)
         for group, colour in zip(self.groups, self.colours):
@@ -197,9 +195,7 @@ class _FilmScene:
             for j in range(len(self.label_index)):
                 sprite = self.labels.get(j, qx[j], qy[j])
                 sprites.paste(region, (top, left), sprite, rows[j], cols[j], LABEL_RGB)
-        frame = np.asarray(self.canvas.buffer_rgba())  # the canvas itself: the frame lives until the next draw
-        frame[top:bottom, left:right] = np.asarray(region)
-        return frame
+        return np.asarray(self.canvas.buffer_rgba())
 
 
 def _rgb8(colour) -> tuple[int, int, int]:

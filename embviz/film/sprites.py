@@ -108,11 +108,21 @@ def label_anchors(display: np.ndarray, height: int) -> tuple[np.ndarray, np.ndar
     return height - whole[:, 1], whole[:, 0], phase[:, 0], phase[:, 1]
 
 
+def canvas_region(canvas: FigureCanvasAgg, box: tuple[int, int, int, int]) -> Image.Image:
+    """The pixels rows top..bottom, columns left..right of ``canvas`` (``box``) as an RGBA image sharing the canvas's
+    memory, so what :func:`paste` blends into it is in the canvas's next frame without a copy."""
+    top, bottom, left, right = box
+    width = canvas.get_width_height()[0]
+    memory = memoryview(canvas.buffer_rgba()).cast("B")[(top * width + left) * 4:]
+    return Image.frombuffer("RGBA", (right - left, bottom - top), memory, "raw", "RGBA", width * 4, 1)
+
+
 def paste(region: Image.Image, origin: tuple[int, int], sprite: Sprite, row: int, col: int,
           colour: tuple[int, int, int, int]) -> None:
     """Blend ``sprite`` in ``colour`` into ``region`` (RGBA, whose top-left is frame pixel ``origin``
     (row, col)) with its anchor at frame pixel (row, col); what falls outside ``region`` is clipped."""
     top, left = row + sprite.row - origin[0], col + sprite.col - origin[1]
     w, h = sprite.mask.size
-    # Image.paste's own core call, without its per-call argument checks (a frame pastes hundreds of sprites)
+    # Image.paste's own core call: without its per-call checks (a frame pastes hundreds of sprites), and writing
+    # through to the canvas memory a canvas_region maps (Image.paste would copy a mapped image first)
     region.im.paste(colour, (left, top, left + w, top + h), sprite.mask.im)
