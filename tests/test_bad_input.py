@@ -221,6 +221,7 @@ NUMBER_ROWS: list[Row] = [
     ("bad grid", "animate", lambda s: [str(s.run), "--grid", "a,b"], "--grid"),
     ("negative top", "animate", lambda s: [str(s.run), "--top", "-5"], "top"),
     ("unknown method", "animate", lambda s: [str(s.run), "--method", "mds"], "method"),
+    ("unknown view", "animate", lambda s: [str(s.run), "--view", "wobble"], "view"),
     ("k 0", "compare-word2vec", lambda s: [str(s.run), "--k", "0"], "--k"),
     ("window 0", "compare-word2vec", lambda s: [str(s.run), "--window", "0"], "window"),
     ("vector size as text", "compare-word2vec", lambda s: [str(s.run), "--vector-size", "big"], "--vector-size"),

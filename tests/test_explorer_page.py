@@ -328,3 +328,31 @@ def test_pan_and_zoom_move_the_view_not_the_data(browser, toy) -> None:
     a3, b3 = np.array(js(browser, "[embviz.screenPosition(1), embviz.screenPosition(2)]"))
     assert np.linalg.norm(a3 - b3) > 1.3 * np.linalg.norm(a2 - b2)
     assert js(browser, "[embviz.dataPosition(1), embviz.dataPosition(2)]") == data
+
+
+def test_follow_toggle_fits_each_snapshot_and_the_page_says_which_scale(browser, toy) -> None:
+    load(browser, toy[1])
+    move_slider(browser, 0)
+
+    def extent() -> np.ndarray:
+        pts = np.array(js(browser, "Array.from({length: embviz.n}, (_, j) => embviz.screenPosition(j))"))
+        return np.ptp(pts, axis=0)
+
+    toggle = browser.find_element("id", "follow")
+    assert not toggle.is_selected() and js(browser, "embviz.view().follow") is False
+    assert browser.find_element("id", "scale").text == "scale: fixed for the whole run"
+    fixed = extent()
+    toggle.click()
+    time.sleep(0.2)
+    assert toggle.is_selected() and js(browser, "embviz.view().follow") is True
+    followed = extent()
+    zoom = js(browser, "embviz.view().zoom")
+    assert browser.find_element("id", "scale").text == f"scale: follows the points (zoom ×{zoom:.1f})"
+    np.testing.assert_allclose(followed, fixed * zoom, rtol=1e-6)  # one uniform zoom of the fixed view
+    rect = js(browser, "document.getElementById('map').getBoundingClientRect().toJSON()")
+    assert np.isclose(followed, [rect["width"] - 60, rect["height"] - 60], atol=1).any()  # the snapshot fills it
+    assert zoom >= 1
+    toggle.click()
+    time.sleep(0.2)
+    assert browser.find_element("id", "scale").text == "scale: fixed for the whole run"
+    np.testing.assert_allclose(extent(), fixed, atol=1e-6)

@@ -304,6 +304,21 @@ def test_cjk_labels_draw_without_missing_glyphs(tmp_path):
         assert len(matplotlib.rcParams["font.family"]) == 2
 
 
+@pytest.mark.skipif(find_cjk_font() is None, reason="no CJK font installed (apt-get install fonts-wqy-microhei)")
+def test_stamped_cjk_labels_are_their_glyphs_not_boxes():
+    from embviz.film.drawing import font_rc
+    from embviz.film.sprites import LabelSprites
+
+    with matplotlib.rc_context(font_rc(CJK_WORDS, None)):
+        stamps = LabelSprites(CJK_WORDS + ["□□"], 9.0, 100)
+        masks = [np.asarray(stamps.get(i, 0, 0).mask) for i in range(len(CJK_WORDS) + 1)]
+    boxes = masks[-1]
+    for word, mask in zip(CJK_WORDS, masks):
+        assert mask.shape[1] > 15 and (mask > 128).sum() > 20, f"{word} drew no glyphs"
+        assert mask.shape != boxes.shape or not np.array_equal(mask, boxes), f"{word} drew as boxes"
+    assert len({m.tobytes() for m in masks[:-1]}) == len(CJK_WORDS)  # each word its own glyphs
+
+
 def test_without_cjk_font_one_warning_explains_the_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(fonts, "find_cjk_font", lambda: None)
     families, problems = font_families(CJK_WORDS)
@@ -324,3 +339,50 @@ def test_bad_font_path_raises(tmp_path):
     fake.write_text("not a font")
     with pytest.raises(EmbvizError, match="not a readable font"):
         font_families(["x"], fake)
+
+
+def _point_extent(frame: np.ndarray) -> float:
+    """The area of the box holding the coloured pixels left of the legend column (the points), in pixels."""
+    coloured = np.argwhere(frame.max(axis=2).astype(int) - frame.min(axis=2) > 60)
+    main = coloured[(coloured[:, 1] < frame.shape[1] * 0.72) & (coloured[:, 0] > frame.shape[0] * 0.1)]
+    return float(np.ptp(main[:, 0]) * np.ptp(main[:, 1]))
+
+
+def _caption_ink(frame: np.ndarray) -> np.ndarray:
+    """The caption strip under the map (below the axes), as dark-pixel columns."""
+    strip = frame[int(frame.shape[0] * 0.965):, : int(frame.shape[1] * 0.7)].min(axis=2)
+    return (strip < 160).any(axis=0)
+
+
+def test_follow_view_zooms_in_on_the_first_frames_and_says_so(tmp_path):
+    film = make_film(t=3, n=60)
+    film.positions[0] *= 0.2  # a small blob first, as in a real film
+    frames = {view: gif_frames(render_film(film, tmp_path / f"{view}.gif",
+                                           FilmOptions(fps=4, size=(480, 320), view=view)).path)
+              for view in ("fixed", "follow")}
+    assert _point_extent(frames["follow"][0]) > 4 * _point_extent(frames["fixed"][0])
+    # the last snapshot fills the fixed view already: both views end alike
+    assert _point_extent(frames["follow"][-1]) == pytest.approx(_point_extent(frames["fixed"][-1]), rel=0.35)
+    # the caption is drawn, and differs: "fixed for the whole run" vs "follows the points (zoom ×N)", which changes
+    fixed_ink, follow_ink = _caption_ink(frames["fixed"][0]), _caption_ink(frames["follow"][0])
+    assert fixed_ink.sum() > 30 and follow_ink.sum() > 30
+    assert (fixed_ink != follow_ink).sum() > 10
+    assert not np.array_equal(_caption_ink(frames["follow"][0]), _caption_ink(frames["follow"][-1]))
+    assert np.array_equal(_caption_ink(frames["fixed"][0]), _caption_ink(frames["fixed"][-1]))
+
+
+def test_view_captions_and_limits():
+    from embviz.film.drawing import view_caption, view_limits
+
+    film = make_film(t=3, n=60)
+    film.positions[0] *= 0.2
+    fixed, ones = view_limits(film.positions, "fixed")
+    follow, zoom = view_limits(film.positions, "follow")
+    assert np.allclose(fixed, fixed[0]) and np.all(ones == 1)
+    assert zoom[0] > 2 and zoom[-1] == pytest.approx(1, abs=0.3)
+    span = lambda lim: lim[:, 1] - lim[:, 0]  # noqa: E731
+    assert np.allclose(span(follow[0]) * zoom[0], span(fixed[0]))  # one uniform zoom: the aspect is kept
+    assert view_caption("fixed", 1) == "scale: fixed for the whole run"
+    assert view_caption("follow", 4.26) == "scale: follows the points (zoom ×4.3)"
+    with pytest.raises(ConfigError, match="view"):
+        FilmOptions(view="wobble").validate()

@@ -60,6 +60,8 @@ def animate(
     label_words: Optional[str] = typer.Option(None, help="Comma-separated words that are always labelled."),
     font: Optional[Path] = typer.Option(_FILM.font, help="Font file for non-Latin tokens (e.g. a CJK font)."),
     size: str = typer.Option("x".join(map(str, _FILM.size)), help="Film size in pixels, WIDTHxHEIGHT."),
+    view: str = typer.Option(_FILM.view, help="Scale: 'fixed' for the whole run (distances compare across the film) "
+                                             "or 'follow' the points (each snapshot fitted, eased; the zoom is shown)."),
     grid: Optional[str] = typer.Option(None, help="Comma-separated snapshot indices for the grid figure "
                                                   "[default: about 6, evenly spaced in how far the map has moved]."),
     cache: opt.Cache = _ANIMATE.cache,

@@ -129,6 +129,23 @@ def side_paths(film: Path) -> tuple[Path, Path, Path]:
             stem.with_name(stem.name + "-metrics.csv"))
 
 
+def film_of(run: Run, snapshots: list[Snapshot], selection: Selection, trajectory: Trajectory, table: Emergence,
+            options: AnimateOptions):
+    """The :class:`~embviz.film.drawing.Film` of a run's layouts [T, n, 2]: words coloured by the selection's
+    level, the snapshots' steps, epochs and losses, the run's loss curve and the film's title."""
+    from embviz.film.drawing import Film
+
+    colours = selection.labels(selection.level)
+    names = display_names(colours)
+    labels = [None if p is None else names[p] for p in colours]
+    curve = run.metrics()
+    loss_curve = (np.array([r["step"] for r in curve], dtype=float), np.array([r["loss"] for r in curve], dtype=float))
+    steps = np.array([s.step for s in snapshots], dtype=float)
+    epochs = np.array([s.epoch for s in snapshots], dtype=float)
+    return Film(trajectory.positions, selection.words, labels, steps, epochs, table.losses, loss_curve,
+                film_title(run, selection, options))
+
+
 def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, trajectory: Trajectory, table: Emergence,
                   film_path: Path, fmt: str, options: AnimateOptions, *, progress: Progress | None = None,
                   laps: Callable[[str], None] = lambda name: None):
@@ -138,15 +155,7 @@ def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, tra
     from embviz.film.drawing import Film
 
     grid_path, metrics_png, metrics_csv = side_paths(film_path)
-    colours = selection.labels(selection.level)
-    names = display_names(colours)
-    labels = [None if p is None else names[p] for p in colours]
-    curve = run.metrics()
-    loss_curve = (np.array([r["step"] for r in curve], dtype=float), np.array([r["loss"] for r in curve], dtype=float))
-    steps = np.array([s.step for s in snapshots], dtype=float)
-    epochs = np.array([s.epoch for s in snapshots], dtype=float)
-    title = film_title(run, selection, options)
-    film = Film(trajectory.positions, selection.words, labels, steps, epochs, table.losses, loss_curve, title)
+    film = film_of(run, snapshots, selection, trajectory, table, options)
     try:
         result = render.render_film(film, film_path, options.film, fmt=fmt, progress=progress)
     except render.FfmpegUnavailable as e:
@@ -154,7 +163,7 @@ def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, tra
         warnings.warn(f"{e}; writing {film_path.name} instead", stacklevel=2)
         result = render.render_film(film, film_path, options.film, fmt="gif", progress=progress)
     laps("film")
-    grid_film = Film(trajectory.positions, selection.words, labels, steps, epochs, table.losses, title=title)
+    grid_film = Film(film.positions, film.words, film.labels, film.steps, film.epochs, film.losses, title=film.title)
     figures.render_grid(grid_film, grid_path, snapshots=list(options.grid_snapshots) if options.grid_snapshots else None,
                        font=options.film.font)
     curves, chance = table.curves()

@@ -15,6 +15,10 @@ from embviz.errors import ConfigError
 from embviz.layout.choices import DEFAULT_METHOD, DEFAULT_UMAP_MODE, METHODS, METRICS, PCA_ALIGN, UMAP_MODES, check_choice
 
 FORMATS = ("mp4", "gif")
+VIEWS = ("fixed", "follow")
+"""The film's scale: ``fixed``, one view of the whole trajectory (distances compare across the film), or
+``follow``, each snapshot's points fitted, zooming in uniformly where they huddle (the zoom is shown)."""
+DEFAULT_VIEW = "fixed"
 
 DEFAULT_TOP = 300
 MAX_CATEGORISED = 2000
@@ -25,7 +29,7 @@ is unreadable and its metrics slow): the most frequent of each category in turn,
 
 @dataclass(frozen=True)
 class FilmOptions:
-    """How a film looks: frame rate, pace, labels, font and size in pixels."""
+    """How a film looks: frame rate, pace, labels, font, size in pixels and view (scale)."""
 
     fps: float = 30
     seconds_per_snapshot: float = 0.5
@@ -36,8 +40,11 @@ class FilmOptions:
     font: Path | None = None
     """A font file for characters DejaVu Sans lacks (e.g. a CJK font)."""
     size: tuple[int, int] = (1280, 720)
+    view: str = DEFAULT_VIEW
+    """One of VIEWS."""
 
     def validate(self) -> None:
+        check_choice(self.view, VIEWS, "view")
         if self.fps <= 0 or self.seconds_per_snapshot <= 0:
             raise ConfigError("--fps and --seconds-per-snapshot must be positive")
         if self.label < 0:

@@ -154,6 +154,30 @@ def axis_limits(points: np.ndarray, margin: float = 0.08) -> tuple[tuple[float, 
     return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
 
 
+def view_limits(positions: np.ndarray, view: str) -> tuple[np.ndarray, np.ndarray]:
+    """Axis limits per snapshot [T, 2 (x, y), 2 (lo, hi)] of layouts positions [T, n, 2], and the zoom [T]
+    against the fixed view.
+
+    ``fixed``: :func:`axis_limits` of the whole trajectory for every snapshot (zoom 1). ``follow``: each
+    snapshot's :func:`axis_limits`, widened to the fixed view's aspect, so one uniform zoom (>= 1) maps it.
+    """
+    fixed = np.array(axis_limits(positions))  # [2, 2]
+    t = len(positions)
+    if view != "follow":
+        return np.repeat(fixed[None], t, axis=0), np.ones(t)
+    own = np.array([axis_limits(p) for p in positions])  # [T, 2, 2]
+    span = fixed[:, 1] - fixed[:, 0]
+    zoom = np.maximum(1.0, (span / (own[:, :, 1] - own[:, :, 0])).min(axis=1))
+    centre = own.mean(axis=2)  # [T, 2]
+    half = span[None] / zoom[:, None] / 2
+    return np.stack([centre - half, centre + half], axis=2), zoom
+
+
+def view_caption(view: str, zoom: float) -> str:
+    """The frame's statement of its scale: fixed for the run, or following the points at ``zoom``."""
+    return "scale: fixed for the whole run" if view != "follow" else f"scale: follows the points (zoom ×{zoom:.1f})"
+
+
 def marker_area(n: int, axes_px: float, px_per_pt: float) -> float:
     """Scatter marker area in pt^2: diameter sqrt(axes area / n) * 0.35, kept within 3..10 px."""
     diameter_px = float(np.clip(math.sqrt(axes_px / max(n, 1)) * 0.35, 3.0, 10.0))

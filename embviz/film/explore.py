@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from embviz.errors import ConfigError, EmbvizError
-from embviz.film.animate_options import AnimateOptions
+from embviz.film.animate_options import DEFAULT_VIEW, AnimateOptions
 from embviz.film.selection import Selection, choose_words, display_names
 from embviz.film.stages import (
     Stages,
@@ -148,7 +148,7 @@ def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: 
     return positions, full_idx, full_cos
 
 
-def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v) -> dict:
+def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str = DEFAULT_VIEW) -> dict:
     """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays."""
     from embviz.film.drawing import category_colors
 
@@ -171,7 +171,7 @@ def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v) -> dict:
     chance = {f"purity · {lvl}": _nan_to_none(table.columns[f"chance_{lvl}"][:1])[0] for lvl in table.levels}
     snaps = stages.snapshots
     data = {
-        "title": stages.title, "n": n, "T": len(snaps), "k": int(idx.shape[2]),
+        "title": stages.title, "n": n, "T": len(snaps), "k": int(idx.shape[2]), "view": view,
         "words": sel.words, "counts": [int(c) for c in sel.counts], "paths": sel.paths,
         "levels": levels, "level": sel.levels.index(sel.level) if sel.level in sel.levels else 0,
         "steps": [s.step for s in snaps], "epochs": [s.epoch for s in snaps],
@@ -203,7 +203,8 @@ def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
             overwrite: bool = False, progress: Progress | None = None) -> ExploreResult:
     """Write the explorer page of the run in ``run_dir`` (default ``<run>/explorer.html``).
 
-    ``options`` are animate's; its word, level and projection options are used (the film options are not).
+    ``options`` are animate's; its word, level and projection options are used, and of the film options only ``film.view``
+    (the page's scale toggle starts there).
     Raises EmbvizError subclasses for bad input, before anything is written.
     """
     start = time.perf_counter()
@@ -217,7 +218,7 @@ def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     stages = film_stages(run, snapshots, selection, options, progress=progress)
     idx, cos = neighbours(stages.rows.shown, progress=for_stage(progress, "neighbours"))
     w2v = word2vec_layout(run, stages.selection, stages.trajectory.positions[-1], options)
-    data = page_data(stages, idx, cos, w2v)
+    data = page_data(stages, idx, cos, w2v, options.film.view)
     if progress:
         progress("writing", 0, 1)
     page = render_page(data)

@@ -18,12 +18,13 @@ import imageio_ffmpeg
 import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
-from matplotlib.transforms import offset_copy
 from PIL import GifImagePlugin, Image
 
 from embviz.errors import ConfigError
-from embviz.film.animate_options import FORMATS, FilmOptions
+from embviz.film import sprites
+from embviz.film.animate_options import DEFAULT_VIEW, FORMATS, FilmOptions
 from embviz.film.drawing import (
     Film,
     RenderError,
@@ -35,6 +36,8 @@ from embviz.film.drawing import (
     legend_handles,
     marker_area,
     point_groups,
+    view_caption,
+    view_limits,
 )
 from embviz.progress import Ticks
 
@@ -42,6 +45,8 @@ HOLD_SECONDS = 1.0
 GIF_MAX_FPS = 20
 GIF_MAX_WIDTH = 640
 MP4_CRF = 20
+MP4_PRESET = "veryfast"
+"""x264 preset: at CRF MP4_CRF the same quality as "medium" for a somewhat larger file, in half the encoding time."""
 
 
 class FfmpegUnavailable(RenderError):
@@ -99,15 +104,22 @@ def _stat_line(step: float, epoch: float, loss: float) -> str:
 
 
 class _FilmScene:
-    """One Agg figure whose artists move to each frame's layout."""
+    """One Agg figure holding the film's static part; each frame stamps its points and labels into a copy.
 
-    def __init__(self, film: Film, width: int, height: int, dpi: float, label_index: list[int]):
+    Matplotlib draws the axes, legend, title and loss curve once, and each frame's counter and loss
+    marker; the points and labels are cut once (:mod:`embviz.film.sprites`) and pasted at each frame's
+    pixels, which is what Agg would draw, several times faster than drawing them as artists.
+    """
+
+    def __init__(self, film: Film, width: int, height: int, dpi: float, label_index: list[int],
+                 view: str = DEFAULT_VIEW):
         self.film = film
+        self.height = height
         self.fig = Figure(figsize=((width + 1e-3) / dpi, (height + 1e-3) / dpi), dpi=dpi, facecolor="white")
         self.canvas = FigureCanvasAgg(self.fig)
         unit = height / dpi * 72  # figure height in points
         small = max(5.0, unit / 62)
-        ax = self.fig.add_axes((0.02, 0.04, 0.72, 0.86))
+        ax = self.ax = self.fig.add_axes((0.02, 0.04, 0.72, 0.86))
         ax.set_xticks([])
         ax.set_yticks([])
         for spine in ax.spines.values():
@@ -118,23 +130,18 @@ class _FilmScene:
         self.groups = point_groups(film.labels)
         axes_px = 0.72 * 0.86 * width * height
         area = marker_area(film.positions.shape[1], axes_px, dpi / 72)
-        first = film.positions[0]
-        self.scatters = [
-            ax.scatter(*first[g.index].T, s=area * (0.45 if g.small else 1.0), c=[g.color],
-                       edgecolors=[g.color], linewidths=0, zorder=2)
-            for g in self.groups
-        ]
-        self.label_index = label_index
-        shift = offset_copy(ax.transData, fig=self.fig, x=2.5, y=2.5, units="points")
-        self.texts = [
-            ax.text(*first[i], film.words[i], transform=shift, fontsize=small * 1.15, color="0.1",
-                    clip_on=True, parse_math=False, zorder=3)
-            for i in label_index
-        ]
+        self.markers = {small_: sprites.marker_sprite(area * (0.45 if small_ else 1.0), dpi) for small_ in (False, True)}
+        self.colours = [(*_rgb8(g.color), 255) for g in self.groups]
+        self.label_index = np.asarray(label_index, dtype=int)
+        self.labels = sprites.LabelSprites([film.words[i] for i in label_index], small * 1.15, dpi)
+        self.label_shift = 2.5 * dpi / 72  # labels sit 2.5 pt right of and above their point
         self.fig.text(0.02, 0.955, film.title, fontsize=unit / 38, va="center",
                       parse_math=False)
         self.stats = self.fig.text(0.74, 0.955, "", fontsize=unit / 48, ha="right", va="center",
                                    parse_math=False, family="DejaVu Sans Mono")
+        self.caption = self.fig.text(0.02, 0.018, view_caption(view, 1.0), fontsize=small, color="0.4", va="center",
+                                     parse_math=False)
+        self.view = view
         self.fig.legend(handles=legend_handles(self.groups, small), loc="upper left",
                         bbox_to_anchor=(0.755, 0.90), fontsize=small, frameon=False,
                         handlelength=1.0, handletextpad=0.4, borderaxespad=0.0, labelspacing=0.3)
@@ -149,41 +156,72 @@ class _FilmScene:
             inset.tick_params(labelsize=small * 0.8, length=2, pad=1)
             inset.set_xlim(max(0.0, float(curve_steps.min())), float(curve_steps.max()) * 1.05 or 1.0)
             self.marker = inset.plot([], [], "o", color="tab:red", ms=small * 0.7, clip_on=False)[0]
-        self.moving = [*self.scatters, *self.texts, self.stats, *([self.marker] if self.marker else [])]
+        self.moving = [self.stats, *([self.marker] if self.marker else []), *([self.caption] if view == "follow" else [])]
         for artist in self.moving:
             artist.set_animated(True)
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+        x0, y0, x1, y1 = ax.bbox.extents  # Agg's clip box: the axes rounded to whole pixels
+        self.clip = tuple(math.floor(v + 0.5) for v in (height - y1, height - y0, x0, x1))
+        self.region = sprites.canvas_region(self.canvas, self.clip)
 
-    def draw(self, positions: np.ndarray, step: float, epoch: float, loss: float) -> np.ndarray:
-        """Move the artists to positions [n, 2] and return the drawn frame [height, width, 4] uint8.
+    def draw(self, positions: np.ndarray, step: float, epoch: float, loss: float, limits: np.ndarray,
+             zoom: float) -> np.ndarray:
+        """The frame [height, width, 4] uint8 (RGBA; a view of the canvas, valid until the next draw) with the points at positions [n, 2] (data coordinates)
+        in axis limits [2 (x, y), 2 (lo, hi)], stating the zoom when the view follows the points.
 
-        Only the moving artists are drawn, over the static part (axes, legend, loss curve)
-        rendered once in __init__.
+        Matplotlib draws the counter and loss marker over the static part rendered once in __init__;
+        then the points (group by group, in drawing order) and labels are pasted into the axes.
         """
-        for group, scatter in zip(self.groups, self.scatters):
-            scatter.set_offsets(positions[group.index])
-        for i, text in zip(self.label_index, self.texts):
-            text.set_position(positions[i])
         self.stats.set_text(_stat_line(step, epoch, loss))
+        self.caption.set_text(view_caption(self.view, zoom))
+        self.ax.set_xlim(*limits[0])
+        self.ax.set_ylim(*limits[1])
         if self.marker is not None:
             curve_steps, curve_losses = self.film.loss_curve
             self.marker.set_data([step], [np.interp(step, curve_steps, curve_losses)])
         self.canvas.restore_region(self.background)
         for artist in self.moving:
             self.fig.draw_artist(artist)
+        region, (top, left) = self.region, self.clip[::2]
+        display = self.ax.transData.transform(positions)
+        rows, cols = sprites.pixel_anchors(display, self.height)
+        for group, colour in zip(self.groups, self.colours):
+            sprite = self.markers[group.small]
+            for i in group.index:
+                sprites.paste(region, (top, left), sprite, rows[i], cols[i], colour)
+        if len(self.label_index):
+            rows, cols, qx, qy = sprites.label_anchors(display[self.label_index] + self.label_shift, self.height)
+            for j in range(len(self.label_index)):
+                sprite = self.labels.get(j, qx[j], qy[j])
+                sprites.paste(region, (top, left), sprite, rows[j], cols[j], LABEL_RGB)
         return np.asarray(self.canvas.buffer_rgba())
 
 
-def _frames(film: Film, k: int) -> Iterator[tuple[np.ndarray, float, float, float]]:
-    """(positions [n, 2], step, epoch, loss) for every moving frame, eased between snapshots."""
+def _rgb8(colour) -> tuple[int, int, int]:
+    """A matplotlib colour as Agg's 8-bit RGB (each channel rounded half up)."""
+    r, g, b = to_rgb(colour)
+    return int(r * 255 + 0.5), int(g * 255 + 0.5), int(b * 255 + 0.5)
+
+
+LABEL_RGB = (*_rgb8("0.1"), 255)
+
+
+Frame = tuple[np.ndarray, float, float, float, np.ndarray, float]
+
+
+def _frames(film: Film, k: int, view: str = DEFAULT_VIEW) -> Iterator[Frame]:
+    """(positions [n, 2], step, epoch, loss, axis limits [2, 2], zoom) for every moving frame, eased between
+    snapshots; the limits and zoom are ``view``'s (:func:`~embviz.film.drawing.view_limits`)."""
     p, steps, epochs, losses = film.positions, film.steps, film.epochs, film.losses
+    limits, zoom = view_limits(p, view)
     for i in range(len(p) - 1):
         for j in range(k):
             t = _ease(j / k)
             yield (p[i] + (p[i + 1] - p[i]) * t, steps[i] + (steps[i + 1] - steps[i]) * t,
-                   epochs[i] + (epochs[i + 1] - epochs[i]) * t, _lerp_nan(losses[i], losses[i + 1], t))
-    yield p[-1], steps[-1], epochs[-1], losses[-1]
+                   epochs[i] + (epochs[i + 1] - epochs[i]) * t, _lerp_nan(losses[i], losses[i + 1], t),
+                   limits[i] + (limits[i + 1] - limits[i]) * t, zoom[i] + (zoom[i + 1] - zoom[i]) * t)
+    yield p[-1], steps[-1], epochs[-1], losses[-1], limits[-1], zoom[-1]
 
 
 class _Mp4Writer:
@@ -192,7 +230,7 @@ class _Mp4Writer:
     def __init__(self, path: Path, size: tuple[int, int], fps: float):
         self._gen = imageio_ffmpeg.write_frames(
             str(path), size, pix_fmt_in="rgba", fps=fps, codec="libx264", quality=None,
-            macro_block_size=2, ffmpeg_log_level="error", output_params=["-crf", str(MP4_CRF), "-f", "mp4"],
+            macro_block_size=2, ffmpeg_log_level="error", output_params=["-crf", str(MP4_CRF), "-preset", MP4_PRESET, "-f", "mp4"],
         )
         self._gen.send(None)
 
@@ -242,7 +280,8 @@ def render_film(
     h = round(f * HOLD_SECONDS) more frames, so the film has ``(T - 1) * k + 1 + h`` frames
     (``frame_count``). f is ``options.fps`` for mp4; gifs are written at f = min(fps, GIF_MAX_FPS)
     and, when ``options.size`` is wider than GIF_MAX_WIDTH, scaled down to that width to stay small.
-    mp4 sizes are rounded down to even numbers (yuv420p). Axis limits are fixed for the whole film.
+    mp4 sizes are rounded down to even numbers (yuv420p). ``options.view`` ``fixed`` keeps one scale for the
+    whole film, ``follow`` fits each snapshot (eased between them like the points); a caption says which.
 
     ``options.label`` words spread over the categories are written next to their points, plus all
     of ``options.label_words``. ``options.font`` is a font file for characters DejaVu Sans lacks
@@ -273,16 +312,16 @@ def render_film(
     label_index = choose_label_words(film.words, film.labels, options.label, options.label_words)
     rc = font_rc([film.title, *(film.words[i] for i in label_index)], options.font)
     with matplotlib.rc_context(rc), atomic_output(out) as tmp:
-        scene = _FilmScene(film, width, height, dpi, label_index)
+        scene = _FilmScene(film, width, height, dpi, label_index, options.view)
         if fmt == "mp4":
             writer: _Mp4Writer | _GifWriter = _Mp4Writer(tmp, (width, height), rate)
         else:
-            final = film.positions[-1], film.steps[-1], film.epochs[-1], film.losses[-1]
+            *_, final = _frames(film, 1, options.view)
             writer = _GifWriter(tmp, rate, scene.draw(*final))
         done = 0
         try:
-            for positions, step, epoch, loss in _frames(film, k):
-                frame = scene.draw(positions, step, epoch, loss)
+            for state in _frames(film, k, options.view):
+                frame = scene.draw(*state)
                 writer.write(frame)
                 done += 1
                 if progress is not None:

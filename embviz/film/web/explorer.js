@@ -29,7 +29,7 @@
   const state = {
     t: 0, playing: false, level: D.level, selected: -1, hover: -1, found: -1, blend: 0, blendTo: 0,
     hidden: LEVELS.map((l) => new Uint8Array(l.categories.length)),
-    view: { scale: 1, ox: 0, oy: 0 }, drawn: 0, width: 0, height: 0,
+    view: { scale: 1, ox: 0, oy: 0 }, drawn: 0, width: 0, height: 0, follow: D.view === "follow",
   };
   const timing = { firstPaint: null, lastDrawMs: 0 };
 
@@ -54,11 +54,32 @@
   const sx = (x) => state.view.ox + x * state.view.scale;
   const sy = (y) => state.view.oy - y * state.view.scale;
 
+  const PAD = 30;
+  const fitScale = (spanX, spanY) => Math.min((state.width - 2 * PAD) / Math.max(spanX, 1e-9),
+                                              (state.height - 2 * PAD) / Math.max(spanY, 1e-9));
   function fit() {
-    const w = state.width, h = state.height, pad = 30;
-    const s = Math.min((w - 2 * pad) / Math.max(maxX - minX, 1e-9), (h - 2 * pad) / Math.max(maxY - minY, 1e-9));
-    state.view = { scale: s, ox: w / 2 - s * (minX + maxX) / 2, oy: h / 2 + s * (minY + maxY) / 2 };
+    const s = fitScale(maxX - minX, maxY - minY);
+    state.view = { scale: s, ox: state.width / 2 - s * (minX + maxX) / 2, oy: state.height / 2 + s * (minY + maxY) / 2 };
   }
+
+  // The view that follows the points: each snapshot's bounds [T, 4] (min x, max x, min y, max y), eased between
+  // snapshots like the points; its scale against the fixed fit is the zoom the page states.
+  const bounds = Array.from({ length: T }, (_, t) => {
+    let b = [Infinity, -Infinity, Infinity, -Infinity];
+    for (let i = t * n * 2; i < (t + 1) * n * 2; i += 2) {
+      b = [Math.min(b[0], P[i]), Math.max(b[1], P[i]), Math.min(b[2], P[i + 1]), Math.max(b[3], P[i + 1])];
+    }
+    return b;
+  });
+  function followView(t) {
+    const i0 = Math.max(0, Math.min(T - 1, Math.floor(t))), i1 = Math.min(T - 1, i0 + 1), f = ease(t - i0);
+    const b = bounds[i0].map((v, c) => v * (1 - f) + bounds[i1][c] * f);
+    const s = fitScale(b[1] - b[0], b[3] - b[2]);
+    return { scale: s, ox: state.width / 2 - s * (b[0] + b[1]) / 2, oy: state.height / 2 + s * (b[2] + b[3]) / 2 };
+  }
+  const zoom = () => state.view.scale / fitScale(maxX - minX, maxY - minY);
+  const caption = () => (state.follow ? `scale: follows the points (zoom ×${zoom().toFixed(1)})`
+    : "scale: fixed for the whole run");
 
   function resize() {
     const r = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
@@ -107,6 +128,7 @@
   function draw() {
     const start = performance.now();
     positionsAt(state.t);
+    if (state.follow) state.view = followView(state.t);
     ctx.clearRect(0, 0, state.width, state.height);
     const r = n > 5000 ? 1.5 : n > 1000 ? 2.5 : 3.5, lv = state.level, g = groups[lv];
     let drawn = 0;
@@ -127,6 +149,9 @@
     state.drawn = drawn;
     if (state.selected >= 0) drawSelection();
     for (const j of [state.found, state.hover]) if (j >= 0 && j !== state.selected) label(j, "#000", 2);
+    const text = caption();
+    ctx.font = "12px system-ui, sans-serif"; ctx.fillStyle = "#666"; ctx.fillText(text, 8, state.height - 8);
+    if ($("scale").textContent !== text) $("scale").textContent = text;
     drawCurves();
     updateInfo();
     timing.lastDrawMs = performance.now() - start;
@@ -344,7 +369,9 @@
   levelSel.value = state.level;
   levelSel.disabled = !D.levels.length;
   levelSel.addEventListener("change", () => { state.level = Number(levelSel.value); buildLegend(); request(); });
-  $("fit").addEventListener("click", () => { fit(); request(); });
+  $("fit").addEventListener("click", () => { state.follow = false; $("follow").checked = false; fit(); request(); });
+  $("follow").checked = state.follow;
+  $("follow").addEventListener("change", (e) => { state.follow = e.target.checked; if (!state.follow) fit(); request(); });
   if (W) {
     $("w2v-toggle").hidden = false;
     $("w2v").addEventListener("change", (e) => { state.blendTo = e.target.checked ? 1 : 0; request(); });
@@ -412,6 +439,7 @@
     hasWord2vec: () => W !== null,
     word2vecShown: () => state.blend >= 1,
     firstPaint: () => timing.firstPaint,
+    view: () => ({ follow: state.follow, zoom: zoom(), caption: caption() }),
     scrub,
   });
   Object.defineProperty(window, "embviz", { value: hook, writable: false, configurable: false });
