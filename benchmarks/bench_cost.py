@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_emergence import K, LEVELS, labelled, matmul_peak
+from bench_emergence import LEVELS, K, labelled, matmul_peak
 
 from embviz import TrainConfig, train
 from embviz.measure.metrics import knn_purity

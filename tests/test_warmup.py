@@ -16,9 +16,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from toyrun import make_toy_run
 
 from embviz.layout.projectors import UNCACHED_UMAP
+
+from toyrun import make_toy_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
