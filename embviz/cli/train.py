@@ -75,13 +75,15 @@ def train(
     from embviz.film.warmup import start_warming
     from embviz.training import loop as training
 
-    warming: list[None] = []
+    warming = False
 
     with Bars(quiet, "loss", "tok/s") as bars:
 
         def report(st: training.TrainStatus) -> None:
+            nonlocal warming
             if not warming:  # training has begun: the film's numba code compiles meanwhile, in the background
-                warming.append(start_warming())
+                warming = True
+                start_warming()
             bars.update("training", st.step, st.total_steps, description=f"epoch {st.epoch}/{st.epochs}",
                         **{"loss": f"{st.loss:.3f}", "tok/s": f"{st.tokens_per_s:,.0f}"})
 
