@@ -9,12 +9,14 @@ DEV    := $(VENV)/.installed-dev
 .PHONY: install demo test test-fast bench clean
 
 # The demo needs only embviz and its Chinese extras; the tests add their clients (tensorboard,
-# transformers, selenium, ...). Either target works first on a fresh clone.
+# transformers, selenium, ...). Either target works first on a fresh clone. The demo stamp also compiles
+# a UMAP film's numba code once (python -m embviz.film.warmup), so the first film does not wait for it.
 install: $(DEV)
 
 $(DEMO): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[zh]'
+	$(BIN)/python -m embviz.film.warmup
 	touch $(DEMO)
 
 $(DEV): $(DEMO)

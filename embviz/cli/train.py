@@ -72,11 +72,18 @@ def train(
     quiet: opt.Quiet = False,
 ) -> None:
     """Train a small GPT on CORPUS and save its token embedding at init, every epoch and on schedule."""
+    from embviz.film.warmup import start_warming
     from embviz.training import loop as training
+
+    warming = False
 
     with Bars(quiet, "loss", "tok/s") as bars:
 
         def report(st: training.TrainStatus) -> None:
+            nonlocal warming
+            if not warming:  # training has begun: the film's numba code compiles meanwhile, in the background
+                warming = True
+                start_warming()
             bars.update("training", st.step, st.total_steps, description=f"epoch {st.epoch}/{st.epochs}",
                         **{"loss": f"{st.loss:.3f}", "tok/s": f"{st.tokens_per_s:,.0f}"})
 

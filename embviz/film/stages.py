@@ -33,7 +33,7 @@ from embviz.progress import Progress, Ticks, for_stage
 from embviz.rundir.run import Run, Snapshot
 from embviz.text.tokenizer import word_form
 
-PROJECTING = {"umap": "projecting (UMAP; a first run compiles numba, ~10 s)"}
+PROJECTING = {"umap": "projecting (UMAP; numba compiles once per environment)"}
 """The projecting stage's name by method, where the first film pays more than the projection itself."""
 
 
