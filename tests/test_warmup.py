@@ -56,8 +56,12 @@ FILM = textwrap.dedent("""
 def test_a_film_after_the_warm_up_compiles_nothing(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "MPLBACKEND": "Agg",
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    is_warm = [sys.executable, "-c", "from embviz.film import warmup; print(warmup.is_warm())"]
+    assert subprocess.run(is_warm, env=env, capture_output=True, text=True, check=True).stdout.strip() == "False"
     subprocess.run([sys.executable, "-m", "embviz.film.warmup"], env=env, check=True, timeout=600)
     assert any((tmp_path / "numba").rglob("*.nbi"))
+    # train starts no second warm-up once this cache is warm
+    assert subprocess.run(is_warm, env=env, capture_output=True, text=True, check=True).stdout.strip() == "True"
     run = make_toy_run(tmp_path / "toy", n_words=60, n_snapshots=3, dim=8)
     watched = [f"umap.{name}" for name in UNCACHED_UMAP] + ["embviz.layout.temporal_umap._epoch"]
     done = subprocess.run([sys.executable, "-c", FILM, str(run.path), str(tmp_path / "film.mp4"), *watched],

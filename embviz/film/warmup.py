@@ -26,7 +26,8 @@ WORDS, DIM, FRAMES = 60, 16, 3
 
 
 def warm() -> None:
-    """Run ``animate``'s default UMAP projection on :data:`FRAMES` random float32 frames [WORDS, DIM]."""
+    """Run ``animate``'s default UMAP projection on :data:`FRAMES` random float32 frames [WORDS, DIM], and
+    record that it ran (:func:`is_warm`)."""
     import numpy as np
 
     from embviz.film.animate_options import AnimateOptions
@@ -37,18 +38,44 @@ def warm() -> None:
         return
     rng = np.random.default_rng(0)
     projector_for(options).fit([rng.normal(size=(WORDS, DIM)).astype(np.float32) for _ in range(FRAMES)])
+    _done_path().touch()
+
+
+def _marker(suffix: str, *parts: object) -> Path:
+    """A file in the temp folder named for this user, Python environment and ``parts``."""
+    key = hashlib.sha256(repr((sys.prefix, *parts)).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"embviz-warmup-{os.getuid() if hasattr(os, 'getuid') else 0}-{key}{suffix}"
 
 
 def _lock_path() -> Path:
     """One lock per Python environment, so concurrent trainings start one warm-up between them."""
-    key = hashlib.sha256(sys.prefix.encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"embviz-warmup-{os.getuid() if hasattr(os, 'getuid') else 0}-{key}.lock"
+    return _marker(".lock")
+
+
+def _done_path() -> Path:
+    """Written after a warm-up; named for numba's cache folder and the sources whose compiled code it holds
+    (numba keys its cache on their modification time and size), so a changed source warms again."""
+    sources = [Path(__file__).parents[1] / "layout" / "temporal_umap.py"]
+    for package in ("umap", "pynndescent"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            sources += sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.py"))
+    stats = [(str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in sources if f.is_file()]
+    return _marker(".done", os.environ.get("NUMBA_CACHE_DIR"), stats)
+
+
+def is_warm() -> bool:
+    """Whether a warm-up has filled numba's cache for this environment's current sources."""
+    return _done_path().is_file()
 
 
 def start_warming() -> None:
-    """Start :func:`warm` in a detached idle-priority process; nothing if umap-learn is missing or it
-    cannot start. Never raises and never prints."""
-    if importlib.util.find_spec("umap") is None:
+    """Start :func:`warm` in a detached idle-priority process; nothing if umap-learn is missing, the cache
+    is already warm, or it cannot start. Never raises and never prints."""
+    try:
+        if importlib.util.find_spec("umap") is None or is_warm():
+            return
+    except OSError:
         return
     try:
         subprocess.Popen([sys.executable, "-m", "embviz.film.warmup", "--background"], stdin=subprocess.DEVNULL,
