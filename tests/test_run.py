@@ -202,6 +202,9 @@ def test_check_snapshots_checks_every_file_and_truncate_removes_them(tmp_path):
     write_npy(run.snapshot_dir / snapshot_name(5, "position"), np.zeros((6, 2), np.float32))
     with pytest.raises(RunError, match="differ in shape"):
         run.check_snapshots()
+    run.add_snapshot(np.zeros((4, 2), np.float32), snap(5))
+    with pytest.raises(RunError, match="different matrices: step 0 has token, position, step 5 has token"):
+        run.check_snapshots()
     run.truncate_snapshots(after_step=0)
     assert sorted(p.name for p in run.snapshot_dir.glob("*.npy")) == [snapshot_name(0), snapshot_name(0, "position")]
 

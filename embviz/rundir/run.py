@@ -221,6 +221,9 @@ class Run:
         snaps = self.snapshots()
         first: dict[str, tuple[Snapshot, tuple]] = {}
         for snap in snaps:
+            if snap.matrices != snaps[0].matrices:
+                raise RunError(f"snapshots hold different matrices: step {snaps[0].step} has "
+                               f"{', '.join(snaps[0].matrices)}, step {snap.step} has {', '.join(snap.matrices)}")
             for matrix in snap.matrices:
                 shape = self._open_snapshot(snap, matrix).shape
                 if matrix not in first:
