@@ -123,9 +123,10 @@ def test_an_existing_run_is_kept_unless_overwrite(tmp_path, tiny_config):
 
 @pytest.mark.slow
 def test_untied_runs_record_which_matrix_is_filmed_and_save_the_head(tmp_path, tiny_config):
-    train(dataclasses.replace(tiny_config, tie=False), tmp_path / "run")
+    result = train(dataclasses.replace(tiny_config, tie=False), tmp_path / "run")
     run = Run.open(tmp_path / "run")
     assert "input only" in run.manifest().snapshot_matrix
+    assert set(result.head) == {"init", "final"} and 0 <= result.head["final"]["cka"] <= 1
     snaps = run.check_snapshots(rows=len(run.vocab()[0]))
     assert all(s.matrices == ("token", "position", "head") for s in snaps)
     state = torch.load(run.checkpoint_path, weights_only=True)["model"]
@@ -134,7 +135,8 @@ def test_untied_runs_record_which_matrix_is_filmed_and_save_the_head(tmp_path, t
 
 
 def test_every_snapshot_saves_the_position_table_and_a_tied_run_no_head(tmp_path, tiny_config):
-    train(tiny_config, tmp_path / "run")
+    result = train(tiny_config, tmp_path / "run")
+    assert not result.head and set(result.positions["final"]) == {"adjacent", "order", "top3"}
     run = Run.open(tmp_path / "run")
     snaps = run.check_snapshots()
     assert all(s.matrices == ("token", "position") for s in snaps)
