@@ -36,7 +36,7 @@ from embviz.errors import CorpusError, RunError
 from embviz.rundir.files import read_json, tsv_escape, tsv_unescape, write_json, write_npy, write_text
 from embviz.rundir.manifest import RunManifest
 from embviz.rundir.output import check_output
-from embviz.rundir.snapshot import DEFAULT_MATRIX, MATRICES, Snapshot, snapshot_name
+from embviz.rundir.snapshot import DEFAULT_MATRIX, MATRICES, Snapshot, require_matrix, snapshot_name
 
 if TYPE_CHECKING:
     from embviz.text.tokenizer import Tokenizer
@@ -212,13 +212,16 @@ class Run:
         self.snapshot_dir.mkdir(exist_ok=True)
         write_json(self.snapshot_dir / INDEX_JSON, [s.to_json() for s in snaps])
 
-    def check_snapshots(self, rows: int | None = None) -> list[Snapshot]:
-        """Every listed snapshot, after checking each of its files is a whole float matrix, one shape per matrix.
+    def check_snapshots(self, rows: int | None = None, matrix: str = DEFAULT_MATRIX) -> list[Snapshot]:
+        """Every listed snapshot, after checking each of its files is a whole float matrix, one shape per matrix,
+        and that they hold ``matrix``.
 
         ``rows`` is the vocabulary size the token table (and the head) must have. Only the ``.npy``
         headers are read (through a memory map), so this is cheap even for big runs.
         """
         snaps = self.snapshots()
+        if matrix not in (snaps[0].files if snaps else (matrix,)):
+            require_matrix(snaps, matrix, imported=self.manifest().import_ is not None)
         first: dict[str, tuple[Snapshot, tuple]] = {}
         for snap in snaps:
             if snap.matrices != snaps[0].matrices:

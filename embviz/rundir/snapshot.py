@@ -80,3 +80,18 @@ def _plain_name(file: str, where: Path) -> str:
     if Path(file).name != file or not file.endswith(".npy"):
         raise RunError(f"{where}: snapshot file {file!r} must be a plain .npy name inside the run")
     return file
+
+
+def require_matrix(snapshots: list[Snapshot], matrix: str, imported: bool) -> None:
+    """Raise a one-line RunError naming the matrices the run has when its snapshots lack ``matrix``."""
+    if matrix not in MATRICES:
+        raise RunError(f"unknown --matrix {matrix!r}; choose one of {', '.join(MATRICES)}")
+    if not snapshots or matrix in snapshots[0].files:
+        return
+    have = ", ".join(snapshots[0].matrices)
+    why = {("head", False): "the run's output head is tied to its token table (train with --no-tie for a head "
+                            "of its own)",
+           ("head", True): "the imported checkpoints hold no separate output head",
+           ("position", True): "the imported checkpoints hold no position table",
+           ("position", False): "the run was written before position tables were saved"}[matrix, imported]
+    raise RunError(f"--matrix {matrix}: {why}; this run has: {have}")
