@@ -413,12 +413,13 @@ def test_position_table_and_an_untied_head_are_imported_beside_the_token_table(t
     assert "transformer.wpe.weight" in run.manifest().import_["others"]["position"]
 
 
-def test_a_checkpoint_without_a_position_table_imports_without_one(tmp_path, bpe, cli_error):
+def test_a_checkpoint_without_a_position_table_imports_without_one(tmp_path, bpe, cli_error, capsys):
     root = tmp_path / "neox"
     train_and_save(neox(vocab_size(bpe)), bpe, lambda m, s: m.save_pretrained(root / f"step{s}"),
                    lambda m: m.gpt_neox.embed_in.weight)
     run = Run.open(quiet_import([root], tmp_path / "run", tokenizer=bpe).run_dir)
     assert all(s.matrices == ("token", "head") for s in run.snapshots())  # NeoX: rotary positions, untied head
+    capsys.readouterr()  # transformers' own progress bars while saving
     line = cli_error(["export", str(run.path), str(tmp_path / "p.npz"), "--to", "npz", "--matrix", "position"])
     assert "--matrix position: the imported checkpoints hold no position table; this run has: token, head" in line
     assert not (tmp_path / "p.npz").exists()
