@@ -6,7 +6,8 @@
 Prints, measured side by side in one process: tokens/s of ``embviz.train`` (snapshots, checkpoints,
 validation and logging included) and of a bare loop (same model, same batches, nothing else), their
 ratio, the achieved FLOP/s against a matmul peak measured in the same run, and what the per-epoch
-snapshots cost as a share of training time.
+snapshots cost as a share of training time and on disk: the token table alone (the reference), with
+the position table (every run), and with the untied head (``--no-tie`` runs).
 """
 
 from __future__ import annotations
@@ -81,14 +82,16 @@ def bare_loop(config: TrainConfig, run_dir: Path, steps: int) -> tuple[float, Ti
     return tokens / (time.perf_counter() - t0), model
 
 
-def snapshot_cost(matrix: np.ndarray, repeats: int = 10) -> float:
-    """Seconds to save one snapshot the way a run does (atomic .npy + index update)."""
+def snapshot_cost(matrix: np.ndarray, others: dict[str, np.ndarray], repeats: int = 10) -> tuple[float, int]:
+    """Seconds to save one snapshot the way a run does (atomic .npy files + index update), and its bytes on disk."""
     with tempfile.TemporaryDirectory() as tmp:
         run = Run.create(Path(tmp) / "run")
         t0 = time.perf_counter()
         for step in range(repeats):
-            run.add_snapshot(matrix, Snapshot(snapshot_name(step), step, 0.0, 0, None, None))
-        return (time.perf_counter() - t0) / repeats
+            run.add_snapshot(matrix, Snapshot(snapshot_name(step), step, 0.0, 0, None, None), others)
+        seconds = (time.perf_counter() - t0) / repeats
+        size = sum(p.stat().st_size for p in run.snapshot_dir.glob("step-00000000*.npy"))
+        return seconds, size
 
 
 def main() -> None:
@@ -106,7 +109,11 @@ def main() -> None:
         ours, steps, manifest = embviz_loop(config, run_dir)
         bare, model = bare_loop(config, run_dir, steps)
         peak = max(peak_before, matmul_peak(peak_size))
-        per_snapshot = snapshot_cost(model.embedding().detach().numpy())
+        token = model.embedding().detach().numpy()
+        position, head = model.positions().detach().numpy(), np.ascontiguousarray(token[::-1])  # head: [V, d]
+        costs = {"token table alone [V, d]": snapshot_cost(token, {}),
+                 "+ position table [context, d]": snapshot_cost(token, {"position": position}),
+                 "+ position + untied head [V, d]": snapshot_cost(token, {"position": position, "head": head})}
     flops = model.flops_per_token()
     chosen = manifest.chosen
     train_seconds = steps * chosen["batch_size"] * config.context / ours
@@ -120,8 +127,11 @@ def main() -> None:
     print(f"{f'matmul peak (fp32, {peak_size}², best of 6)':38s} {peak / 1e9:10.1f} GFLOP/s")
     print(f"{'achieved, embviz loop':38s} {ours * flops / 1e9:10.1f} GFLOP/s = {ours * flops / peak:.3f} of peak   (floor 0.6)")
     print(f"{'achieved, bare loop':38s} {bare * flops / 1e9:10.1f} GFLOP/s = {bare * flops / peak:.3f} of peak")
-    print(f"{'one snapshot [V, d]':38s} {per_snapshot * 1e3:10.2f} ms; {epoch_snapshots} per-epoch snapshots = "
-          f"{100 * epoch_snapshots * per_snapshot / train_seconds:.3f} % of training time   (floor < 1 %)")
+    base_seconds, base_bytes = costs["token table alone [V, d]"]
+    for name, (seconds, size) in costs.items():
+        print(f"{'snapshot: ' + name:38s} {seconds * 1e3:10.2f} ms ({seconds / base_seconds:.2f}x), "
+              f"{size / 1e3:,.1f} kB ({size / base_bytes:.2f}x); {epoch_snapshots} per-epoch snapshots = "
+              f"{100 * epoch_snapshots * seconds / train_seconds:.3f} % of training time   (floor < 1 %)")
 
 
 if __name__ == "__main__":

@@ -62,7 +62,8 @@ def run_state(run_dir: Path) -> dict:
     run = Run.open(run_dir)
     snaps = run.snapshots()
     return {"status": run.manifest().status, "steps": [s.step for s in snaps],
-            "final": run.load_snapshot(snaps[-1]), "metrics": [r["step"] for r in run.metrics()],
+            "final": run.load_snapshot(snaps[-1]), "position": run.load_snapshot(snaps[-1], matrix="position"),
+            "metrics": [r["step"] for r in run.metrics()],
             "losses": [r["loss"] for r in run.metrics()]}
 
 
@@ -85,12 +86,13 @@ def assert_same_as_reference(run_dir: Path, reference: dict) -> None:
     state = run_state(run_dir)
     assert state["status"] == "complete"
     np.testing.assert_array_equal(state["final"], reference["final"])  # bit-identical
+    np.testing.assert_array_equal(state["position"], reference["position"])
     assert state["steps"] == reference["steps"]
     assert state["metrics"] == reference["metrics"]  # one row per step: no duplicates, no gaps
     assert state["losses"] == reference["losses"]
     run = Run.open(run_dir)
     on_disk = sorted(p.name for p in run.snapshot_dir.glob("*.npy"))
-    assert on_disk == sorted(s.file for s in run.snapshots())  # the index lists exactly the whole files
+    assert on_disk == sorted(f for s in run.snapshots() for f in s.files.values())  # the index lists exactly the whole files
     assert not list(run_dir.rglob("*.tmp")) and not (run_dir / LOCK).exists()
 
 

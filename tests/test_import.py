@@ -380,3 +380,46 @@ def test_pickle_is_never_run(tmp_path, bpe):
     with pytest.raises(CheckpointError):
         import_checkpoints([tmp_path / "payload.pt"], tmp_path / "run", tokenizer=bpe)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("tie, layout", [(False, "hf"), (True, "nanogpt")])
+def test_position_table_and_an_untied_head_are_imported_beside_the_token_table(tmp_path, bpe, tie, layout):
+    v = vocab_size(bpe)
+    model = gpt2(v) if tie else transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=v, n_positions=16, n_embd=16, n_layer=1, n_head=2, bos_token_id=0, eos_token_id=0,
+        tie_word_embeddings=False))
+
+    def save(m, step):
+        if layout == "hf":
+            m.save_pretrained(tmp_path / "ckpt" / f"checkpoint-{step}")
+        else:
+            (tmp_path / "ckpt").mkdir(exist_ok=True)
+            torch.save({"model": m.state_dict(), "iter_num": step}, tmp_path / "ckpt" / f"ckpt{step}.pt")
+
+    expected = train_and_save(model, bpe, save, lambda m: torch.cat(
+        [m.transformer.wte.weight, m.transformer.wpe.weight, m.lm_head.weight]))
+    result = quiet_import([tmp_path / "ckpt"], tmp_path / "run", tokenizer=bpe)
+    run = Run.open(result.run_dir)
+    snaps = run.check_snapshots(rows=v)
+    assert [s.step for s in snaps] == list(SAVE_STEPS)
+    assert all(s.matrices == (("token", "position") if tie else ("token", "position", "head")) for s in snaps)
+    for snap in snaps:
+        token, position, head = np.split(expected[snap.step], [v, v + 16])
+        np.testing.assert_array_equal(run.load_snapshot(snap), token)
+        np.testing.assert_array_equal(run.load_snapshot(snap, matrix="position"), position)
+        if not tie:
+            np.testing.assert_array_equal(run.load_snapshot(snap, matrix="head"), head)
+            assert not np.array_equal(head, token)
+    assert "transformer.wpe.weight" in run.manifest().import_["others"]["position"]
+
+
+def test_a_checkpoint_without_a_position_table_imports_without_one(tmp_path, bpe, cli_error, capsys):
+    root = tmp_path / "neox"
+    train_and_save(neox(vocab_size(bpe)), bpe, lambda m, s: m.save_pretrained(root / f"step{s}"),
+                   lambda m: m.gpt_neox.embed_in.weight)
+    run = Run.open(quiet_import([root], tmp_path / "run", tokenizer=bpe).run_dir)
+    assert all(s.matrices == ("token", "head") for s in run.snapshots())  # NeoX: rotary positions, untied head
+    capsys.readouterr()  # transformers' own progress bars while saving
+    line = cli_error(["export", str(run.path), str(tmp_path / "p.npz"), "--to", "npz", "--matrix", "position"])
+    assert "--matrix position: the imported checkpoints hold no position table; this run has: token, head" in line
+    assert not (tmp_path / "p.npz").exists()

@@ -162,3 +162,65 @@ def test_a_run_killed_before_its_manifest_can_be_created_again(tmp_path):
     run = Run.create(path)
     with run.lock():
         assert (path / LOCK).read_text() == str(os.getpid())
+
+
+def test_every_matrix_is_listed_under_files_and_loads_by_name(tmp_path):
+    run = new_run(tmp_path)
+    token, pos, head = (np.full(shape, v, np.float32) for shape, v in (((5, 4), 1), ((3, 4), 2), ((5, 4), 3)))
+    run.add_snapshot(token, snap(0), {"position": pos, "head": head})
+    entry = json.loads((run.snapshot_dir / "index.json").read_text())[0]
+    assert entry["file"] == snapshot_name(0)
+    assert entry["files"] == {"token": snapshot_name(0), "position": snapshot_name(0, "position"),
+                              "head": snapshot_name(0, "head")}
+    got = run.check_snapshots(rows=5)[0]
+    assert got.matrices == ("token", "position", "head")
+    for name, want in (("token", token), ("position", pos), ("head", head)):
+        np.testing.assert_array_equal(run.load_snapshot(got, matrix=name), want)
+    assert run.gather(np.array([2, 0]), matrix="position").shape == (1, 2, 4)
+
+
+def test_an_entry_without_files_is_the_token_table_alone(tmp_path):
+    run = new_run(tmp_path)
+    run.add_snapshot(np.ones((2, 2), np.float32), snap(0))
+    index = run.snapshot_dir / "index.json"
+    data = json.loads(index.read_text())
+    del data[0]["files"]  # as a run written before matrices had their own files
+    index.write_text(json.dumps(data))
+    got = run.check_snapshots(rows=2)[0]
+    assert got.files == {"token": snapshot_name(0)} and got.matrices == ("token",)
+    with pytest.raises(RunError, match="has no head matrix .it has: token."):
+        run.load_snapshot(got, matrix="head")
+
+
+def test_check_snapshots_checks_every_file_and_truncate_removes_them(tmp_path):
+    run = new_run(tmp_path)
+    for step in (0, 5):
+        run.add_snapshot(np.zeros((4, 2), np.float32), snap(step), {"position": np.zeros((3, 2), np.float32)})
+    (run.snapshot_dir / snapshot_name(5, "position")).unlink()
+    with pytest.raises(RunError, match="position.npy is missing"):
+        run.check_snapshots()
+    write_npy(run.snapshot_dir / snapshot_name(5, "position"), np.zeros((6, 2), np.float32))
+    with pytest.raises(RunError, match="differ in shape"):
+        run.check_snapshots()
+    run.add_snapshot(np.zeros((4, 2), np.float32), snap(5))
+    with pytest.raises(RunError, match="different matrices: step 0 has token, position, step 5 has token"):
+        run.check_snapshots()
+    run.truncate_snapshots(after_step=0)
+    assert sorted(p.name for p in run.snapshot_dir.glob("*.npy")) == [snapshot_name(0), snapshot_name(0, "position")]
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"token": "step-00000000.npy", "probe": "x.npy"}, "unknown matrix 'probe'"),
+    ({"token": "other.npy"}, "for the token table"),
+    ({"position": "../x.npy"}, "plain .npy name"),
+    (["step-00000000.npy"], "must map matrix names"),
+])
+def test_malformed_files_are_one_error_line(tmp_path, files, message):
+    run = new_run(tmp_path)
+    run.add_snapshot(np.zeros((2, 2), np.float32), snap(0))
+    index = run.snapshot_dir / "index.json"
+    data = json.loads(index.read_text())
+    data[0]["files"] = files
+    index.write_text(json.dumps(data))
+    with pytest.raises(RunError, match=message):
+        run.snapshots()

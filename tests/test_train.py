@@ -122,9 +122,28 @@ def test_an_existing_run_is_kept_unless_overwrite(tmp_path, tiny_config):
 
 
 @pytest.mark.slow
-def test_untied_runs_record_which_matrix_is_filmed(tmp_path, tiny_config):
-    train(dataclasses.replace(tiny_config, tie=False), tmp_path / "run")
-    assert "input only" in Run.open(tmp_path / "run").manifest().snapshot_matrix
+def test_untied_runs_record_which_matrix_is_filmed_and_save_the_head(tmp_path, tiny_config):
+    result = train(dataclasses.replace(tiny_config, tie=False), tmp_path / "run")
+    run = Run.open(tmp_path / "run")
+    assert "input only" in run.manifest().snapshot_matrix
+    assert set(result.head) == {"init", "final"} and 0 <= result.head["final"]["cka"] <= 1
+    snaps = run.check_snapshots(rows=len(run.vocab()[0]))
+    assert all(s.matrices == ("token", "position", "head") for s in snaps)
+    state = torch.load(run.checkpoint_path, weights_only=True)["model"]
+    np.testing.assert_array_equal(run.load_snapshot(snaps[-1], matrix="head"), state["head.weight"].numpy())
+    assert not np.array_equal(run.load_snapshot(snaps[-1], matrix="head"), run.load_snapshot(snaps[-1]))
+
+
+def test_every_snapshot_saves_the_position_table_and_a_tied_run_no_head(tmp_path, tiny_config):
+    result = train(tiny_config, tmp_path / "run")
+    assert not result.head and set(result.positions["final"]) == {"adjacent", "order", "top3"}
+    run = Run.open(tmp_path / "run")
+    snaps = run.check_snapshots()
+    assert all(s.matrices == ("token", "position") for s in snaps)
+    first, last = (run.load_snapshot(s, matrix="position") for s in (snaps[0], snaps[-1]))
+    assert first.shape == (tiny_config.context, 16) and not np.array_equal(first, last)  # it trains
+    state = torch.load(run.checkpoint_path, weights_only=True)["model"]
+    np.testing.assert_array_equal(last, state["pos.weight"].numpy())
 
 
 @pytest.mark.parametrize("options, error, message", [

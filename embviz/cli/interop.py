@@ -30,12 +30,13 @@ def export(
                                                                      "word2vec, every snapshot for projector and npz]."),
     binary: bool = typer.Option(_EXPORT["binary"], "--binary", help="word2vec: the binary format instead of text."),
     overwrite: bool = typer.Option(_EXPORT["overwrite"], "--overwrite", help="Replace an existing export."),
+    matrix: opt.Matrix = _EXPORT["matrix"],
     quiet: opt.Quiet = False,
 ) -> None:
     """Export the run's snapshots for TensorBoard's projector, gensim (word2vec) or NumPy (npz)."""
     with Bars(quiet) as bars:
         result = run_export(run_dir, to, out_path, snapshot=snapshot, binary=binary, overwrite=overwrite,
-                            progress=bars.update)
+                            matrix=matrix, progress=bars.update)
     if not quiet:
         steps = ", ".join(map(str, result.steps)) if len(result.steps) <= 6 else f"{result.steps[0]} … {result.steps[-1]}"
         out.print(f"Wrote {result.path} ({result.fmt}): {len(result.steps)} snapshot(s) "

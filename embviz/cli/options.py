@@ -17,6 +17,10 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or s
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out (the default outputs inside "
                                                              "the run directory are regenerated without it).")]
 
+# Which table of each snapshot: animate, explore and export.
+Matrix = Annotated[str, typer.Option(help="Which table of the snapshots: token (the input embedding), position (the "
+                                          "learned positions 0..context-1) or head (an untied output head).")]
+
 # Which words: every categorised word and the most frequent, plus or only the words named.
 Words = Annotated[Optional[str], typer.Option(help="Comma-separated words to add to the words shown (or, with --only, "
                                                    "to show alone).")]

@@ -119,6 +119,15 @@ def _summary(r) -> None:
         ("category purity@10", f"{fmt(r.purity_init)} → {fmt(r.purity_final)} (chance {fmt(r.purity_chance)})"),
         ("speed", f"{r.tokens_per_s:,.0f} tokens/s · {r.seconds:.1f} s"),
     ]
+    if r.positions:
+        a, b = r.positions["init"], r.positions["final"]
+        rows.insert(-1, ("position order", f"adjacent {fmt(a['adjacent'])} → {fmt(b['adjacent'])} · Spearman "
+                                           f"{fmt(a['order'])} → {fmt(b['order'])} · top-3 variance "
+                                           f"{fmt(a['top3'])} → {fmt(b['top3'])}"))
+    if r.head:
+        a, b = r.head["init"], r.head["final"]
+        rows.insert(-1, ("head vs input", f"CKA {fmt(a['cka'])} → {fmt(b['cka'])} · Jaccard@10 "
+                                          f"{fmt(a['jaccard'])} → {fmt(b['jaccard'])}"))
     for key, value in rows:
         table.add_row(key, value)
     out.print(table)

@@ -69,7 +69,7 @@ def animate(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     laps = _Laps()
     options.validate()
     run = Run.open(Path(run_dir))
-    snapshots = film_snapshots(run)
+    snapshots = film_snapshots(run, options.matrix)
     film_path, fmt = output_paths(run, out, options.fmt)
     check_output(film_path, overwrite or out is None)
     check_writable(film_path)

@@ -121,7 +121,7 @@ def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: 
     Word2Vec vector are at nan with no neighbours (index 65535).
     """
     rows, words = selection.rows, selection.words
-    if not (run.path / WORD2VEC).is_dir():
+    if options.matrix != "token" or not (run.path / WORD2VEC).is_dir():  # the baseline is a token table
         return None
     try:
         base = Run.open(run.path / WORD2VEC)
@@ -212,7 +212,7 @@ def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     run = Run.open(Path(run_dir))
     path = Path(out) if out is not None else run.path / DEFAULT_NAME
     check_output(path, overwrite or out is None)  # the default <run>/explorer.html is regenerated freely
-    snapshots = film_snapshots(run)
+    snapshots = film_snapshots(run, options.matrix)
     selection = choose_words(run, options)
     _check_size(selection.rows.size, len(snapshots))  # before any snapshot is read
     stages = film_stages(run, snapshots, selection, options, progress=progress)

@@ -31,6 +31,7 @@ from embviz.layout.trajectory import Trajectory, TrajectoryCache, project_snapsh
 from embviz.measure.emergence import Emergence, EmergenceCache, compute_emergence
 from embviz.progress import Progress, Ticks, for_stage
 from embviz.rundir.run import Run, Snapshot
+from embviz.rundir.snapshot import DEFAULT_MATRIX
 from embviz.text.tokenizer import word_form
 
 PROJECTING = {"umap": "projecting (UMAP; numba compiles once per environment)"}
@@ -41,20 +42,21 @@ PROJECTING = {"umap": "projecting (UMAP; numba compiles once per environment)"}
 # -- 1. snapshots -----------------------------------------------------------------------------
 
 
-def film_snapshots(run: Run) -> list[Snapshot]:
-    """The run's snapshots in step order, each checked to be a whole [V, d] float matrix (headers only)
-    with V the vocabulary size; a film needs at least 2."""
+def film_snapshots(run: Run, matrix: str = DEFAULT_MATRIX) -> list[Snapshot]:
+    """The run's snapshots in step order, each checked to be whole float matrices (headers only), the token
+    table and head [V, d] with V the vocabulary size, and to hold ``matrix``; a film needs at least 2."""
     snapshots = run.snapshots()
     if len(snapshots) < 2:
         raise RunError(f"{run.path} has {len(snapshots)} snapshot(s); a film needs at least 2 "
                        "(train longer or with --snapshot-schedule log)")
-    return run.check_snapshots(rows=len(run.vocab()[0]))
+    return run.check_snapshots(rows=len(run.vocab()[0]), matrix=matrix)
 
 
-def describe_snapshot(run: Run, snap: Snapshot) -> dict:
-    """What names a snapshot file's contents in the cache keys: file, step, size, mtime."""
-    st = (run.snapshot_dir / snap.file).stat()
-    return {"file": snap.file, "step": snap.step, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+def describe_snapshot(run: Run, snap: Snapshot, matrix: str = DEFAULT_MATRIX) -> dict:
+    """What names a snapshot file's contents in the cache keys: file (of ``matrix``), step, size, mtime."""
+    file = snap.files[matrix]
+    st = (run.snapshot_dir / file).stat()
+    return {"file": file, "step": snap.step, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 # -- 3. rows ----------------------------------------------------------------------------------
@@ -97,16 +99,19 @@ def word_benchmarks(tokens: Sequence[str]) -> Benchmarks:
 
 class SnapshotRows:
     """The shown words' rows ``shown`` [T, n, d] and the benchmark words' rows ``bench`` [T, m, d] of every
-    snapshot, float32, gathered in one pass through memory maps (:meth:`Run.gather`) on first use, so
-    a cached projection and cached metrics read no snapshot at all."""
+    snapshot's ``matrix``, float32, gathered in one pass through memory maps (:meth:`Run.gather`) on first
+    use, so a cached projection and cached metrics read no snapshot at all."""
 
     def __init__(self, run: Run, snapshots: list[Snapshot], rows: np.ndarray,
-                 bench_rows: np.ndarray = np.zeros(0, dtype=np.int64), *, progress: Ticks | None = None):
+                 bench_rows: np.ndarray = np.zeros(0, dtype=np.int64), *, progress: Ticks | None = None,
+                 matrix: str = DEFAULT_MATRIX):
         self.run, self.snapshots, self.rows, self.bench_rows, self.progress = run, snapshots, rows, bench_rows, progress
+        self.matrix = matrix
 
     @functools.cached_property
     def _gathered(self) -> np.ndarray:
-        return self.run.gather(np.concatenate([self.rows, self.bench_rows]), self.snapshots, progress=self.progress)
+        return self.run.gather(np.concatenate([self.rows, self.bench_rows]), self.snapshots, progress=self.progress,
+                               matrix=self.matrix)
 
     @property
     def shown(self) -> np.ndarray:
@@ -131,7 +136,7 @@ def project(run: Run, snapshots: list[Snapshot], selection: Selection, options: 
     """The aligned layouts [T, n, 2] of the selection, from the run's cache when ``options.cache`` and
     an equal projection is stored; ``matrices`` ([T, n, d] or a function giving it) is read only on a miss."""
     cache = TrajectoryCache(run.path) if options.cache else None
-    described = [describe_snapshot(run, s) for s in snapshots]
+    described = [describe_snapshot(run, s, options.matrix) for s in snapshots]
     return project_snapshots(projector_for(options), matrices, selection.rows, selection.words, described, cache,
                              progress=progress)
 
@@ -149,7 +154,7 @@ def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Be
     losses = [s.train_loss if s.train_loss is not None else s.val_loss for s in snapshots]
     store = EmergenceCache(run.path) if cache else None
     key = EmergenceCache.key(selection.rows, selection.words, selection.level_labels,
-                             [describe_snapshot(run, s) for s in snapshots], bench.files, trajectory.key)
+                             [describe_snapshot(run, s, rows.matrix) for s in snapshots], bench.files, trajectory.key)
     table = store.load(key, steps, epochs, losses, selection.levels) if store else None
     cached = table is not None
     if cached:
@@ -176,7 +181,9 @@ def film_title(run: Run, selection: Selection, options: AnimateOptions) -> str:
     """``<corpus> · <method (alignment)> · <n> words by <level>``."""
     how = options.method + (f" ({options.align})" if options.method == "pca"
                             else f" ({options.umap_mode})" if options.method == "umap" else "")
-    return f"{corpus_name(run) or run.path.name} · {how} · {len(selection.words):,} words by {selection.level}"
+    shown = (f"{len(selection.words):,} positions" if options.matrix == "position" else
+             f"{len(selection.words):,} {'head rows' if options.matrix == 'head' else 'words'} by {selection.level}")
+    return f"{corpus_name(run) or run.path.name} · {how} · {shown}"
 
 
 def corpus_name(run: Run) -> str | None:
@@ -207,8 +214,10 @@ def film_stages(run: Run, snapshots: list[Snapshot], selection: Selection, optio
     """Stages 3–5 for ``snapshots`` (from :func:`film_snapshots`) and ``selection`` (from
     :func:`~embviz.film.selection.choose_words`): rows, projection and metrics, from the run's caches where
     ``options.cache`` allows. ``laps(name)`` is called after each of "setup", "project" and "metrics"."""
-    bench = word_benchmarks(run.vocab()[0])
-    rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=for_stage(progress, "loading"))
+    bench = word_benchmarks(run.vocab()[0]) if options.matrix != "position" else Benchmarks(
+        {}, np.zeros(0, dtype=np.int64), [])  # positions are not words: no word-similarity scores
+    rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=for_stage(progress, "loading"),
+                        matrix=options.matrix)
     laps("setup")
     trajectory = project(run, snapshots, selection, options, lambda: rows.shown,
                          progress=for_stage(progress, PROJECTING.get(options.method, "projecting")))

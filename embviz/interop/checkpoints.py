@@ -32,6 +32,8 @@ EMBEDDING_KEYS = ("transformer.wte.weight", "wte.weight", "gpt_neox.embed_in.wei
 """Token-embedding names of GPT-2 / nanoGPT, GPT-2 hub files, GPT-NeoX (Pythia), Llama-style and BERT-style models."""
 OUTPUT_KEYS = ("lm_head.weight", "embed_out.weight")
 """Names of an untied LM head (``--matrix output``)."""
+POSITION_KEYS = ("transformer.wpe.weight", "wpe.weight")
+"""Learned position tables of GPT-2 / nanoGPT and GPT-2 hub files, imported beside the token table."""
 MATRICES = ("input", "output")
 PREFIXES = ("_orig_mod.", "module.")
 """Stripped from names: ``torch.compile`` and ``DistributedDataParallel`` wrappers."""
@@ -63,6 +65,8 @@ class Tensor:
     shape: tuple[int, ...]
     dtype: str
     iter_num: int | None
+    others: tuple[tuple[str, str], ...] = ()
+    """(run matrix, stored name) of the tables read beside it: ``position`` [context, d], ``head`` [V, d]."""
 
 
 def kind_of(path: Path) -> str | None:
@@ -368,10 +372,26 @@ def inspect(checkpoint: Checkpoint, key: str | None = None, matrix: str = "input
     if len(shape) != 2 or not reader.dtypes[name].lower().startswith(("f", "bf")):
         raise CheckpointError(f"{name} in {checkpoint.name} is not a 2-D float matrix "
                               f"(shape {list(shape)}, {reader.dtypes[name]})")
-    return Tensor(name, shape, reader.dtypes[name], reader.iter_num)
+    return Tensor(name, shape, reader.dtypes[name], reader.iter_num, _others(reader.shapes, matrix, shape[1]))
 
 
-def read_matrix(checkpoint: Checkpoint, name: str, rows: int) -> np.ndarray:
+def _others(shapes: dict[str, tuple[int, ...]], matrix: str, dim: int) -> tuple[tuple[str, str], ...]:
+    """The position table and (beside the input embedding) the LM head, each where exactly one 2-D float
+    tensor of width ``dim`` has its name; a head tied to the embedding is dropped when read."""
+    stripped: dict[str, list[str]] = {}
+    for name, shape in shapes.items():
+        if len(shape) == 2 and shape[1] == dim:
+            stripped.setdefault(strip_prefixes(name), []).append(name)
+    wanted = {"position": POSITION_KEYS, **({"head": OUTPUT_KEYS} if matrix == "input" else {})}
+    others = []
+    for run_matrix, keys in wanted.items():
+        found = [name for k in keys for name in stripped.get(k, [])]
+        if len(found) == 1:
+            others.append((run_matrix, found[0]))
+    return tuple(others)
+
+
+def read_matrix(checkpoint: Checkpoint, name: str, rows: int | None) -> np.ndarray:
     """Rows ``[:rows]`` of tensor ``name`` of ``checkpoint`` as float32 [rows, d], finite."""
     array = open_checkpoint(checkpoint).read(name, rows)
     # a float64 sum of float32 values cannot overflow, so it is finite exactly when every value is

@@ -36,6 +36,7 @@ from embviz.progress import Progress
 from embviz.rundir.files import atomic_write, tsv_escape, write_json, write_text
 from embviz.rundir.output import check_output, replacing
 from embviz.rundir.run import Run, Snapshot
+from embviz.rundir.snapshot import DEFAULT_MATRIX
 from embviz.text.lexicon import at_level
 
 FORMATS = ("projector", "word2vec", "npz")
@@ -73,12 +74,15 @@ def export(
     snapshot: str | None = None,
     binary: bool = False,
     overwrite: bool = False,
+    matrix: str = DEFAULT_MATRIX,
     progress: Progress | None = None,
 ) -> Exported:
     """Write the complete run ``run_dir`` to ``out`` in format ``fmt`` (projector, word2vec or npz).
 
     ``snapshot`` picks one snapshot: ``final``, ``init`` or a step number (default: every snapshot
-    for projector and npz, the final one for word2vec). ``binary`` asks for binary word2vec.
+    for projector and npz, the final one for word2vec). ``binary`` asks for binary word2vec. ``matrix``
+    picks the table: ``token``, ``head`` (an untied run's output head) or ``position`` (rows named ``0``,
+    ``1``, … with no counts or categories)
     ``progress(stage, done, total)`` is called as snapshots (word2vec: rows) are written.
     """
     if fmt not in FORMATS:
@@ -88,20 +92,24 @@ def export(
     out = Path(out)
     run = Run.open_complete(Path(run_dir))
     tokens, counts, categories = run.vocab()
-    snaps = select_snapshots(run.check_snapshots(rows=len(tokens)),
+    every = run.check_snapshots(rows=len(tokens), matrix=matrix)
+    if matrix == "position":
+        context = run.load_snapshot(every[0], matrix=matrix).shape[0]
+        tokens, counts, categories = [str(i) for i in range(context)], [0] * context, [None] * context
+    snaps = select_snapshots(every,
                              "final" if snapshot is None and fmt == "word2vec" else snapshot)
     folder = fmt == "projector"
     _check_output(out, folder, overwrite)
     report = progress or (lambda stage, done, total: None)
-    dim = run.load_snapshot(snaps[0], rows=[0]).shape[1]  # one row: the width d
+    dim = run.load_snapshot(snaps[0], rows=[0], matrix=matrix).shape[1]  # one row: the width d
     try:
         with replacing(out, folder=folder) as tmp:
             if folder:
-                _write_projector(tmp, run, snaps, tokens, counts, categories, report)
+                _write_projector(tmp, run, snaps, matrix, tokens, counts, categories, report)
             elif fmt == "word2vec":
-                _write_word2vec(tmp, run.load_snapshot(snaps[0]), tokens, binary, report)
+                _write_word2vec(tmp, run.load_snapshot(snaps[0], matrix=matrix), tokens, binary, report)
             else:
-                _write_npz(tmp, run, snaps, tokens, counts, categories, report)
+                _write_npz(tmp, run, snaps, matrix, tokens, counts, categories, report)
     except OSError as e:
         raise EmbvizError(f"cannot write {out}: {e.strerror or e}") from None
     return Exported(out, fmt, [s.step for s in snaps], len(tokens), dim)
@@ -138,13 +146,13 @@ def _check_output(out: Path, folder: bool, overwrite: bool) -> None:
 # -- projector ----------------------------------------------------------------------------------
 
 
-def _write_projector(folder: Path, run: Run, snaps: list[Snapshot], tokens: list[str], counts: list[int],
+def _write_projector(folder: Path, run: Run, snaps: list[Snapshot], matrix_name: str, tokens: list[str], counts: list[int],
                      categories: list[str | None], report: Progress) -> None:
     write_text(folder / METADATA_TSV, metadata_tsv(tokens, counts, categories))
     entries = []
     for i, snap in enumerate(snaps):
-        matrix = _float32(run.load_snapshot(snap))
-        name = Path(snap.file).stem
+        matrix = _float32(run.load_snapshot(snap, matrix=matrix_name))
+        name = Path(snap.files[matrix_name]).stem
         if _reads_as_text(matrix):  # TensorBoard would misread these bytes: write the values as TSV text
             path = f"{name}.tsv"
             write_text(folder / path, "".join("\t".join(f"{v:.9g}" for v in row) + "\n" for row in matrix.tolist()))
@@ -243,7 +251,7 @@ def _write_word2vec(path: Path, matrix: np.ndarray, tokens: list[str], binary: b
 # -- npz ----------------------------------------------------------------------------------------
 
 
-def _write_npz(path: Path, run: Run, snaps: list[Snapshot], tokens: list[str], counts: list[int],
+def _write_npz(path: Path, run: Run, snaps: list[Snapshot], matrix: str, tokens: list[str], counts: list[int],
                categories: list[str | None], report: Progress) -> None:
     """The ``.npz`` (an uncompressed zip of ``.npy`` files) with ``embeddings`` [T, V, d] float32
     streamed one snapshot at a time, so memory holds one snapshot whatever the run's size. Strings are
@@ -260,7 +268,7 @@ def _write_npz(path: Path, run: Run, snaps: list[Snapshot], tokens: list[str], c
         "levels": np.array(levels, dtype=str),
         "categories": np.array(columns, dtype=str).reshape(len(levels), len(tokens)),
     }
-    first = run.load_snapshot(snaps[0])
+    first = run.load_snapshot(snaps[0], matrix=matrix)
     header = {"descr": "<f4", "fortran_order": False, "shape": (len(snaps), *first.shape)}
     with open(path, "wb") as raw:
         with zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
@@ -270,7 +278,7 @@ def _write_npz(path: Path, run: Run, snaps: list[Snapshot], tokens: list[str], c
             with zf.open("embeddings.npy", "w", force_zip64=True) as f:
                 np.lib.format.write_array_header_1_0(f, header)
                 for i, snap in enumerate(snaps):
-                    f.write(memoryview(_float32(first if i == 0 else run.load_snapshot(snap))).cast("B"))
+                    f.write(memoryview(_float32(first if i == 0 else run.load_snapshot(snap, matrix=matrix))).cast("B"))
                     report("export", i + 1, len(snaps))
         raw.flush()
         os.fsync(raw.fileno())

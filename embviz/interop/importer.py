@@ -1,7 +1,8 @@
 """``import``: a series of checkpoints from another trainer → an ordinary embviz run directory.
 
 The run holds one snapshot per distinct checkpoint (the token-embedding matrix, or the untied LM
-head, rows past the tokenizer's size dropped), ``vocab.tsv`` with readable tokens and lexicon
+head, rows past the tokenizer's size dropped; beside the token embedding, the position table and an
+untied LM head where the checkpoints hold them), ``vocab.tsv`` with readable tokens and lexicon
 categories, ``tokenizer.json`` (so a corpus can be tokenized the model's way) and a ``run.json``
 that records every source, its step and the SHA-256 of its matrix, and the tokenizer's origin.
 ``animate`` and ``compare-word2vec`` read it like a run of ``embviz train``.
@@ -273,6 +274,9 @@ def survey(found: Sequence[ck.Checkpoint], key: str | None, matrix: str, steps: 
             raise CheckpointError(f"{a.checkpoint.name} and {b.checkpoint.name} both have step {a.step}; pass --steps")
     first = entries[0]
     for e in entries[1:]:
+        if [m for m, _ in e.tensor.others] != [m for m, _ in first.tensor.others]:
+            raise CheckpointError(f"{first.checkpoint.name} and {e.checkpoint.name} hold different tables "
+                                  f"({dict(first.tensor.others)} vs {dict(e.tensor.others)})")
         if e.tensor.shape != first.tensor.shape:
             raise CheckpointError(f"shapes change: {first.checkpoint.name} has {first.tensor.key} "
                                   f"{list(first.tensor.shape)}, {e.checkpoint.name} has {e.tensor.key} "
@@ -289,15 +293,19 @@ def write_snapshots(run: Run, entries: Sequence[Entry], rows: int, matrix: str,
     for ``run.json`` and the names of the checkpoints dropped as duplicates.
     """
 
-    def load(e: Entry) -> tuple[np.ndarray, str]:
+    def load(e: Entry) -> tuple[np.ndarray, str, dict[str, np.ndarray]]:
         array = ck.read_matrix(e.checkpoint, e.tensor.key, rows)
-        return array, hashlib.sha256(memoryview(array).cast("B")).hexdigest()
+        others = {m: ck.read_matrix(e.checkpoint, name, None if m == "position" else rows)
+                  for m, name in e.tensor.others}
+        if "head" in others and np.array_equal(others["head"], array):
+            del others["head"]  # tied: the head is the token table
+        return array, hashlib.sha256(memoryview(array).cast("B")).hexdigest(), others
 
     sources, dropped, seen = [], [], {}
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = deque([pool.submit(load, entries[0])])
         for n, e in enumerate(entries):
-            array, digest = pending.popleft().result()
+            array, digest, others = pending.popleft().result()
             if n + 1 < len(entries):
                 pending.append(pool.submit(load, entries[n + 1]))
             c = e.checkpoint
@@ -317,7 +325,7 @@ def write_snapshots(run: Run, entries: Sequence[Entry], rows: int, matrix: str,
                     file=snapshot_name(e.step), step=e.step,
                     epoch=float(epoch) if isinstance(epoch, (int, float)) else math.nan,
                     tokens_seen=tokens_seen if isinstance(tokens_seen, int) else 0,
-                    train_loss=train_loss, val_loss=val_loss))
+                    train_loss=train_loss, val_loss=val_loss), others)
             sources.append(source)
             del array
             if progress:
@@ -392,7 +400,8 @@ def import_checkpoints(
             model={"d_model": int(dim), "vocab_size": int(keep), "rows": int(rows)},
             snapshot_matrix=f"{'token embedding' if matrix == 'input' else 'LM head'} {first.key} of imported checkpoints",
             frequencies="corpus" if text else "unknown",
-            import_={"kind": found[0].kind, "matrix": matrix, "key": first.key, "sources": sources_json,
+            import_={"kind": found[0].kind, "matrix": matrix, "key": first.key, "others": dict(first.others),
+                     "sources": sources_json,
                      "dropped_duplicates": dropped, "padding_rows_dropped": rows - keep,
                      **({"hub": hub} if hub is not None else {}),
                      "tokenizer": {"origin": words.origin, "size": len(words.tokens), "byte_level": words.byte_level}},

@@ -7,7 +7,8 @@ Layout (names are the module constants below)::
     tokenizer.json      enough to rebuild the tokenizer exactly
     vocab.tsv           id, token, count, category path
     metrics.csv         step, epoch, loss, lr, tokens_per_s
-    snapshots/index.json + step-XXXXXXXX.npy   [V, d] embedding matrices
+    snapshots/index.json + step-XXXXXXXX.npy   [V, d] token tables, beside them
+                        step-XXXXXXXX.position.npy [context, d] and step-XXXXXXXX.head.npy [V, d]
     checkpoint/state.pt latest model + optimizer + RNG + data position + best val loss
                         (the learning rate is a function of the step: no scheduler is stored)
     projections/        cached trajectories
@@ -25,16 +26,17 @@ import csv
 import io
 import os
 import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping
 
 import numpy as np
 
 from embviz.errors import CorpusError, RunError
 from embviz.rundir.files import read_json, tsv_escape, tsv_unescape, write_json, write_npy, write_text
-from embviz.rundir.manifest import RunManifest, require
+from embviz.rundir.manifest import RunManifest
 from embviz.rundir.output import check_output
+from embviz.rundir.snapshot import DEFAULT_MATRIX, MATRICES, Snapshot, require_matrix, snapshot_name
 
 if TYPE_CHECKING:
     from embviz.text.tokenizer import Tokenizer
@@ -52,38 +54,6 @@ WORD2VEC = "word2vec"
 LOCK = ".lock"
 
 METRICS_FIELDS = ("step", "epoch", "loss", "lr", "tokens_per_s")
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One saved embedding matrix ``[V, d]`` and when it was taken."""
-
-    file: str
-    step: int
-    epoch: float
-    tokens_seen: int
-    train_loss: float | None
-    val_loss: float | None
-
-    @classmethod
-    def from_json(cls, data: Any, where: Path) -> "Snapshot":
-        num = (int, float)
-        file = require(data, "file", str, where)
-        if Path(file).name != file or not file.endswith(".npy"):
-            raise RunError(f"{where}: snapshot file {file!r} must be a plain .npy name inside the run")
-        losses = {}
-        for key in ("train_loss", "val_loss"):
-            value = data.get(key) if isinstance(data, dict) else None
-            if value is not None and not isinstance(value, num):
-                raise RunError(f"{where}: {key!r} has the wrong type ({type(value).__name__})")
-            losses[key] = None if value is None else float(value)
-        return cls(
-            file=file,
-            step=require(data, "step", int, where),
-            epoch=float(require(data, "epoch", num, where)),
-            tokens_seen=require(data, "tokens_seen", int, where),
-            **losses,
-        )
 
 
 class Run:
@@ -212,18 +182,27 @@ class Run:
         snaps = [Snapshot.from_json(item, where) for item in data]
         return sorted(snaps, key=lambda s: s.step)
 
-    def add_snapshot(self, matrix: np.ndarray, snapshot: Snapshot) -> None:
-        """Write ``matrix`` [V, d] as ``snapshot.file`` and then list it in the index."""
+    def add_snapshot(self, matrix: np.ndarray, snapshot: Snapshot, others: Mapping[str, np.ndarray] = {}) -> None:
+        """Write the token table ``matrix`` [V, d] and ``others`` (matrix name → array), then list them.
+
+        Every file is whole on disk before the index entry that names it appears: a reader polling
+        ``index.json`` never sees an entry whose files are missing.
+        """
         self.snapshot_dir.mkdir(exist_ok=True)
+        files = {DEFAULT_MATRIX: snapshot.file}
+        for name in MATRICES[1:]:
+            if name in others:
+                files[name] = snapshot_name(snapshot.step, name)
+                write_npy(self.snapshot_dir / files[name], others[name])
         write_npy(self.snapshot_dir / snapshot.file, matrix)
         kept = [s for s in self.snapshots() if s.step != snapshot.step]
-        self._write_index(kept + [snapshot])
+        self._write_index(kept + [replace(snapshot, files=files)])
 
     def truncate_snapshots(self, after_step: int) -> None:
         """Forget snapshots taken after ``after_step`` (a resumed run takes them again)."""
         kept = [s for s in self.snapshots() if s.step <= after_step]
         self._write_index(kept)
-        names = {s.file for s in kept}
+        names = {f for s in kept for f in s.files.values()}
         for path in self.snapshot_dir.glob("step-*.npy"):
             if path.name not in names:
                 path.unlink()
@@ -231,28 +210,40 @@ class Run:
     def _write_index(self, snaps: list[Snapshot]) -> None:
         snaps = sorted(snaps, key=lambda s: s.step)
         self.snapshot_dir.mkdir(exist_ok=True)
-        write_json(self.snapshot_dir / INDEX_JSON, [asdict(s) for s in snaps])
+        write_json(self.snapshot_dir / INDEX_JSON, [s.to_json() for s in snaps])
 
-    def check_snapshots(self, rows: int | None = None) -> list[Snapshot]:
-        """Every listed snapshot, after checking each file is a whole [V, d] float matrix of one shape.
+    def check_snapshots(self, rows: int | None = None, matrix: str = DEFAULT_MATRIX) -> list[Snapshot]:
+        """Every listed snapshot, after checking each of its files is a whole float matrix, one shape per matrix,
+        and that they hold ``matrix``.
 
-        Only the ``.npy`` headers are read (through a memory map), so this is cheap even for big runs.
+        ``rows`` is the vocabulary size the token table (and the head) must have. Only the ``.npy``
+        headers are read (through a memory map), so this is cheap even for big runs.
         """
         snaps = self.snapshots()
-        first = None
+        if matrix not in (snaps[0].files if snaps else (matrix,)):
+            require_matrix(snaps, matrix, imported=self.manifest().import_ is not None)
+        first: dict[str, tuple[Snapshot, tuple]] = {}
         for snap in snaps:
-            shape = self._open_snapshot(snap).shape
-            if first is None:
-                first = shape
-                if rows is not None and shape[0] != rows:
-                    raise RunError(f"snapshot {snap.file} has {shape[0]} rows but the vocabulary has {rows} tokens")
-            elif shape != first:
-                raise RunError(f"snapshots differ in shape: {snaps[0].file} is {list(first)}, "
-                               f"{snap.file} is {list(shape)}")
+            if snap.matrices != snaps[0].matrices:
+                raise RunError(f"snapshots hold different matrices: step {snaps[0].step} has "
+                               f"{', '.join(snaps[0].matrices)}, step {snap.step} has {', '.join(snap.matrices)}")
+            for matrix in snap.matrices:
+                shape = self._open_snapshot(snap, matrix).shape
+                if matrix not in first:
+                    first[matrix] = (snap, shape)
+                    if rows is not None and matrix != "position" and shape[0] != rows:
+                        raise RunError(f"snapshot {snap.files[matrix]} has {shape[0]} rows but the vocabulary "
+                                       f"has {rows} tokens")
+                elif shape != first[matrix][1]:
+                    raise RunError(f"snapshots differ in shape: {first[matrix][0].files[matrix]} is "
+                                   f"{list(first[matrix][1])}, {snap.files[matrix]} is {list(shape)}")
         return snaps
 
-    def _open_snapshot(self, snapshot: Snapshot) -> np.ndarray:
-        path = self.snapshot_dir / snapshot.file
+    def _open_snapshot(self, snapshot: Snapshot, matrix: str = DEFAULT_MATRIX) -> np.ndarray:
+        if matrix not in snapshot.files:
+            raise RunError(f"snapshot at step {snapshot.step} has no {matrix} matrix "
+                           f"(it has: {', '.join(snapshot.matrices)})")
+        path = self.snapshot_dir / snapshot.files[matrix]
         try:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
         except FileNotFoundError:
@@ -263,14 +254,15 @@ class Run:
             raise RunError(f"snapshot {path} is not a 2-D float matrix")
         return array
 
-    def load_snapshot(self, snapshot: Snapshot, rows: np.ndarray | None = None) -> np.ndarray:
-        """The matrix [V, d] (or only ``rows``, [n, d]) as float32, read through a memory map."""
-        array = self._open_snapshot(snapshot)
+    def load_snapshot(self, snapshot: Snapshot, rows: np.ndarray | None = None,
+                      matrix: str = DEFAULT_MATRIX) -> np.ndarray:
+        """The ``matrix`` ([V, d] token or head, [context, d] position; or only ``rows``, [n, d]) as float32."""
+        array = self._open_snapshot(snapshot, matrix)
         picked = array if rows is None else array[np.asarray(rows)]
         return np.asarray(picked, dtype=np.float32)
 
     def gather(self, rows: np.ndarray, snapshots: list[Snapshot] | None = None,
-               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+               progress: Callable[[int, int], None] | None = None, matrix: str = DEFAULT_MATRIX) -> np.ndarray:
         """Rows ``rows`` of every snapshot as one float32 array ``[T, n, d]``, read through memory maps.
 
         The output is allocated once and filled snapshot by snapshot, so the peak memory is the result
@@ -283,7 +275,7 @@ class Run:
             raise RunError(f"{self.path} has no snapshots")
         out = None
         for i, snap in enumerate(snaps):
-            block = self.load_snapshot(snap, rows)
+            block = self.load_snapshot(snap, rows, matrix)
             if out is None:
                 out = np.empty((len(snaps), *block.shape), dtype=np.float32)
             elif block.shape != out.shape[1:]:
@@ -441,7 +433,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def snapshot_name(step: int) -> str:
-    return f"step-{step:08d}.npy"

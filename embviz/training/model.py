@@ -110,6 +110,14 @@ class TinyGPT(nn.Module):
         """The filmed matrix ``[V, d]``: the input token embedding (equal to the head when tied)."""
         return self.tok.weight
 
+    def positions(self) -> torch.Tensor:
+        """The learned position table ``[context, d]``."""
+        return self.pos.weight
+
+    def head_matrix(self) -> torch.Tensor | None:
+        """The output head ``[V, d]`` when it is untied from the token table, else None."""
+        return None if self.cfg.tie else self.head.weight
+
     def flops_per_token(self) -> float:
         """Training FLOPs per token (forward + backward): 6·N + attention, N without position embeddings."""
         n = sum(p.numel() for p in self.parameters()) - self.pos.weight.numel()

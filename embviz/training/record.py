@@ -68,10 +68,16 @@ class RunRecorder:
         self.losses.clear()
         if not self.dist.is_writer:
             return
-        matrix = model.embedding().detach().float().cpu().numpy().astype(self.dtype)
+        def saved(weight: torch.Tensor) -> np.ndarray:
+            return weight.detach().float().cpu().numpy().astype(self.dtype)
+
+        matrix = saved(model.embedding())
+        others = {"position": saved(model.positions())}
+        if model.head_matrix() is not None:
+            others["head"] = saved(model.head_matrix())
         snap = Snapshot(file=snapshot_name(step), step=step, epoch=round(epoch, 6),
                         tokens_seen=step * self.tokens_per_step, train_loss=train_loss, val_loss=val_loss)
-        self.run.add_snapshot(matrix, snap)
+        self.run.add_snapshot(matrix, snap, others)
         if val_loss is not None:
             self.watch.add(snap, matrix)
 

@@ -43,6 +43,11 @@ class TrainResult:
     tokens_per_s: float
     seconds: float
     chosen: dict = field(default_factory=dict)
+    positions: dict = field(default_factory=dict)
+    """Position order at init and at the end: ``{"init": {adjacent, order, top3}, "final": {...}}`` (empty
+    when the run has no position table)."""
+    head: dict = field(default_factory=dict)
+    """An untied run's head vs its input table at init and at the end: ``{"init": {cka, jaccard}, "final": ...}``."""
 
 
 def summarize(run: Run, writer: bool, chosen: Chosen, labels: list[str | None], status: str, step: int, epoch: int,
@@ -60,6 +65,7 @@ def summarize(run: Run, writer: bool, chosen: Chosen, labels: list[str | None], 
             purity_init = knn_purity(run.load_snapshot(snaps[0], rows), cats)
             purity_final = knn_purity(run.load_snapshot(snaps[-1], rows), cats)
             chance = purity_chance(cats)
+    positions, head = _position_and_head(run, snaps) if len(snaps) >= 2 and writer else ({}, {})
     final = snaps[-1] if snaps else None
     last_val = next((s.val_loss for s in reversed(snaps) if s.val_loss is not None), None)
     return TrainResult(
@@ -68,7 +74,19 @@ def summarize(run: Run, writer: bool, chosen: Chosen, labels: list[str | None], 
         best_step=best["step"], stopped_early=stop_reason is not None, stop_reason=stop_reason,
         purity_init=purity_init, purity_final=purity_final, purity_chance=chance,
         tokens_per_s=tokens / seconds_training if seconds_training else 0.0, seconds=seconds,
-        chosen=asdict(chosen))
+        chosen=asdict(chosen), positions=positions, head=head)
+
+
+def _position_and_head(run: Run, snaps: list) -> tuple[dict, dict]:
+    """Position order and head agreement at the first and the last snapshot (empty where the run lacks the matrix)."""
+    from embviz.measure.positions import head_agreement, position_order
+
+    ends = {"init": snaps[0], "final": snaps[-1]}
+    positions = {when: asdict(position_order(run.load_snapshot(s, matrix="position")))
+                 for when, s in ends.items() if "position" in s.files}
+    head = {when: dict(zip(("cka", "jaccard"), head_agreement(run.load_snapshot(s, matrix="head"), run.load_snapshot(s))))
+            for when, s in ends.items() if "head" in s.files}
+    return positions, head
 
 
 def jsonable(result: TrainResult) -> dict:

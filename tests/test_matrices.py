@@ -1,0 +1,85 @@
+"""``--matrix token|position|head`` through animate, explore and export, on trained runs (tied and untied),
+and the one-line errors for a matrix a run does not have."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from embviz.film.animate import animate
+from embviz.film.animate_options import AnimateOptions, FilmOptions
+from embviz.film.explore import explore
+from embviz.interop.export import export
+from embviz.rundir.run import Run
+from embviz.training.loop import TrainConfig, train
+
+from conftest import TINY, tiny_text
+
+SMALL = AnimateOptions(top=40, method="pca", cache=False, film=FilmOptions(size=(160, 120), fps=2, label=3))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("matrices")
+    (root / "tiny.txt").write_text(tiny_text(), encoding="utf-8")
+    config = TrainConfig(corpus=str(root / "tiny.txt"), **TINY)
+    train(config, root / "tied")
+    train(dataclasses.replace(config, tie=False), root / "untied")
+    return root
+
+
+def test_export_writes_each_matrix_with_its_own_rows(runs, tmp_path):
+    run = Run.open(runs / "untied")
+    snaps = run.snapshots()
+    for matrix, rows in (("position", TINY["context"]), ("head", len(run.vocab()[0]))):
+        export(runs / "untied", "npz", tmp_path / f"{matrix}.npz", matrix=matrix)
+        with np.load(tmp_path / f"{matrix}.npz", allow_pickle=False) as data:
+            assert data["embeddings"].shape == (len(snaps), rows, TINY["d_model"])
+            np.testing.assert_array_equal(data["embeddings"][-1], run.load_snapshot(snaps[-1], matrix=matrix))
+            if matrix == "position":
+                assert list(data["tokens"]) == [str(i) for i in range(rows)]
+
+
+@pytest.mark.slow
+def test_the_position_film_shows_the_positions_in_order(runs, tmp_path):
+    result = animate(runs / "tied", tmp_path / "pos.gif", dataclasses.replace(SMALL, matrix="position"))
+    assert result.words == [str(i) for i in range(TINY["context"])]
+    assert result.n_snapshots == len(Run.open(runs / "tied").snapshots()) and result.film.stat().st_size > 0
+    token = animate(runs / "tied", tmp_path / "tok.gif", SMALL)
+    assert len(token.words) > TINY["context"] and token.words != result.words
+
+
+@pytest.mark.slow
+def test_explore_the_untied_head(runs, tmp_path):
+    result = explore(runs / "untied", tmp_path / "head.html", dataclasses.replace(SMALL, matrix="head"))
+    page = result.path.read_text(encoding="utf-8")
+    assert result.n_words > 3 and "head rows" in page
+
+
+@pytest.mark.parametrize("command, run, matrix, message", [
+    ("animate", "tied", "head", "--matrix head: the run's output head is tied to its token table"),
+    ("explore", "tied", "head", "this run has: token, position"),
+    ("export", "tied", "head", "--matrix head: the run's output head is tied"),
+    ("animate", "untied", "layer", "matrix"),
+])
+def test_a_matrix_the_run_lacks_is_one_error_line(runs, tmp_path, cli_error, command, run, matrix, message):
+    extra = ["--to", "npz"] if command == "export" else ["--method", "pca"]
+    target = [str(tmp_path / "x.npz")] if command == "export" else ["--out", str(tmp_path / "x.gif")]
+    line = cli_error([command, str(runs / run), *target, *extra, "--matrix", matrix, "--quiet"])
+    assert message in line
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_old_index_without_files_still_films_the_token_table(runs, tmp_path):
+    import shutil
+
+    shutil.copytree(runs / "tied", tmp_path / "old")
+    index = tmp_path / "old" / "snapshots" / "index.json"
+    entries = json.loads(index.read_text())
+    index.write_text(json.dumps([{k: v for k, v in e.items() if k != "files"} for e in entries]))
+    assert all(s.matrices == ("token",) for s in Run.open(tmp_path / "old").check_snapshots())
+    with pytest.raises(Exception, match="written before position tables were saved"):
+        export(tmp_path / "old", "npz", tmp_path / "p.npz", matrix="position")
