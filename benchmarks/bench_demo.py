@@ -42,7 +42,10 @@ def stage(argv: list[str]) -> str:
 
 
 def commands(clone: Path) -> list[list[str]]:
-    listed = subprocess.run(["make", "-n", "demo"], cwd=clone, capture_output=True, text=True, check=True).stdout
+    """The demo's commands as ``make -n demo`` lists them (a fresh make: none of a calling make's flags)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    listed = subprocess.run(["make", "-n", "--no-print-directory", "demo"], cwd=clone, env=env, capture_output=True,
+                            text=True, check=True).stdout
     return [shlex.split(line) for line in listed.splitlines() if line.strip()]
 
 
