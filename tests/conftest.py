@@ -42,6 +42,21 @@ def tiny_text(n_sentences: int = 600, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bpe_tokenizer_file(folder: Path) -> Path:
+    """``folder/tokenizer.json``: a byte-level BPE written by ``tokenizers``, trained on :func:`tiny_text`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(tiny_text().splitlines(), trainer=trainer)
+    path = folder / "tokenizer.json"
+    tok.save(str(path))
+    return path
+
+
 def train_tiny_run(root: Path, name: str, sentences: int = 600, **overrides) -> Path:
     """Train a :data:`TINY` run (``overrides`` replace options) on ``root/<name>.txt`` into ``root/<name>``."""
     corpus = root / f"{name}.txt"

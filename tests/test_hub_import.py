@@ -21,7 +21,7 @@ from embviz.interop.hub import Hub, cache_path, import_hub, list_revisions
 from embviz.interop.revisions import Revision, log_spaced, pick_revisions
 from embviz.rundir.run import Run
 
-from conftest import tiny_text
+from conftest import bpe_tokenizer_file
 from hubserver import FakeHub, commit_of
 
 transformers = pytest.importorskip("transformers")
@@ -32,21 +32,6 @@ REPO = "Eleuther/tiny-neox"
 EMBED = "gpt_neox.embed_in.weight"
 
 
-def tokenizer_file(folder: Path) -> Path:
-    """A byte-level BPE tokenizer.json written by ``tokenizers``."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(tiny_text().splitlines(), trainer=trainer)
-    path = folder / "tokenizer.json"
-    tok.save(str(path))
-    return path
-
-
 @pytest.fixture(scope="module")
 def series(tmp_path_factory) -> tuple[dict[str, Path], dict[int, np.ndarray]]:
     """Branches step0, step1, step2, step4 of a tiny GPTNeoXForCausalLM (weights changed between
@@ -54,7 +39,7 @@ def series(tmp_path_factory) -> tuple[dict[str, Path], dict[int, np.ndarray]]:
     import torch
 
     root = tmp_path_factory.mktemp("hub")
-    tok = tokenizer_file(root)
+    tok = bpe_tokenizer_file(root)
     from tokenizers import Tokenizer
 
     v = Tokenizer.from_file(str(tok)).get_vocab_size(with_added_tokens=True)
@@ -168,7 +153,7 @@ def test_sharded_revision_reads_the_index_and_only_the_embedding_shard(tmp_path,
         vocab_size=expected[0].shape[0], hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=32, max_position_embeddings=16))
     model.save_pretrained(folder, safe_serialization=True, max_shard_size="20KB")
-    tokenizer_file(folder)
+    bpe_tokenizer_file(folder)
     index = json.loads((folder / "model.safetensors.index.json").read_text())
     shard = index["weight_map"][EMBED]
     assert len(set(index["weight_map"].values())) > 2
@@ -352,7 +337,7 @@ def test_pytorch_bin_revisions_are_read_by_range_without_running_a_pickle(tmp_pa
     def save_bin(folder: Path, parts: int) -> None:
         """``pytorch_model.bin`` as ``torch.save(state_dict)`` writes it, or that many shards and an index."""
         folder.mkdir()
-        tokenizer_file(folder)
+        bpe_tokenizer_file(folder)
         state = model.state_dict()
         if parts == 1:
             torch.save(state, folder / "pytorch_model.bin")

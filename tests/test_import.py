@@ -20,7 +20,7 @@ from embviz.interop.checkpoints import choose_key, find_checkpoints
 from embviz.interop.importer import import_checkpoints, readable_tokens
 from embviz.rundir.run import Run
 
-from conftest import tiny_text
+from conftest import bpe_tokenizer_file, tiny_text
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -31,17 +31,7 @@ SAVE_STEPS = (0, 3, 6)
 @pytest.fixture(scope="module")
 def bpe(tmp_path_factory) -> Path:
     """A byte-level BPE tokenizer.json trained with ``tokenizers`` on the tiny corpus."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(tiny_text().splitlines(), trainer=trainer)
-    path = tmp_path_factory.mktemp("tok") / "tokenizer.json"
-    tok.save(str(path))
-    return path
+    return bpe_tokenizer_file(tmp_path_factory.mktemp("tok"))
 
 
 def vocab_size(bpe: Path) -> int:
