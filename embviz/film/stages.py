@@ -38,7 +38,6 @@ PROJECTING = {"umap": "projecting (UMAP; numba compiles once per environment)"}
 """The projecting stage's name by method, where the first film pays more than the projection itself."""
 
 
-
 # -- 1. snapshots -----------------------------------------------------------------------------
 
 
