@@ -144,3 +144,23 @@ def test_difficulty_weakens_the_signal():
         within_sub, _, across, _, _ = _similarities(synthetic.generate(50_000, seed=1, difficulty=difficulty))
         gaps.append(within_sub - across)
     assert gaps[0] > gaps[1] > gaps[2]
+
+
+@pytest.mark.parametrize("lang, homonyms", [("en", {"orange", "turkey", "watch", "may"}), ("zh", {"橙", "到", "给"})])
+def test_every_homonym_occurrence_has_its_sense_and_both_senses_occur(lang, homonyms):
+    text, senses = synthetic.generate_with_senses(40_000, seed=1, lang=lang)
+    assert text == synthetic.generate(40_000, seed=1, lang=lang)
+    tokens = [t for line in text.splitlines() for t in (line[:-1].split() + ["."] if lang == "en" else line.split())]
+    ambiguous = synthetic.ambiguous_words(lang)
+    assert homonyms <= set(ambiguous)
+    assert {i for i, t in enumerate(tokens) if t in ambiguous} == set(senses)
+    assert all(senses[i] in ambiguous[tokens[i]] for i in senses)
+    for word in homonyms:
+        assert {senses[i] for i in senses if tokens[i] == word} == set(ambiguous[word]), word
+    # the sense fits the context: a colour stands before a noun, a fruit after an article or a verb
+    if lang == "en":
+        after = collections.Counter((senses[i], tokens[i + 1] in ("car", "hat", "bus", "cat", "dog") or
+                                     tokens[i + 1] in ambiguous) for i in senses if tokens[i] == "orange")
+        assert after[("noun/food/fruit", True)] == 0
+        modal = [i for i in senses if tokens[i] == "may" and senses[i] == "function/auxiliary/modal"]
+        assert all(tokens[i - 1] not in ("in", "of") for i in modal)

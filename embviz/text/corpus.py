@@ -5,7 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from embviz.errors import CorpusError
@@ -26,13 +27,16 @@ class Corpus:
     """A corpus as text, with where it came from and the SHA-256 of that text.
 
     ``categories`` are the corpus's own word categories where it has them (the gold tags of
-    ``peoples-daily``, the grammar's categories of ``synthetic-zh``).
+    ``peoples-daily``, the grammar's categories of ``synthetic-zh``); ``senses`` the sense of every
+    occurrence of a homonym where the corpus knows it (the built-in synthetic corpora): token index
+    (over the text's words and punctuation, in order) → category path.
     """
 
     name: str
     source: str
     text: str
     categories: Lexicon | None = None
+    senses: Mapping[int, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def sha256(self) -> str:
@@ -126,9 +130,10 @@ def _builtin(name: str, synthetic_tokens: int | None, seed: int, difficulty: flo
             kwargs["n_tokens"] = synthetic_tokens
         if difficulty is not None:
             kwargs["difficulty"] = difficulty
-        text = first_words(synthetic.generate(**kwargs), max_tokens, name)
+        text, senses = synthetic.generate_with_senses(**kwargs)
         categories = Lexicon(synthetic.vocabulary(lang)) if lang == "zh" else None
-        return Corpus(name=name, source=f"builtin:{name}", text=text, categories=categories)
+        return Corpus(name=name, source=f"builtin:{name}", text=first_words(text, max_tokens, name),
+                      categories=categories, senses=senses)
     if name == "peoples-daily":
         from embviz.text import chinese
 

@@ -222,6 +222,13 @@ def generate(n_tokens: int = 300_000, seed: int = 0, difficulty: float = DEFAULT
     constrain nothing but part of speech. At 0 the categories are crisp. ``lang="zh"`` writes the
     same sentences in Chinese words separated by spaces.
     """
+    return generate_with_senses(n_tokens, seed, difficulty, lang)[0]
+
+
+def generate_with_senses(n_tokens: int = 300_000, seed: int = 0, difficulty: float = DEFAULT_DIFFICULTY,
+                         lang: str = "en") -> tuple[str, dict[int, str]]:
+    """:func:`generate`'s text and the sense of every occurrence of an ambiguous word (:func:`ambiguous_words`):
+    ``{token index: category path}``, indexed over the text's tokens (its words and full stops, in order)."""
     if isinstance(n_tokens, bool) or not isinstance(n_tokens, (int, np.integer)):
         raise ConfigError(f"n_tokens must be an integer, got {n_tokens!r}")
     if not MIN_TOKENS <= n_tokens <= MAX_TOKENS:
@@ -232,13 +239,35 @@ def generate(n_tokens: int = 300_000, seed: int = 0, difficulty: float = DEFAULT
         raise ConfigError(f"seed must be an integer ≥ 0, got {seed!r}")
     _check_lang(lang)
     grammar = _Grammar(_Draw(int(seed)), float(difficulty), lang)
+    ambiguous = ambiguous_words(lang)
     lines: list[str] = []
+    senses: dict[int, str] = {}
     count = 0
     while count < n_tokens:
         tokens = grammar.sentence()
+        for i, token in enumerate(tokens):
+            if token in ambiguous:
+                senses[count + i] = getattr(token, "path", None) or _function_path(ambiguous[token])
         count += len(tokens)
         lines.append(" ".join(tokens[:-1]) + "." if lang == "en" else " ".join(tokens))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", senses
+
+
+class _Sensed(str):
+    """A word the grammar drew from a category, carrying that category's ``path``."""
+
+    path: str
+
+
+def _sensed(word: str, path: str) -> _Sensed:
+    out = _Sensed(word)
+    out.path = path
+    return out
+
+
+def _function_path(paths: tuple[str, ...]) -> str:
+    """The sense of a word the frames write literally: its function-word path."""
+    return next(p for p in paths if p.startswith("function/"))
 
 
 class _Grammar:
@@ -287,7 +316,9 @@ class _Grammar:
         if form == "v":
             tense = self._draw.weighted(_TENSES)
             if tense == "modal":
-                return [self._draw.weighted(_MODALS), self._word(path, "base")]
+                modal = self._draw.weighted(_MODALS)
+                return [_sensed(modal if self._lang == "en" else FUNCTION_ZH[modal], "function/auxiliary/modal"),
+                        self._word(path, "base")]
             return [self._word(path, tense)]
         if form == "pl" and before and before[-1] == self._one:
             form = "sg"
@@ -301,7 +332,7 @@ class _Grammar:
             path = children[int(self._draw.uniform() * len(children))]
         lexeme = self._lexemes[path][self._draw.index(_ZIPF[path])]
         index = _FORMS[form]
-        return lexeme[index] if index < len(lexeme) else lexeme[0]
+        return _sensed(lexeme[index] if index < len(lexeme) else lexeme[0], path)
 
     def _phrase(self, name: str) -> list[str]:
         if name == "subj":
@@ -324,7 +355,7 @@ class _Grammar:
             country = self._city_country.get(city)
             if country is None or self._draw.uniform() < self._difficulty:
                 country = self._word("noun/place/country", "sg")
-            return [city, "is", "in", country]
+            return [city, "is", "in", _sensed(country, "noun/place/country")]
         raise KeyError(name)
 
     def _count(self) -> list[str]:

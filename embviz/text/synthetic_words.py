@@ -92,12 +92,14 @@ FUNCTION_WORDS: dict[str, str] = {
     "function/operator/arithmetic": "plus minus",
 }
 
-# Chinese words of each category, in the order of ``WORDS`` (one word for all forms of a lexeme).
+# Chinese words of each category, in the order of ``WORDS`` (one word for all forms of a lexeme). Three
+# are homonyms, as in Chinese: 橙 the colour and the fruit (English "orange"), 到 "arrive" and the
+# preposition "to", 给 "give" and "for".
 WORDS_ZH: dict[str, str] = {
     "noun/animal/pet": "狗 猫 兔子 小狗 小猫 仓鼠 鹦鹉",
     "noun/animal/farm": "牛 马 火鸡 猪 羊 鸡 山羊",
     "noun/animal/wild": "狮子 大象 老虎 熊 狼 猴子 长颈鹿 狐狸",
-    "noun/food/fruit": "苹果 香蕉 橙子 梨 葡萄 柠檬 樱桃",
+    "noun/food/fruit": "苹果 香蕉 橙 梨 葡萄 柠檬 樱桃",
     "noun/food/vegetable": "土豆 胡萝卜 西红柿 洋葱 豆子 白菜",
     "noun/food/dish": "面包 汤 米饭 蛋糕 面条 馅饼 炖菜",
     "noun/food/drink": "水 牛奶 茶 咖啡 果汁",
@@ -118,7 +120,7 @@ WORDS_ZH: dict[str, str] = {
     "noun/object/household": "杯子 桌子 椅子 锅 灯 床",
     "verb/motion/walk": "走 跑 跳 游泳",
     "verb/motion/travel": "旅行 飞 开车 航行",
-    "verb/motion/arrive": "来 去 回 到达",
+    "verb/motion/arrive": "来 去 回 到",
     "verb/ingestion/eat": "吃 咬 嚼 尝",
     "verb/ingestion/drink": "喝 抿",
     "verb/cooking/heat": "烧 烤 煮",
@@ -136,7 +138,7 @@ WORDS_ZH: dict[str, str] = {
     "verb/emotion/express": "微笑 笑 哭 叹气",
     "verb/possession/hold": "养 带 拿 穿",
     "verb/possession/exchange": "买 卖 给 找到 摘",
-    "adj/colour/warm": "红色 橙色 黄色 粉色",
+    "adj/colour/warm": "红色 橙 黄色 粉色",
     "adj/colour/cool": "蓝色 绿色 紫色",
     "adj/colour/neutral": "黑色 白色 棕色 灰色",
     "adj/size/big": "大 庞大 巨大 高",
@@ -155,6 +157,6 @@ FUNCTION_ZH: dict[str, str] = {
     "the": "", "a": "一个", "an": "一个", "every": "每", "last": "上", "next": "下",
     "my": "我的", "his": "他的", "her": "她的",
     "in": "在", "on": "在", "at": "在", "to": "到", "from": "从", "near": "附近", "around": "周围",
-    "of": "的", "by": "乘", "for": "为", "and": "和", "that": "", "is": "是",
+    "of": "的", "by": "乘", "for": "给", "and": "和", "that": "", "is": "是",
     "will": "会", "can": "能", "may": "可能", "must": "必须", "plus": "加", "minus": "减", ".": "。",
 }
