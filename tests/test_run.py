@@ -210,7 +210,7 @@ def test_check_snapshots_checks_every_file_and_truncate_removes_them(tmp_path):
 
 
 @pytest.mark.parametrize("files, message", [
-    ({"token": "step-00000000.npy", "probe": "x.npy"}, "unknown matrix 'probe'"),
+    ({"token": "step-00000000.npy", "bias": "x.npy"}, "unknown matrix 'bias'"),
     ({"token": "other.npy"}, "for the token table"),
     ({"position": "../x.npy"}, "plain .npy name"),
     (["step-00000000.npy"], "must map matrix names"),

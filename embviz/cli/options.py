@@ -45,3 +45,10 @@ UmapMode = Annotated[str, typer.Option(help="UMAP: chain (each frame warm-starte
 Metric = Annotated[str, typer.Option(help="cosine or euclidean.")]
 Cache = Annotated[bool, typer.Option(help="Reuse cached projections and metrics from <run>/projections.")]
 Seed = Annotated[int, typer.Option(help="Random seed of UMAP / t-SNE.")]
+
+# The contextual probe of train.
+Probe = Annotated[bool, typer.Option("--probe/--no-probe", help="Save the hidden states of a fixed set of validation "
+                                                                "occurrences at every snapshot (animate --matrix "
+                                                                "layer:N).")]
+ProbeWords = Annotated[Optional[str], typer.Option(help="Comma-separated words the probe follows [default: the most "
+                                                        "frequent categorised words and every homonym].")]

@@ -69,6 +69,8 @@ def train(
     snapshot_dtype: str = typer.Option(_TRAIN.snapshot_dtype, help="float32 or float16 (half the disk)."),
     compile: bool = typer.Option(_TRAIN.compile, "--compile", help="torch.compile the model (slow start, faster "
                                                                    "steps)."),
+    probe: opt.Probe = _TRAIN.probe,
+    probe_words: opt.ProbeWords = _TRAIN.probe_words,
     quiet: opt.Quiet = False,
 ) -> None:
     """Train a small GPT on CORPUS and save its token embedding at init, every epoch and on schedule."""

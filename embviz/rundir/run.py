@@ -9,6 +9,8 @@ Layout (names are the module constants below)::
     metrics.csv         step, epoch, loss, lr, tokens_per_s
     snapshots/index.json + step-XXXXXXXX.npy   [V, d] token tables, beside them
                         step-XXXXXXXX.position.npy [context, d] and step-XXXXXXXX.head.npy [V, d]
+    probe/occurrences.tsv + step-XXXXXXXX.npy   the probe set and its contextual vectors [occurrences,
+                        layers + 1, d] at every snapshot (:mod:`embviz.rundir.occurrences`)
     checkpoint/state.pt latest model + optimizer + RNG + data position + best val loss
                         (the learning rate is a function of the step: no scheduler is stored)
     projections/        cached trajectories
@@ -35,8 +37,9 @@ import numpy as np
 from embviz.errors import CorpusError, RunError
 from embviz.rundir.files import read_json, tsv_escape, tsv_unescape, write_json, write_npy, write_text
 from embviz.rundir.manifest import RunManifest
+from embviz.rundir.occurrences import Occurrences
 from embviz.rundir.output import check_output
-from embviz.rundir.snapshot import DEFAULT_MATRIX, MATRICES, Snapshot, require_matrix, snapshot_name
+from embviz.rundir.snapshot import DEFAULT_MATRIX, MATRICES, PROBE, Snapshot, layer_of, require_matrix, snapshot_name
 
 if TYPE_CHECKING:
     from embviz.text.tokenizer import Tokenizer
@@ -49,6 +52,8 @@ SNAPSHOTS = "snapshots"
 INDEX_JSON = "index.json"
 CHECKPOINT = "checkpoint"
 CHECKPOINT_FILE = "state.pt"
+PROBE_DIR = "probe"
+OCCURRENCES_TSV = "occurrences.tsv"
 PROJECTIONS = "projections"
 WORD2VEC = "word2vec"
 LOCK = ".lock"
@@ -121,7 +126,7 @@ class Run:
         for name in (RUN_JSON, TOKENIZER_JSON, VOCAB_TSV, METRICS_CSV):
             with contextlib.suppress(FileNotFoundError):
                 (self.path / name).unlink()
-        for name in (SNAPSHOTS, CHECKPOINT, PROJECTIONS, WORD2VEC):
+        for name in (SNAPSHOTS, PROBE_DIR, CHECKPOINT, PROJECTIONS, WORD2VEC):
             shutil.rmtree(self.path / name, ignore_errors=True)
 
     # -- manifest ----------------------------------------------------------------------------
@@ -190,6 +195,10 @@ class Run:
         """
         self.snapshot_dir.mkdir(exist_ok=True)
         files = {DEFAULT_MATRIX: snapshot.file}
+        if PROBE in others:
+            files[PROBE] = snapshot_name(snapshot.step)
+            self.probe_dir.mkdir(exist_ok=True)
+            write_npy(self.probe_dir / files[PROBE], others[PROBE])
         for name in MATRICES[1:]:
             if name in others:
                 files[name] = snapshot_name(snapshot.step, name)
@@ -202,9 +211,13 @@ class Run:
         """Forget snapshots taken after ``after_step`` (a resumed run takes them again)."""
         kept = [s for s in self.snapshots() if s.step <= after_step]
         self._write_index(kept)
-        names = {f for s in kept for f in s.files.values()}
+        names = {f for s in kept for m, f in s.files.items() if m != PROBE}
         for path in self.snapshot_dir.glob("step-*.npy"):
             if path.name not in names:
+                path.unlink()
+        probes = {s.files[PROBE] for s in kept if PROBE in s.files}
+        for path in self.probe_dir.glob("step-*.npy"):
+            if path.name not in probes:
                 path.unlink()
 
     def _write_index(self, snaps: list[Snapshot]) -> None:
@@ -220,8 +233,14 @@ class Run:
         headers are read (through a memory map), so this is cheap even for big runs.
         """
         snaps = self.snapshots()
-        if matrix not in (snaps[0].files if snaps else (matrix,)):
+        layer = layer_of(matrix)
+        if (matrix if layer is None else PROBE) not in (snaps[0].files if snaps else (matrix,)):
             require_matrix(snaps, matrix, imported=self.manifest().import_ is not None)
+        if layer is not None and snaps:
+            depth = self.load_probe(snaps[0]).shape[1] - 1
+            if layer > depth:
+                raise RunError(f"--matrix {matrix}: this run's model has {depth} layer(s); choose layer:0 (token + "
+                               f"position) to layer:{depth}")
         first: dict[str, tuple[Snapshot, tuple]] = {}
         for snap in snaps:
             if snap.matrices != snaps[0].matrices:
@@ -254,10 +273,48 @@ class Run:
             raise RunError(f"snapshot {path} is not a 2-D float matrix")
         return array
 
+    def matrix_file(self, snapshot: Snapshot, matrix: str = DEFAULT_MATRIX) -> Path:
+        """The file that holds ``matrix`` of ``snapshot`` (the probe's file for ``layer:N``)."""
+        if layer_of(matrix) is not None:
+            return self.probe_dir / snapshot.files[PROBE]
+        return self.snapshot_dir / snapshot.files[matrix]
+
+    @property
+    def probe_dir(self) -> Path:
+        return self.path / PROBE_DIR
+
+    def occurrences(self) -> Occurrences:
+        """The run's probe set (``probe/occurrences.tsv``)."""
+        return Occurrences.read(self.probe_dir / OCCURRENCES_TSV)
+
+    def load_probe(self, snapshot: Snapshot) -> np.ndarray:
+        """The contextual vectors of ``snapshot`` ``[occurrences, layers + 1, d]`` (a memory map)."""
+        if PROBE not in snapshot.files:
+            raise RunError(f"snapshot at step {snapshot.step} has no probe")
+        path = self.probe_dir / snapshot.files[PROBE]
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            raise RunError(f"probe file {path} is missing") from None
+        except (ValueError, OSError, EOFError) as e:
+            raise RunError(f"probe file {path} is corrupt ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
+        if not isinstance(array, np.ndarray) or array.ndim != 3 or array.dtype.kind != "f":
+            raise RunError(f"probe file {path} is not a 3-D float array [occurrences, layers + 1, d]")
+        return array
+
+    def layer_items(self, snapshot: Snapshot, layer: int) -> np.ndarray:
+        """The points of ``--matrix layer:N`` [n + m, d]: every occurrence at ``layer``, then the token-table row of
+        each of the m probed words (in order of first occurrence), its static vector."""
+        words = np.unique(self.occurrences().token_ids, return_index=True)
+        static = self._open_snapshot(snapshot)[words[0][np.argsort(words[1])]]
+        return np.concatenate([np.asarray(self.load_probe(snapshot)[:, layer]), static]).astype(np.float32)
+
     def load_snapshot(self, snapshot: Snapshot, rows: np.ndarray | None = None,
                       matrix: str = DEFAULT_MATRIX) -> np.ndarray:
-        """The ``matrix`` ([V, d] token or head, [context, d] position; or only ``rows``, [n, d]) as float32."""
-        array = self._open_snapshot(snapshot, matrix)
+        """The ``matrix`` ([V, d] token or head, [context, d] position, :meth:`layer_items` for ``layer:N``; or only
+        ``rows``, [n, d]) as float32."""
+        layer = layer_of(matrix)
+        array = self._open_snapshot(snapshot, matrix) if layer is None else self.layer_items(snapshot, layer)
         picked = array if rows is None else array[np.asarray(rows)]
         return np.asarray(picked, dtype=np.float32)
 

@@ -17,6 +17,11 @@ from embviz.rundir.manifest import require
 
 MATRICES = ("token", "position", "head")
 DEFAULT_MATRIX = "token"
+PROBE = "probe"
+"""The name in ``files`` of the probe's contextual vectors ``probe/step-NNNNNNNN.npy`` ``[occurrences, layers + 1,
+d]`` (:mod:`embviz.rundir.occurrences`); not a table of rows, so not one of :data:`MATRICES`."""
+LAYER = "layer:"
+"""``--matrix layer:N``: the probe's occurrences at layer N (0 = token + position, N = after block N)."""
 
 
 def snapshot_name(step: int, matrix: str = DEFAULT_MATRIX) -> str:
@@ -61,7 +66,7 @@ class Snapshot:
         files = data.get("files", {DEFAULT_MATRIX: file})
         if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
             raise RunError(f"{where}: 'files' must map matrix names to file names")
-        unknown = sorted(set(files) - set(MATRICES))
+        unknown = sorted(set(files) - set(MATRICES) - {PROBE})
         if unknown:
             raise RunError(f"{where}: unknown matrix {unknown[0]!r} in 'files' (known: {', '.join(MATRICES)})")
         if files.get(DEFAULT_MATRIX, file) != file:
@@ -82,8 +87,23 @@ def _plain_name(file: str, where: Path) -> str:
     return file
 
 
+def layer_of(matrix: str) -> int | None:
+    """N of ``layer:N`` (a RunError when N is not a whole number ≥ 0), None for any other matrix name."""
+    if not matrix.startswith(LAYER):
+        return None
+    number = matrix[len(LAYER):]
+    if not number.isdigit():
+        raise RunError(f"--matrix {matrix}: N in layer:N must be a whole number ≥ 0")
+    return int(number)
+
+
 def require_matrix(snapshots: list[Snapshot], matrix: str, imported: bool) -> None:
     """Raise a one-line RunError naming the matrices the run has when its snapshots lack ``matrix``."""
+    if layer_of(matrix) is not None:
+        if snapshots and PROBE not in snapshots[0].files:
+            raise RunError(f"--matrix {matrix}: this run has no probe (train it without --no-probe to save "
+                           f"contextual vectors); it has: {', '.join(snapshots[0].matrices)}")
+        return
     if matrix not in MATRICES:
         raise RunError(f"unknown --matrix {matrix!r}; choose one of {', '.join(MATRICES)}")
     if not snapshots or matrix in snapshots[0].files:

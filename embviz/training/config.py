@@ -73,6 +73,11 @@ class TrainConfig:
     log_snapshots: int = 40
     snapshot_dtype: str = "float32"
     compile: bool = False
+    probe: bool = True
+    """Save the contextual vectors of a fixed set of validation occurrences at every snapshot
+    (:mod:`embviz.training.contextual`)."""
+    probe_words: str | None = None
+    """Comma-separated words the probe follows instead of the most frequent categorised words and the homonyms."""
 
     def validate(self) -> None:
         from embviz.text.tokenizer import check_kind  # numpy: only when a run is checked, not for --help

@@ -20,11 +20,12 @@ from torch.nn import functional as F
 
 from embviz.errors import ConfigError, CorpusError, RunError
 from embviz.rundir.files import read_json
-from embviz.rundir.run import RUN_JSON, TOKENIZER_JSON, Run
+from embviz.rundir.occurrences import Occurrences
+from embviz.rundir.run import OCCURRENCES_TSV, RUN_JSON, TOKENIZER_JSON, Run
 from embviz.text.corpus import Corpus, check_sha256, load_corpus
-from embviz.text.lexicon import PURITY_LEVEL, Lexicon, at_level
+from embviz.text.lexicon import PURITY_LEVEL, Lexicon, at_level, token_categories
 from embviz.text.tokenizer import Tokenizer, build_tokenizer, count_words
-from embviz.training import checkpoint, defaults, stopping
+from embviz.training import checkpoint, contextual, defaults, stopping
 from embviz.training.checkpoint import Position
 from embviz.training.config import TrainConfig
 from embviz.training.data import VAL_PARTS, epoch_windows, split_validation
@@ -56,17 +57,18 @@ def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
     try:
         def prepare() -> tuple:
             corpus, lexicon, min_count, tokenizer = _inputs(config)
-            return corpus, lexicon, min_count, Session.prepare(config, corpus, tokenizer, dist)
+            session = Session.prepare(config, corpus, tokenizer, dist)
+            return corpus, lexicon, min_count, session, _probe_set(session, corpus, lexicon)
 
-        corpus, lexicon, min_count, session = dist.agree(prepare)
+        corpus, lexicon, min_count, session, probe = dist.agree(prepare)
         with contextlib.ExitStack() as held:
             def create() -> None:
                 run = Run.create(Path(out), overwrite=overwrite)
                 held.enter_context(run.lock())
-                write_new_run(run, session, corpus, lexicon, min_count)
+                write_new_run(run, session, corpus, lexicon, min_count, probe)
 
             dist.on_writer(create)
-            return _train_run(session, Run(Path(out)), lexicon, progress, start=None)
+            return _train_run(session, Run(Path(out)), lexicon, progress, start=None, probe=probe)
     finally:
         dist.stop()
 
@@ -99,9 +101,10 @@ def resume(run_dir: Path | str, *, progress: OnStep | None = None) -> TrainResul
                 run.remove_temp_files()
                 state = checkpoint.load_checkpoint(run.checkpoint_path) if has_checkpoint else None
                 tokenizer = read_json(run.path / TOKENIZER_JSON) if state is not None else None
-                return asdict(config), manifest.corpus.sha256, tokenizer, state
+                probed = state is None or (run.probe_dir / OCCURRENCES_TSV).is_file()  # runs before the probe: none
+                return asdict(config), manifest.corpus.sha256, tokenizer, state, probed
 
-            config_json, sha256, tokenizer_json, state = dist.on_writer(open_run)
+            config_json, sha256, tokenizer_json, state, probed = dist.on_writer(open_run)
             config = TrainConfig(**config_json)
             dist.use(config.device)
 
@@ -111,23 +114,23 @@ def resume(run_dir: Path | str, *, progress: OnStep | None = None) -> TrainResul
                 session = Session.prepare(config, corpus, tokenizer, dist)
                 if state is not None:
                     session.check_checkpoint(state, Run(run_dir).checkpoint_path)
-                return corpus, lexicon, min_count, session
+                return corpus, lexicon, min_count, session, _probe_set(session, corpus, lexicon) if probed else None
 
-            corpus, lexicon, min_count, session = dist.agree(prepare)
+            corpus, lexicon, min_count, session, probe = dist.agree(prepare)
 
             def rewind() -> None:
                 run = Run(run_dir)
                 if state is None:  # killed before the first checkpoint: start again from step 0
                     run.truncate_snapshots(after_step=-1)
                     run.write_metrics([])
-                    write_new_run(run, session, corpus, lexicon, min_count)
+                    write_new_run(run, session, corpus, lexicon, min_count, probe)
                 else:
                     run.truncate_snapshots(after_step=state["step"])
                     run.write_metrics([r for r in run.metrics() if r["step"] <= state["step"]])
                     run.set_status("running")
 
             dist.on_writer(rewind)
-            return _train_run(session, Run(run_dir), lexicon, progress, start=state)
+            return _train_run(session, Run(run_dir), lexicon, progress, start=state, probe=probe)
     finally:
         dist.stop()
 
@@ -148,15 +151,30 @@ def _inputs(config: TrainConfig, tokenizer_json: Any = None) -> tuple[Corpus, Le
     return corpus, lexicon, min_count, tokenizer
 
 
+def _probe_set(session: "Session", corpus: Corpus, lexicon: Lexicon) -> Occurrences | None:
+    """The run's probe set (None with ``--no-probe``); an unknown ``--probe-words`` word is a ConfigError."""
+    config, tokenizer = session.config, session.tokenizer
+    if not config.probe:
+        return None
+    ids = tokenizer.encode(corpus.text)
+    return contextual.choose(
+        ids, tokenizer.tokens, token_categories(tokenizer, lexicon), context=config.context,
+        val_fraction=config.val_fraction, seed=config.seed, words=[w.strip() for w in (config.probe_words or "").split(",") if w.strip()],
+        senses=contextual.senses_of(corpus.senses, ids, tokenizer.tokens, lexicon.ambiguous))
+
+
 def _train_run(session: "Session", run: Run, lexicon: Lexicon, progress: OnStep | None,
-               start: dict | None) -> TrainResult:
-    """Train ``session`` into ``run`` from the checkpoint ``start`` (None: step 0), and record its result."""
+               start: dict | None, probe: Occurrences | None) -> TrainResult:
+    """Train ``session`` into ``run`` from the checkpoint ``start`` (None: step 0), and record its result;
+    ``probe``'s contextual vectors are saved at every snapshot."""
     dist = session.dist
     model, optimizer = session.build(dist.device)
     if start is not None:
         checkpoint.restore(model, optimizer, start, run.checkpoint_path)
     labels = [at_level(c, PURITY_LEVEL) for c in (run.vocab()[2] if dist.is_writer else [])]
-    recorder = RunRecorder(run, dist, session.config.snapshot_dtype, session.tokens_per_step, start)
+    capture = contextual.Capture(probe, session.val_ids, session.config.context, dist.device) \
+        if probe is not None and dist.is_writer else None
+    recorder = RunRecorder(run, dist, session.config.snapshot_dtype, session.tokens_per_step, start, capture)
     t_start, stop = time.perf_counter(), StopFlag()
     with stop.catch_signals():
         ended = session.run_epochs(model, optimizer, recorder, progress, start and Position.of(start), stop=stop)

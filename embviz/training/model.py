@@ -94,11 +94,20 @@ class TinyGPT(nn.Module):
             nn.init.zeros_(module.bias)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.head(self.ln_f(self.trunk(idx)))
+
+    def trunk(self, idx: torch.Tensor, states: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """The residual stream after the last block ``[B, T, d]``; ``states``, when given, gets the input
+        (token + position embedding) and the output of every block, ``layers + 1`` tensors ``[B, T, d]``."""
         t = idx.shape[1]
         x = self.drop(self.tok(idx) + self.pos(torch.arange(t, device=idx.device)))
+        if states is not None:
+            states.append(x)
         for block in self.blocks:
             x = block(x)
-        return self.head(self.ln_f(x))
+            if states is not None:
+                states.append(x)
+        return x
 
     @torch.no_grad()
     def set_unigram_prior(self, counts: torch.Tensor) -> None:

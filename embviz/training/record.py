@@ -18,11 +18,14 @@ import torch
 
 from embviz.rundir.files import write_json
 from embviz.rundir.manifest import CorpusInfo, RunManifest
-from embviz.rundir.run import TOKENIZER_JSON, Run, Snapshot, snapshot_name
+from embviz.rundir.occurrences import Occurrences
+from embviz.rundir.run import OCCURRENCES_TSV, TOKENIZER_JSON, Run, Snapshot, snapshot_name
+from embviz.rundir.snapshot import PROBE
 from embviz.text.corpus import Corpus
 from embviz.text.lexicon import Lexicon, token_categories
 from embviz.training import checkpoint, stopping
 from embviz.training.checkpoint import Position
+from embviz.training.contextual import Capture
 from embviz.training.distributed import Distributed
 from embviz.training.model import TinyGPT
 
@@ -53,8 +56,10 @@ class RunRecorder:
     down) where the unbroken run did.
     """
 
-    def __init__(self, run: Run, dist: Distributed, dtype: str, tokens_per_step: int, start: dict | None) -> None:
+    def __init__(self, run: Run, dist: Distributed, dtype: str, tokens_per_step: int, start: dict | None,
+                 capture: Capture | None = None) -> None:
         self.run, self.dist, self.dtype, self.tokens_per_step = run, dist, dtype, tokens_per_step
+        self.capture = capture
         self.rows: list[dict] = []
         self.losses: list[float] = list(start["losses_since_snapshot"]) if start else []
         self.watch = stopping.Watch.of_run(run) if dist.is_writer else None
@@ -75,6 +80,8 @@ class RunRecorder:
         others = {"position": saved(model.positions())}
         if model.head_matrix() is not None:
             others["head"] = saved(model.head_matrix())
+        if self.capture is not None:
+            others[PROBE] = self.capture(model).astype(self.dtype)
         snap = Snapshot(file=snapshot_name(step), step=step, epoch=round(epoch, 6),
                         tokens_seen=step * self.tokens_per_step, train_loss=train_loss, val_loss=val_loss)
         self.run.add_snapshot(matrix, snap, others)
@@ -91,8 +98,9 @@ class RunRecorder:
         return self.watch.history if self.watch is not None else []
 
 
-def write_new_run(run: Run, session: Session, corpus: Corpus, lexicon: Lexicon, min_count: int) -> None:
-    """A new run's manifest (status ``running``), tokenizer and vocabulary, before its first step."""
+def write_new_run(run: Run, session: Session, corpus: Corpus, lexicon: Lexicon, min_count: int,
+                  probe: Occurrences | None) -> None:
+    """A new run's manifest (status ``running``), tokenizer, vocabulary and probe set, before its first step."""
     config, tokenizer = session.config, session.tokenizer
     run.write_manifest(RunManifest(
         status="running",
@@ -114,6 +122,9 @@ def write_new_run(run: Run, session: Session, corpus: Corpus, lexicon: Lexicon, 
     counts = np.bincount(np.concatenate([session.train_ids.numpy(), session.val_ids.numpy()]),
                          minlength=session.model_cfg.vocab_size)
     run.write_vocab(tokenizer.tokens, counts.tolist(), token_categories(tokenizer, lexicon))
+    if probe is not None:
+        run.probe_dir.mkdir(exist_ok=True)
+        probe.write(run.probe_dir / OCCURRENCES_TSV)
 
 
 def _versions(tokenizer) -> dict:

@@ -1,0 +1,108 @@
+"""The contextual probe: the probe set chosen from the validation text, its capture at every snapshot, and that
+training is the same with it and without it."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from embviz.errors import ConfigError
+from embviz.rundir.occurrences import Occurrences
+from embviz.rundir.run import Run
+from embviz.text.corpus import load_corpus
+from embviz.text.lexicon import Lexicon, token_categories
+from embviz.text.tokenizer import build_tokenizer
+from embviz.training import contextual
+from embviz.training.data import split_validation
+from embviz.training.loop import train
+
+
+@pytest.fixture(scope="module")
+def synthetic_ids():
+    corpus = load_corpus("synthetic", synthetic_tokens=60_000, seed=3)
+    tokenizer = build_tokenizer(corpus.text, min_count=2)
+    ids = tokenizer.encode(corpus.text)
+    lexicon = Lexicon.builtin()
+    senses = contextual.senses_of(corpus.senses, ids, tokenizer.tokens, lexicon.ambiguous)
+    return ids, tokenizer.tokens, token_categories(tokenizer, lexicon), senses
+
+
+def choose(synthetic_ids, **kw):
+    ids, tokens, categories, senses = synthetic_ids
+    return contextual.choose(ids, tokens, categories, context=32, val_fraction=0.05, senses=senses,
+                             **{"seed": 0, **kw})
+
+
+def test_the_probe_set_is_seeded_and_lies_in_the_validation_text(synthetic_ids):
+    ids, tokens, categories, senses = synthetic_ids
+    probe = choose(synthetic_ids)
+    again, other = choose(synthetic_ids), choose(synthetic_ids, seed=1)
+    assert np.array_equal(probe.windows * 32 + probe.positions, again.windows * 32 + again.positions)
+    assert not np.array_equal(probe.windows * 32 + probe.positions, other.windows * 32 + other.positions)
+    val = split_validation(torch.from_numpy(ids), 0.05, 32)[1].numpy()
+    assert np.array_equal(val[probe.windows * 32 + probe.positions], probe.token_ids)
+    assert probe.positions.min() >= contextual.min_position(32) and probe.positions.max() < 32
+    assert probe.words == [tokens[i] for i in probe.token_ids]
+    at = probe.windows * 32 + probe.positions
+    assert [int((val[:p] == tokens.index(".")).sum()) for p in at] == probe.sentences.tolist()  # full stops before it
+    words = list(dict.fromkeys(probe.words))
+    categorised = [t for i, t in enumerate(tokens) if categories[i] and i in set(probe.token_ids)]
+    assert len(words) >= contextual.TOP_WORDS and words[:5] == categorised[:5]  # the most frequent first
+    # a homonym: up to PER_WORD occurrences of each of its senses, each sense one of its paths
+    homonyms = probe.homonyms()
+    assert {"orange", "turkey"} & set(homonyms)
+    for word in homonyms:
+        kinds = [s for w, s in zip(probe.words, probe.senses) if w == word]
+        assert len(set(kinds)) == 2 and all(kinds.count(k) <= contextual.PER_WORD for k in kinds)
+    plain = [w for w in words if w not in homonyms]
+    assert all(probe.words.count(w) <= contextual.PER_WORD for w in plain)
+
+
+def test_probe_words_choose_other_words_and_an_unknown_one_names_near_words(synthetic_ids):
+    probe = choose(synthetic_ids, words=["my", "Is"])
+    assert set(probe.words) == {"my", "is"} and len(probe) == 2 * contextual.PER_WORD
+    with pytest.raises(ConfigError, match="'oragne' is not in the vocabulary; words it could follow: orange"):
+        choose(synthetic_ids, words=["oragne"])
+
+
+def test_the_probe_set_file_reads_back_as_written(tmp_path, synthetic_ids):
+    probe = choose(synthetic_ids)
+    probe.write(tmp_path / "occurrences.tsv")
+    back = Occurrences.read(tmp_path / "occurrences.tsv")
+    assert back.words == probe.words and back.senses == probe.senses and back.categories == probe.categories
+    for name in ("token_ids", "sentences", "windows", "positions"):
+        assert np.array_equal(getattr(back, name), getattr(probe, name))
+
+
+def test_training_is_the_same_with_and_without_the_probe(tmp_path, tiny_config):
+    train(tiny_config, tmp_path / "probed")
+    train(dataclasses.replace(tiny_config, probe=False), tmp_path / "plain")
+    probed, plain = Run.open(tmp_path / "probed"), Run.open(tmp_path / "plain")
+    assert not plain.probe_dir.exists()
+    for a, b in zip(probed.snapshots(), plain.snapshots(), strict=True):
+        for matrix in ("token", "position"):
+            np.testing.assert_array_equal(probed.load_snapshot(a, matrix=matrix), plain.load_snapshot(b, matrix=matrix))
+    assert [(r["step"], r["loss"]) for r in probed.metrics()] == [(r["step"], r["loss"]) for r in plain.metrics()]
+    # every entry names its probe file, written before the entry; layer 0 is token + position embedding
+    occurrences = probed.occurrences()
+    index = json.loads((probed.snapshot_dir / "index.json").read_text())
+    assert all(entry["files"]["probe"] == entry["file"] for entry in index)
+    for snap in probed.snapshots():
+        states = probed.load_probe(snap)
+        assert states.shape == (len(occurrences), 2, 16) and states.dtype == np.float32
+        expected = probed.load_snapshot(snap)[occurrences.token_ids] + \
+            probed.load_snapshot(snap, matrix="position")[occurrences.positions]
+        np.testing.assert_allclose(states[:, 0], expected, rtol=1e-6, atol=1e-7)
+    first, last = (probed.load_probe(s) for s in (probed.snapshots()[0], probed.snapshots()[-1]))
+    assert not np.allclose(first[:, 1], last[:, 1])
+
+
+def test_an_unknown_probe_word_is_one_error_line_before_anything_is_written(tmp_path, corpus_file, cli_error):
+    from conftest import tiny_args
+
+    line = cli_error(["train", str(corpus_file), "--out", str(tmp_path / "run"), *tiny_args(),
+                      "--probe-words", "the,kat"])
+    assert "'kat' is not in the vocabulary" in line and "eats" in line
+    assert not (tmp_path / "run").exists()
