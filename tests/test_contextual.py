@@ -16,7 +16,7 @@ from embviz.text.lexicon import Lexicon, token_categories
 from embviz.text.tokenizer import build_tokenizer
 from embviz.training import contextual
 from embviz.training.data import split_validation
-from embviz.training.loop import train
+from embviz.training.loop import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +106,80 @@ def test_an_unknown_probe_word_is_one_error_line_before_anything_is_written(tmp_
                       "--probe-words", "the,kat"])
     assert "'kat' is not in the vocabulary" in line and "eats" in line
     assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def probed_runs(tmp_path_factory):
+    from conftest import TINY, tiny_text
+
+    root = tmp_path_factory.mktemp("probed")
+    (root / "tiny.txt").write_text(tiny_text(), encoding="utf-8")
+    config = TrainConfig(corpus=str(root / "tiny.txt"), **{**TINY, "layers": 2})
+    train(config, root / "run")
+    train(dataclasses.replace(config, probe=False), root / "plain")
+    return root
+
+
+@pytest.mark.slow
+def test_a_layer_film_shows_each_occurrence_beside_its_words_static_vector(probed_runs, tmp_path):
+    from embviz.film.animate import animate
+    from embviz.film.animate_options import AnimateOptions, FilmOptions
+    from embviz.measure.emergence import CONTEXTUAL_PANELS
+
+    run = Run.open(probed_runs / "run")
+    occurrences = run.occurrences()
+    options = AnimateOptions(matrix="layer:2", method="pca", cache=False,
+                             film=FilmOptions(size=(320, 240), fps=2, label=4))
+    result = animate(probed_runs / "run", tmp_path / "layer.gif", options)
+    probed = list(dict.fromkeys(occurrences.words))
+    assert result.words == [f"[{w}]" for w in probed] + [f"{w}@{s}" for w, s in zip(occurrences.words,
+                                                                                    occurrences.sentences)]
+    header = result.metrics_csv.read_text().splitlines()[0].split(",")
+    assert {"contextual_self_similarity", "contextual_anisotropy", "contextual_mev"} <= set(header)
+    rows = [dict(zip(header, line.split(","))) for line in result.metrics_csv.read_text().splitlines()[1:]]
+    assert all(-1 <= float(r["contextual_anisotropy"]) <= 1 and 0 < float(r["contextual_mev"]) <= 1 for r in rows)
+    from PIL import Image
+
+    with Image.open(result.metrics_png) as curves:
+        assert curves.size[0] > 300
+    assert CONTEXTUAL_PANELS["contextual_self_similarity"] in result.emergence.curves()[0]
+    with Image.open(result.film) as film:
+        assert film.n_frames == result.n_frames and film.size == (320, 240)
+    # layer 0 at step 0 is the token + position table; the static marker is the token row itself
+    items = run.load_snapshot(run.snapshots()[0], matrix="layer:0")
+    first = run.load_snapshot(run.snapshots()[0])
+    np.testing.assert_array_equal(items[:len(probed)], first[occurrences.probed()])
+
+
+@pytest.mark.parametrize("run, matrix, message", [
+    ("run", "layer:3", "this run's model has 2 layer(s); choose layer:0 (token + position) to layer:2"),
+    ("plain", "layer:1", "--matrix layer:1: this run has no probe"),
+    ("run", "layer:one", "N in layer:N must be a whole number"),
+])
+def test_a_layer_the_run_lacks_is_one_error_line(probed_runs, tmp_path, cli_error, run, matrix, message):
+    for command in ("animate", "explore"):
+        line = cli_error([command, str(probed_runs / run), "--out", str(tmp_path / "x.html"), "--method", "pca",
+                          "--matrix", matrix, "--quiet"])
+        assert message in line
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_old_run_without_a_probe_still_opens_and_films_its_tokens(probed_runs):
+    from embviz.film.animate_options import AnimateOptions
+    from embviz.film.selection import choose_words
+
+    run = Run.open(probed_runs / "plain")
+    assert all("probe" not in s.files for s in run.check_snapshots())
+    assert len(choose_words(run, AnimateOptions()).words) > 3
+
+
+@pytest.mark.slow
+def test_the_explorer_takes_the_occurrences_as_its_items(probed_runs, tmp_path):
+    from embviz.film.animate_options import AnimateOptions
+    from embviz.film.explore import explore
+
+    result = explore(probed_runs / "run", tmp_path / "layer.html", AnimateOptions(matrix="layer:1", method="pca"))
+    page = result.path.read_text(encoding="utf-8")
+    n = len(Run.open(probed_runs / "run").occurrences())
+    assert result.n_words == n + len(set(Run.open(probed_runs / "run").occurrences().words))
+    assert "layer 1 · " in page and '"[the]"' in page and '"the@' in page

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from embviz.errors import ConfigError
 from embviz.layout.choices import DEFAULT_METHOD, DEFAULT_UMAP_MODE, METHODS, METRICS, PCA_ALIGN, UMAP_MODES, check_choice
-from embviz.rundir.snapshot import DEFAULT_MATRIX, MATRICES
+from embviz.rundir.snapshot import DEFAULT_MATRIX, LAYER, MATRICES, layer_of
 
 FORMATS = ("mp4", "gif")
 VIEWS = ("fixed", "follow")
@@ -62,7 +62,8 @@ class AnimateOptions:
     Word choice: every categorised token (at most ``max_categorised``, balanced across categories;
     None = no cap) plus the ``top`` most frequent, with ``words`` / ``words_file`` added or, with
     ``only``, alone; ``matrix`` picks the snapshots' table (``token``, ``position``: the positions
-    0..context-1 are the points, ``head``: an untied output head). ``level`` (None = the middle level) colours the film. Projection: ``method``
+    0..context-1 are the points, ``head``: an untied output head, ``layer:N``: the probe's occurrences at layer N
+    beside their words' static vectors). ``level`` (None = the middle level) colours the film. Projection: ``method``
     with ``align`` (PCA) or ``umap_mode`` (UMAP), ``metric`` and ``seed``; ``cache`` reuses the
     projection and metrics cached in the run. ``fmt`` (None = from the output's suffix, else mp4),
     ``film`` and ``grid_snapshots`` (None = about 6, evenly spaced in how far the map has moved) shape
@@ -90,7 +91,8 @@ class AnimateOptions:
     def validate(self) -> None:
         """Raise ConfigError for a choice or film setting no run could accept (the word options are checked
         by :func:`embviz.film.selection.select_words`)."""
-        check_choice(self.matrix, MATRICES, "matrix")
+        if layer_of(self.matrix) is None:
+            check_choice(self.matrix, MATRICES + (LAYER + "N",), "matrix")
         check_choice(self.method, METHODS, "method")
         check_choice(self.align, PCA_ALIGN, "alignment")
         check_choice(self.umap_mode, UMAP_MODES, "UMAP mode")

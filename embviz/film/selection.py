@@ -14,7 +14,9 @@ import numpy as np
 
 from embviz.errors import ConfigError
 from embviz.film.animate_options import DEFAULT_TOP, MAX_CATEGORISED, AnimateOptions
+from embviz.rundir.occurrences import Occurrences
 from embviz.rundir.run import Run
+from embviz.rundir.snapshot import layer_of
 from embviz.text import chinese
 from embviz.text.lexicon import LEVELS, at_level
 from embviz.text.tokenizer import BPE_MARK
@@ -66,9 +68,12 @@ def choose_words(run: Run, options: AnimateOptions) -> Selection:
     one the run's categories have. Warns once about requested words not in the vocabulary.
 
     For ``options.matrix == "position"`` the "words" are the positions 0..context-1 (labels ``"0"``, ``"1"``, …),
-    each in the range of :data:`POSITION_BINS` consecutive ranges that holds it."""
+    each in the range of :data:`POSITION_BINS` consecutive ranges that holds it; for ``layer:N`` they are the
+    probe's occurrences and its words' static vectors (:func:`layer_selection`)."""
     if options.matrix == "position":
         return position_selection(run.load_snapshot(run.snapshots()[0], matrix="position").shape[0])
+    if layer_of(options.matrix) is not None:
+        return layer_selection(run.occurrences(), run.vocab()[0], options.level)
     tokens, counts, categories = run.vocab()
     ranks = counts
     if not any(counts):
@@ -97,6 +102,27 @@ def choose_words(run: Run, options: AnimateOptions) -> Selection:
         raise ConfigError(f"--level {level}: this run's categories have the level(s) {', '.join(levels)}")
     return Selection(rows=rows, words=[tokens[i] for i in rows], counts=[counts[i] for i in rows], paths=paths,
                      levels=levels, level=level)
+
+
+def static_name(word: str) -> str:
+    """The label of a probed word's static vector (its token-table row) in a ``layer:N`` film: ``[word]``."""
+    return f"[{word}]"
+
+
+def layer_selection(occurrences: Occurrences, tokens: Sequence[str], level: str | None) -> Selection:
+    """The points of a ``layer:N`` film (rows as :meth:`~embviz.rundir.run.Run.layer_items` orders them): first the
+    static vector of each probed word (``[word]``, its category), then every occurrence (``word@sentence``,
+    coloured by its sense where the corpus knows it, else by its word's category)."""
+    probed = occurrences.probed()
+    first = {t: occurrences.categories[occurrences.token_ids.tolist().index(t)] for t in probed.tolist()}
+    words = [static_name(tokens[t]) for t in probed] + [f"{w}@{s}" for w, s in zip(occurrences.words,
+                                                                                 occurrences.sentences)]
+    paths = [first[t] for t in probed.tolist()] + occurrences.labels
+    levels = category_levels(paths)
+    if level is not None and level not in levels:
+        raise ConfigError(f"--level {level}: the probe's categories have the level(s) {', '.join(levels) or 'none'}")
+    return Selection(rows=np.arange(len(words)), words=words, counts=[0] * len(words), paths=paths, levels=levels,
+                     level=level or (levels[len(levels) // 2] if levels else FLAT_LEVEL))
 
 
 def position_selection(context: int) -> Selection:

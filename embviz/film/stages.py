@@ -28,10 +28,10 @@ from embviz.film.animate_options import AnimateOptions
 from embviz.film.selection import Selection
 from embviz.layout.projectors import Projector, make_projector
 from embviz.layout.trajectory import Trajectory, TrajectoryCache, project_snapshots
-from embviz.measure.emergence import Emergence, EmergenceCache, compute_emergence
+from embviz.measure.emergence import CONTEXTUAL, Emergence, EmergenceCache, compute_emergence
 from embviz.progress import Progress, Ticks, for_stage
 from embviz.rundir.run import Run, Snapshot
-from embviz.rundir.snapshot import DEFAULT_MATRIX
+from embviz.rundir.snapshot import DEFAULT_MATRIX, layer_of
 from embviz.text.tokenizer import word_form
 
 PROJECTING = {"umap": "projecting (UMAP; numba compiles once per environment)"}
@@ -53,9 +53,10 @@ def film_snapshots(run: Run, matrix: str = DEFAULT_MATRIX) -> list[Snapshot]:
 
 def describe_snapshot(run: Run, snap: Snapshot, matrix: str = DEFAULT_MATRIX) -> dict:
     """What names a snapshot file's contents in the cache keys: file (of ``matrix``), step, size, mtime."""
-    file = snap.files[matrix]
-    st = (run.snapshot_dir / file).stat()
-    return {"file": file, "step": snap.step, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    path = run.matrix_file(snap, matrix)
+    st = path.stat()
+    described = {"file": path.name, "step": snap.step, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return {**described, "matrix": matrix} if layer_of(matrix) is not None else described
 
 
 # -- 3. rows ----------------------------------------------------------------------------------
@@ -173,6 +174,17 @@ def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Be
     return table, cached
 
 
+def layer_measures(run: Run, snapshots: list[Snapshot], layer: int) -> dict[str, np.ndarray]:
+    """Ethayarajh's measures and the sense purity (:mod:`embviz.measure.contextual`) of the probe's occurrences at
+    ``layer`` in every snapshot: {measure: [T]}."""
+    from embviz.measure import contextual
+
+    occ = run.occurrences()
+    rows = [contextual.measure_layer(np.asarray(run.load_probe(s)[:, layer], dtype=np.float32), occ.words,
+                                     occ.sentences.tolist(), occ.senses) for s in snapshots]
+    return {f"{CONTEXTUAL}{name}": np.array([r[name] for r in rows]) for name in contextual.COLUMNS}
+
+
 # -- the title --------------------------------------------------------------------------------
 
 
@@ -180,7 +192,9 @@ def film_title(run: Run, selection: Selection, options: AnimateOptions) -> str:
     """``<corpus> · <method (alignment)> · <n> words by <level>``."""
     how = options.method + (f" ({options.align})" if options.method == "pca"
                             else f" ({options.umap_mode})" if options.method == "umap" else "")
+    layer = layer_of(options.matrix)
     shown = (f"{len(selection.words):,} positions" if options.matrix == "position" else
+             f"layer {layer} · {len(run.occurrences()):,} occurrences by {selection.level}" if layer is not None else
              f"{len(selection.words):,} {'head rows' if options.matrix == 'head' else 'words'} by {selection.level}")
     return f"{corpus_name(run) or run.path.name} · {how} · {shown}"
 
@@ -213,8 +227,8 @@ def film_stages(run: Run, snapshots: list[Snapshot], selection: Selection, optio
     """Stages 3–5 for ``snapshots`` (from :func:`film_snapshots`) and ``selection`` (from
     :func:`~embviz.film.selection.choose_words`): rows, projection and metrics, from the run's caches where
     ``options.cache`` allows. ``laps(name)`` is called after each of "setup", "project" and "metrics"."""
-    bench = word_benchmarks(run.vocab()[0]) if options.matrix != "position" else Benchmarks(
-        {}, np.zeros(0, dtype=np.int64), [])  # positions are not words: no word-similarity scores
+    bench = word_benchmarks(run.vocab()[0]) if options.matrix in ("token", "head") else Benchmarks(
+        {}, np.zeros(0, dtype=np.int64), [])  # positions and occurrences are not words: no word-similarity scores
     rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=for_stage(progress, "loading"),
                         matrix=options.matrix)
     laps("setup")
@@ -223,5 +237,7 @@ def film_stages(run: Run, snapshots: list[Snapshot], selection: Selection, optio
     laps("project")
     table, metrics_cached = measure(run, snapshots, selection, bench, rows, trajectory, cache=options.cache,
                                     progress=for_stage(progress, "metrics"))
+    if layer_of(options.matrix) is not None:
+        table.columns.update(layer_measures(run, snapshots, layer_of(options.matrix)))
     laps("metrics")
     return Stages(snapshots, selection, trajectory, table, metrics_cached, rows, film_title(run, selection, options))

@@ -36,7 +36,7 @@ from embviz.progress import Progress
 from embviz.rundir.files import atomic_write, tsv_escape, write_json, write_text
 from embviz.rundir.output import check_output, replacing
 from embviz.rundir.run import Run, Snapshot
-from embviz.rundir.snapshot import DEFAULT_MATRIX
+from embviz.rundir.snapshot import DEFAULT_MATRIX, layer_of
 from embviz.text.lexicon import at_level
 
 FORMATS = ("projector", "word2vec", "npz")
@@ -92,6 +92,9 @@ def export(
     out = Path(out)
     run = Run.open_complete(Path(run_dir))
     tokens, counts, categories = run.vocab()
+    if layer_of(matrix) is not None:
+        raise ConfigError(f"export --matrix {matrix!r}: export writes tables of tokens (token, position, head); the "
+                          "probe's occurrences are in <run>/probe/ as .npy files already")
     every = run.check_snapshots(rows=len(tokens), matrix=matrix)
     if matrix == "position":
         context = run.load_snapshot(every[0], matrix=matrix).shape[0]

@@ -22,6 +22,8 @@ Columns (``<L>`` is each category level, e.g. ``pos``, ``field``, ``subfield``):
 ``twonn_dim``           TwoNN intrinsic dimension
 ``norm_freq_spearman``  Spearman of the vector norm with the token's corpus count (nan when counts are unknown)
 ``wordsim353_spearman`` / ``simlex999_spearman`` and their ``_coverage``: gensim-equal pair scores
+``contextual_<m>``      ``--matrix layer:N`` only: the probe's measures at that layer (:mod:`embviz.measure.contextual`:
+                        self-similarity, intra-sentence similarity, anisotropy, MEV, sense purity and its chance)
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ GEOMETRY_PANELS = {"jaccard10_prev": f"Jaccard@{K} with previous", "drift_init":
                    "anisotropy_centred": "anisotropy, mean-centred", "twonn_dim": "TwoNN intrinsic dimension",
                    "norm_freq_spearman": "Spearman ρ norm ~ frequency"}
 """Curve panel of each geometry column (docs/metrics.md)."""
+CONTEXTUAL = "contextual_"
+"""Prefix of the columns a ``layer:N`` film adds (:func:`embviz.film.stages.layer_measures`)."""
+CONTEXTUAL_PANELS = {"contextual_self_similarity": "self-similarity of a word's occurrences",
+                     "contextual_intra_sentence": "intra-sentence similarity",
+                     "contextual_anisotropy": "anisotropy of occurrences (mean cosine)",
+                     "contextual_mev": "MEV (variance on a word's 1st PC)",
+                     "contextual_sense_purity": "homonyms' sense purity@5"}
+"""Curve panel of each contextual column (docs/metrics.md)."""
 SILHOUETTE_MAX_ROWS = 3000
 """Silhouette is O(n^2): above this many labelled words it is computed on a fixed random sample."""
 TRUSTWORTHINESS_MAX_ROWS = 2000
@@ -114,6 +124,12 @@ class Emergence:
                 chance[title] = float(self.columns["chance_jaccard10"][0])
             for key in ("anisotropy", "norm_freq_spearman"):
                 chance[GEOMETRY_PANELS[key]] = 0.0
+        for key, title in CONTEXTUAL_PANELS.items():
+            if key in self.columns:
+                table[title] = self.columns[key]
+        if f"{CONTEXTUAL}sense_chance" in self.columns and np.isfinite(self.columns[f"{CONTEXTUAL}sense_chance"]).any():
+            chance[CONTEXTUAL_PANELS[f"{CONTEXTUAL}sense_purity"]] = float(
+                np.nanmean(self.columns[f"{CONTEXTUAL}sense_chance"]))
         for name, label in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
             key = f"{name}_spearman"
             if key in self.columns and np.isfinite(self.columns[key]).any():

@@ -41,6 +41,10 @@ class Occurrences:
         """Each occurrence's category: its sense where known, else its word's category."""
         return [s or c for s, c in zip(self.senses, self.categories)]
 
+    def probed(self) -> np.ndarray:
+        """The token ids of the probed words [m], in order of first occurrence."""
+        return np.array(list(dict.fromkeys(self.token_ids.tolist())), dtype=np.int64)
+
     def homonyms(self) -> list[str]:
         """The words whose occurrences have two or more senses, in order of first occurrence."""
         senses: dict[str, set[str]] = {}

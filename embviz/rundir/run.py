@@ -303,11 +303,10 @@ class Run:
         return array
 
     def layer_items(self, snapshot: Snapshot, layer: int) -> np.ndarray:
-        """The points of ``--matrix layer:N`` [n + m, d]: every occurrence at ``layer``, then the token-table row of
-        each of the m probed words (in order of first occurrence), its static vector."""
-        words = np.unique(self.occurrences().token_ids, return_index=True)
-        static = self._open_snapshot(snapshot)[words[0][np.argsort(words[1])]]
-        return np.concatenate([np.asarray(self.load_probe(snapshot)[:, layer]), static]).astype(np.float32)
+        """The points of ``--matrix layer:N`` [m + n, d]: the token-table row (the static vector) of each of the m
+        probed words (:meth:`Occurrences.probed`), then each of the n occurrences at ``layer``."""
+        static = self._open_snapshot(snapshot)[self.occurrences().probed()]
+        return np.concatenate([static, np.asarray(self.load_probe(snapshot)[:, layer])]).astype(np.float32)
 
     def load_snapshot(self, snapshot: Snapshot, rows: np.ndarray | None = None,
                       matrix: str = DEFAULT_MATRIX) -> np.ndarray:

@@ -93,7 +93,7 @@ def layer_of(matrix: str) -> int | None:
         return None
     number = matrix[len(LAYER):]
     if not number.isdigit():
-        raise RunError(f"--matrix {matrix}: N in layer:N must be a whole number ≥ 0")
+        raise RunError(f"--matrix {matrix!r}: N in layer:N must be a whole number ≥ 0")
     return int(number)
 
 
