@@ -31,7 +31,7 @@ def synthetic_ids():
 
 def choose(synthetic_ids, **kw):
     ids, tokens, categories, senses = synthetic_ids
-    return contextual.choose(ids, tokens, categories, context=32, val_fraction=0.05, senses=senses,
+    return contextual.choose(ids, tokens, categories, context=64, val_fraction=0.05, senses=senses,
                              **{"seed": 0, **kw})
 
 
@@ -39,13 +39,16 @@ def test_the_probe_set_is_seeded_and_lies_in_the_validation_text(synthetic_ids):
     ids, tokens, categories, senses = synthetic_ids
     probe = choose(synthetic_ids)
     again, other = choose(synthetic_ids), choose(synthetic_ids, seed=1)
-    assert np.array_equal(probe.windows * 32 + probe.positions, again.windows * 32 + again.positions)
-    assert not np.array_equal(probe.windows * 32 + probe.positions, other.windows * 32 + other.positions)
-    val = split_validation(torch.from_numpy(ids), 0.05, 32)[1].numpy()
-    assert np.array_equal(val[probe.windows * 32 + probe.positions], probe.token_ids)
-    assert probe.positions.min() >= contextual.min_position(32) and probe.positions.max() < 32
+    w = contextual.window_length(64)
+    assert w == contextual.WINDOW == 32
+    assert np.array_equal(probe.windows * w + probe.positions, again.windows * w + again.positions)
+    assert not np.array_equal(probe.windows * w + probe.positions, other.windows * w + other.positions)
+    val = split_validation(torch.from_numpy(ids), 0.05, 64)[1].numpy()
+    assert np.array_equal(val[probe.windows * w + probe.positions], probe.token_ids)
+    assert probe.positions.min() >= contextual.min_position(64) == 8 and probe.positions.max() < w
+    assert len(set(probe.windows)) < len(probe) / 3  # the words share the windows the rarest opened
     assert probe.words == [tokens[i] for i in probe.token_ids]
-    at = probe.windows * 32 + probe.positions
+    at = probe.windows * w + probe.positions
     assert [int((val[:p] == tokens.index(".")).sum()) for p in at] == probe.sentences.tolist()  # full stops before it
     words = list(dict.fromkeys(probe.words))
     categorised = [t for i, t in enumerate(tokens) if categories[i] and i in set(probe.token_ids)]
@@ -183,3 +186,36 @@ def test_the_explorer_takes_the_occurrences_as_its_items(probed_runs, tmp_path):
     n = len(Run.open(probed_runs / "run").occurrences())
     assert result.n_words == n + len(set(Run.open(probed_runs / "run").occurrences().words))
     assert "layer 1 · " in page and '"[the]"' in page and '"the@' in page
+
+
+@pytest.mark.slow
+def test_upper_layers_part_a_homonyms_occurrences_by_sense_while_its_token_row_stays_one_point(tmp_path):
+    from embviz.measure.contextual import sense_purity
+    from embviz.text.lexicon import at_level
+
+    config = TrainConfig(corpus="synthetic", synthetic_tokens=30_000, difficulty=0.0, d_model=32, layers=2, heads=2,
+                         context=16, batch_size=32, epochs=10, lr=0.01, device="cpu", val_fraction=0.3,
+                         stop_when_settled=False, probe_words="orange,turkey,watch,may")
+    train(config, tmp_path / "run")
+    run = Run.open(tmp_path / "run")
+    occ = run.occurrences()
+    assert set(occ.homonyms()) == {"orange", "turkey", "watch", "may"}
+    first, last = (run.load_probe(s) for s in (run.snapshots()[0], run.snapshots()[-1]))
+    purity = [sense_purity(last[:, layer], occ.words, occ.senses) for layer in range(3)]
+    chance = purity[0][1]
+    assert abs(purity[0][0] - chance) < 0.1  # token + position: the occurrences differ by position alone
+    assert purity[2][0] > chance + 0.15 and purity[2][0] > purity[0][0] + 0.15
+    assert purity[2][0] > sense_purity(first[:, 2], occ.words, occ.senses)[0] + 0.15  # learnt, not the init's
+    # the token table holds one row per homonym, between its two fields: both are among its nearest fields
+    tokens, _, categories = run.vocab()
+    table = run.load_snapshot(run.snapshots()[-1])
+    unit = table / np.linalg.norm(table, axis=1, keepdims=True)
+    fields: dict[str, list[int]] = {}
+    for i, path in enumerate(categories):
+        if path and tokens[i] not in ("orange", "turkey", "watch", "watches", "may"):
+            fields.setdefault(at_level(path, 1), []).append(i)
+    for word in ("orange", "turkey"):
+        centroid = {f: unit[rows].mean(0) for f, rows in fields.items() if len(rows) >= 3}
+        near = sorted(centroid, key=lambda f: -unit[tokens.index(word)] @ centroid[f] / np.linalg.norm(centroid[f]))
+        senses = {at_level(s, 1) for w, s in zip(occ.words, occ.senses) if w == word}
+        assert senses <= set(near[:4]), (word, near[:4])

@@ -27,11 +27,19 @@ SENTENCE_ENDS = frozenset(".!?。！？")
 """Tokens that end a sentence: the sentence numbers of the probe set count them."""
 BATCH = 64
 """Windows per forward pass of the capture."""
+WINDOW = 32
+"""Tokens of the probe's windows (fewer when the model's context is shorter): an occurrence sees up to this
+many tokens before it, a few sentences of the synthetic corpus, and the capture costs a fraction of a step."""
+
+
+def window_length(context: int) -> int:
+    """The length of the probe's windows for a model of ``context`` positions."""
+    return min(context, WINDOW)
 
 
 def min_position(context: int) -> int:
-    """The first position of a window an occurrence may stand at: it has at least a quarter window of context."""
-    return context // 4
+    """The first position of a probe window an occurrence may stand at: a quarter window of context before it."""
+    return window_length(context) // 4
 
 
 def choose(ids: np.ndarray, tokens: Sequence[str], categories: Sequence[str | None], *, context: int,
@@ -39,17 +47,19 @@ def choose(ids: np.ndarray, tokens: Sequence[str], categories: Sequence[str | No
            words: Sequence[str] = (), per_word: int = PER_WORD, top: int = TOP_WORDS) -> Occurrences:
     """The probe set of a run whose corpus is the token ids ``ids`` [N] (``tokens`` and ``categories`` by id).
 
-    The validation text (:func:`~embviz.training.data.split_validation`) is cut into windows of ``context`` tokens
-    from its start; an occurrence qualifies when its window is whole and it stands at position
-    :func:`min_position` or later. ``senses`` (token index in ``ids`` → category path) label homonyms'
-    occurrences. ``words`` replaces the default words; one the vocabulary lacks, or that occurs fewer than
+    The validation text (:func:`~embviz.training.data.split_validation`) is cut into windows of
+    :func:`window_length` tokens from its start; an occurrence qualifies when its window is whole and it stands
+    at position :func:`min_position` or later. The rarest words (and senses) are placed first and the others
+    are taken where possible from the windows already chosen, so the capture runs on few windows.
+    ``senses`` (token index in ``ids`` → category path) label homonyms' occurrences. ``words`` replaces the default words; one the vocabulary lacks, or that occurs fewer than
     twice where it qualifies, is a ConfigError naming words that would do. Seeded by ``seed`` alone
     (numpy; torch's random state is never touched).
     """
     index = split_validation(torch.arange(len(ids)), val_fraction, context)[1].numpy()
     val = np.asarray(ids)[index]
-    where = np.arange((len(val) // context) * context)
-    where = where[where % context >= min_position(context)]
+    width = window_length(context)
+    where = np.arange((len(val) // width) * width)
+    where = where[where % width >= min_position(context)]
     ends = np.isin(val, [i for i, t in enumerate(tokens) if t in SENTENCE_ENDS])
     sentence = np.concatenate([[0], np.cumsum(ends)[:-1]])
     sense_of = np.array([(senses or {}).get(int(g)) for g in index[where]], dtype=object)
@@ -67,19 +77,27 @@ def choose(ids: np.ndarray, tokens: Sequence[str], categories: Sequence[str | No
         chosen = [i for i in eligible if categories[i]][:top] + homonyms
         chosen = list(dict.fromkeys(chosen))
     rng = np.random.default_rng([seed, 0x70726F6265])
-    picked: list[np.ndarray] = []
-    for token in chosen:
+    parts: list[tuple[int, np.ndarray]] = []  # (word's place in the probe, its candidates in random order)
+    for place, token in enumerate(chosen):
         group = by_word[token]
         kinds = {s for s in sense_of[group] if s}
-        parts = [group[sense_of[group] == s] for s in sorted(kinds)] if len(kinds) > 1 else [group]
-        for part in parts:
-            picked.append(np.sort(rng.choice(part, size=min(per_word, part.size), replace=False)))
-    rows = where[np.concatenate(picked)] if picked else np.zeros(0, dtype=np.int64)
+        for part in ([group[sense_of[group] == s] for s in sorted(kinds)] if len(kinds) > 1 else [group]):
+            parts.append((place, rng.permutation(part)))
+    opened: set[int] = set()
+    picked: dict[int, list[np.ndarray]] = {}
+    for place, part in sorted(parts, key=lambda p: p[1].size):  # rarest first: they decide the windows
+        window = where[part] // width
+        inside = np.isin(window, list(opened))
+        take = np.concatenate([part[inside], part[~inside]])[:per_word]
+        opened.update((where[take] // width).tolist())
+        picked.setdefault(place, []).append(np.sort(take))
+    order = [i for place in sorted(picked) for part in picked[place] for i in part]
+    rows = where[np.array(order, dtype=np.int64)]
     token_ids = val[rows]
     return Occurrences(
         token_ids=token_ids.astype(np.int64), words=[tokens[i] for i in token_ids],
-        sentences=sentence[rows].astype(np.int64), windows=(rows // context).astype(np.int64),
-        positions=(rows % context).astype(np.int64), categories=[categories[i] for i in token_ids],
+        sentences=sentence[rows].astype(np.int64), windows=(rows // width).astype(np.int64),
+        positions=(rows % width).astype(np.int64), categories=[categories[i] for i in token_ids],
         senses=[(senses or {}).get(int(g)) for g in index[rows]])
 
 
@@ -113,13 +131,15 @@ def senses_of(corpus_senses: Mapping[int, str] | None, ids: np.ndarray, tokens: 
 class Capture:
     """The probe's windows, ready on the model's device, and the hidden states read from them.
 
-    ``val_ids`` [M] is the validation text; :meth:`__call__` returns ``[occurrences, layers + 1, d]`` float32.
+    ``val_ids`` [M] is the validation text, cut in windows of :func:`window_length`; :meth:`__call__` returns
+    ``[occurrences, layers + 1, d]`` float32.
     """
 
     def __init__(self, occurrences: Occurrences, val_ids: torch.Tensor, context: int, device: torch.device):
         windows, rows = np.unique(occurrences.windows, return_inverse=True)
-        starts = torch.from_numpy(windows * context)
-        self.batch = val_ids[starts[:, None] + torch.arange(context)].to(device)
+        width = window_length(context)
+        starts = torch.from_numpy(windows * width)
+        self.batch = val_ids[starts[:, None] + torch.arange(width)].to(device)
         self.rows = torch.from_numpy(rows.reshape(-1))
         self.positions = torch.from_numpy(occurrences.positions)
 
