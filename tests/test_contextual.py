@@ -63,6 +63,15 @@ def test_the_probe_set_is_seeded_and_lies_in_the_validation_text(synthetic_ids):
     assert all(probe.words.count(w) <= contextual.PER_WORD for w in plain)
 
 
+def test_senses_survive_words_the_vocabulary_drops(synthetic_ids):
+    ids, tokens, _, senses = synthetic_ids
+    rare = ids.copy()
+    rare[rare == tokens.index("lion")] = 0  # <unk>, as a higher --min-count makes it
+    assert contextual.senses_of(senses, rare, tokens, Lexicon.builtin().ambiguous) is senses
+    shifted = np.roll(ids, 1)  # another tokenizer's cut: the senses no longer fit
+    assert contextual.senses_of(senses, shifted, tokens, Lexicon.builtin().ambiguous) is None
+
+
 def test_probe_words_choose_other_words_and_an_unknown_one_names_near_words(synthetic_ids):
     probe = choose(synthetic_ids, words=["my", "Is"])
     assert set(probe.words) == {"my", "is"} and len(probe) == 2 * contextual.PER_WORD

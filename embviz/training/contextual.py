@@ -119,11 +119,11 @@ def _named(words: Sequence[str], tokens: Sequence[str], eligible: list[int]) -> 
 def senses_of(corpus_senses: Mapping[int, str] | None, ids: np.ndarray, tokens: Sequence[str],
               paths: Callable[[str], tuple[str, ...]]) -> Mapping[int, str] | None:
     """The corpus's senses if they index these token ids [N] (each sense is one of the category paths
-    ``paths(token)`` of the token there), else None (the tokenizer cut the text otherwise)."""
+    ``paths(token)`` of the token there, or the token is ``<unk>``), else None (the tokenizer cut the text otherwise)."""
     if not corpus_senses:
         return None
     for i, sense in corpus_senses.items():
-        if i < len(ids) and sense not in paths(tokens[ids[i]]):
+        if i < len(ids) and ids[i] != 0 and sense not in paths(tokens[ids[i]]):
             return None
     return corpus_senses
 
