@@ -354,7 +354,7 @@ class _Grammar:
             city = self._word("noun/place/city", "sg")
             country = self._city_country.get(city)
             if country is None or self._draw.uniform() < self._difficulty:
-                country = self._word("noun/place/country", "sg")
+                return [city, "is", "in", self._word("noun/place/country", "sg")]
             return [city, "is", "in", _sensed(country, "noun/place/country")]
         raise KeyError(name)
 
