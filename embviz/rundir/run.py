@@ -221,7 +221,7 @@ class Run:
         """
         snaps = self.snapshots()
         if matrix not in (snaps[0].files if snaps else (matrix,)):
-            require_matrix(snaps, matrix, imported=self.manifest().import_ is not None)
+            require_matrix(snaps, matrix, imported=self.manifest().import_)
         first: dict[str, tuple[Snapshot, tuple]] = {}
         for snap in snaps:
             if snap.matrices != snaps[0].matrices:

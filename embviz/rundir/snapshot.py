@@ -82,16 +82,21 @@ def _plain_name(file: str, where: Path) -> str:
     return file
 
 
-def require_matrix(snapshots: list[Snapshot], matrix: str, imported: bool) -> None:
-    """Raise a one-line RunError naming the matrices the run has when its snapshots lack ``matrix``."""
+def require_matrix(snapshots: list[Snapshot], matrix: str, imported: dict | None) -> None:
+    """Raise a one-line RunError naming the matrices the run has when its snapshots lack ``matrix``
+    (``imported``: ``run.json``'s ``import`` of an imported run, None for a trained one)."""
     if matrix not in MATRICES:
         raise RunError(f"unknown --matrix {matrix!r}; choose one of {', '.join(MATRICES)}")
     if not snapshots or matrix in snapshots[0].files:
         return
     have = ", ".join(snapshots[0].matrices)
+    left = (imported or {}).get("left_out") or {}
+    if matrix in left:
+        raise RunError(f"--matrix {matrix}: the import left the checkpoints' {left[matrix]} out (import again "
+                       f"with --head to read it); this run has: {have}")
     why = {("head", False): "the run's output head is tied to its token table (train with --no-tie for a head "
                             "of its own)",
            ("head", True): "the imported checkpoints hold no separate output head",
            ("position", True): "the imported checkpoints hold no position table",
-           ("position", False): "the run was written before position tables were saved"}[matrix, imported]
+           ("position", False): "the run was written before position tables were saved"}[matrix, imported is not None]
     raise RunError(f"--matrix {matrix}: {why}; this run has: {have}")
