@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from collections import Counter
@@ -180,3 +181,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         with hub.lock:
             hub.sent[key] += len(data)
+
+
+def cli_env(hub: FakeHub, tmp_path: Path) -> dict:
+    """The environment of an ``embviz`` subprocess that talks to ``hub`` only, its cache under ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(HF_ENDPOINT=hub.endpoint, HF_HUB_CACHE=str(tmp_path / "cache"), HF_HOME=str(tmp_path / "home"),
+               HF_HUB_DISABLE_TELEMETRY="1", PYTHONPATH=str(Path(__file__).parents[1]))
+    return env

@@ -22,7 +22,7 @@ from embviz.interop.revisions import Revision, log_spaced, pick_revisions
 from embviz.rundir.run import Run
 
 from conftest import bpe_tokenizer_file
-from hubserver import FakeHub, commit_of
+from hubserver import FakeHub, cli_env, commit_of
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -258,13 +258,6 @@ def test_cli_refuses_bad_hub_arguments_in_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert e.value.code != 0 and len(err) == 1 and err[0].startswith("Error:") and message in err[0], (name, err)
     assert not (tmp_path / "out").exists()
-
-
-def cli_env(hub: FakeHub, tmp_path: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update(HF_ENDPOINT=hub.endpoint, HF_HUB_CACHE=str(tmp_path / "cache"), HF_HOME=str(tmp_path / "home"),
-               HF_HUB_DISABLE_TELEMETRY="1", PYTHONPATH=str(Path(__file__).parents[1]))
-    return env
 
 
 @pytest.mark.slow
