@@ -1,5 +1,5 @@
 """Checkpoints written by other trainers: finding a series, telling each one's step, and reading
-only the token-embedding matrix out of each.
+only the token-embedding matrix (and the tables beside it) out of each.
 
 Kinds (one per series):
 
@@ -8,7 +8,7 @@ Kinds (one per series):
 ``pt``           nanoGPT's ``ckpt.pt`` (``{"model": state_dict, "model_args", "iter_num", ...}``) or a plain
                  ``torch.save(model.state_dict())`` file (``.pt``, ``.pth``, ``.ckpt``)
 
-Only the one tensor is read: safetensors through ``safe_open`` slices, torch files through
+Only the tensors imported are read: safetensors through ``safe_open`` slices, torch files through
 ``torch.load(mmap=True, weights_only=True)``, so the rest of the checkpoint stays on disk. Nothing is
 ever unpickled beyond what ``weights_only`` allows.
 """

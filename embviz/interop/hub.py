@@ -1,15 +1,18 @@
 """``import hf:OWNER/NAME``: a checkpoint series on the Hugging Face Hub → an ordinary run, fetching only
-the embedding bytes of each revision.
+the bytes of the tables imported.
 
-For each revision (see :mod:`embviz.interop.revisions`): its file list, the tensor table of the file
-holding the matrix by range requests — a safetensors header (:mod:`embviz.interop.ranges`), or for
-``pytorch_model.bin`` the zip directory and ``data.pkl`` (:mod:`embviz.interop.torchzip`), through the
-``*.index.json`` when sharded — then that matrix's byte range alone, several revisions at once. Each matrix is
-cached as a one-tensor safetensors file under the huggingface_hub cache directory,
-``<HF_HUB_CACHE>/embviz/models--OWNER--NAME/<commit>/<matrix>.safetensors``, written atomically: a
-killed import continues where it stopped, a second import (into any folder) fetches no matrix again,
-and nothing half-fetched is ever read. The cached files are then imported like checkpoints on disk
-(:func:`~embviz.interop.importer.import_checkpoints`), with ``tokenizer.json`` fetched once.
+``tokenizer.json`` is fetched first (once), for the rows to fetch. For each revision (see
+:mod:`embviz.interop.revisions`): its file list, the tensor table of the file holding the tables by
+range requests — a safetensors header (:mod:`embviz.interop.ranges`), or for ``pytorch_model.bin`` the
+zip directory and ``data.pkl`` (:mod:`embviz.interop.torchzip`), through the ``*.index.json`` when
+sharded — then each table's byte range alone (the token table, the position table where there is one,
+the untied head with ``head``; of a vocabulary table only the tokenizer's rows), several at once. Each
+table is cached as a one-tensor safetensors file under the huggingface_hub cache directory,
+``<HF_HUB_CACHE>/embviz/models--OWNER--NAME/<commit>/<input|position|output>.safetensors``, written
+atomically: a killed import continues where it stopped, a second import (into any folder) fetches no
+table again, and nothing half-fetched is ever read. Each revision's cached files are then imported as
+one checkpoint (:class:`~embviz.interop.checkpoints.Checkpoint` ``parts``) by
+:func:`~embviz.interop.importer.import_checkpoints`, the writer of every import.
 
 ``huggingface_hub`` is the client: ``HF_ENDPOINT``, ``HF_HUB_CACHE`` and the user's token are honoured.
 """

@@ -1,8 +1,8 @@
 """``import``: a series of checkpoints from another trainer → an ordinary embviz run directory.
 
 The run holds one snapshot per distinct checkpoint (the token-embedding matrix, or the untied LM
-head, rows past the tokenizer's size dropped; beside the token embedding, the position table and an
-untied LM head where the checkpoints hold them), ``vocab.tsv`` with readable tokens and lexicon
+head, rows past the tokenizer's size dropped; beside the token embedding, the position table where the
+checkpoints hold one and, with ``head``, an untied LM head), ``vocab.tsv`` with readable tokens and lexicon
 categories, ``tokenizer.json`` (so a corpus can be tokenized the model's way) and a ``run.json``
 that records every source, its step and the SHA-256 of its matrix, and the tokenizer's origin.
 ``animate`` and ``compare-word2vec`` read it like a run of ``embviz train``.
