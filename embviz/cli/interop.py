@@ -154,6 +154,6 @@ def _report(r, quiet: bool) -> None:
                   + (f"; {len(r.dropped)} duplicate(s) dropped" if r.dropped else ""), highlight=False, soft_wrap=True)
         if r.fetched is not None:
             each = ", ".join(f"{m} {_size(n)}" for m, n in r.fetched.items())
-            out.print(f"Fetched {_size(r.fetched_bytes)} from the Hub{f' ({each})' if each else ''}; cached tables "
+            out.print(f"Fetched {_size(r.fetched_bytes)} from the Hub{f' ({each})' if len(r.fetched) > 1 else ''}; cached tables "
                       "are not fetched again", highlight=False, soft_wrap=True)
         out.print(f"Run directory: {r.run_dir}", highlight=False, soft_wrap=True)
