@@ -251,7 +251,9 @@ def test_cli_refuses_bad_hub_arguments_in_one_line(tmp_path, capsys):
     cases = {"no spec": ([f"hf:{REPO}"], "--revisions"), "bad spec": ([f"hf:{REPO}", "--revisions", "log:x"], "log:"),
              "bad repo": (["hf:nope", "--revisions", "all"], "hf:OWNER/NAME"),
              "two": ([f"hf:{REPO}", "other", "--revisions", "all"], "one Hub repository"),
-             "list on disk": ([str(tmp_path), "--list"], "Hub sources")}
+             "list on disk": ([str(tmp_path), "--list"], "Hub sources"),
+             "head of the head": ([f"hf:{REPO}", "--revisions", "all", "--matrix", "output", "--head"], "--head imports"),
+             "head of the head on disk": ([str(tmp_path), "--matrix", "output", "--head"], "--head imports")}
     for name, (args, message) in cases.items():
         with pytest.raises(SystemExit) as e:
             main(["import", *args, "--out", str(tmp_path / "out"), "--quiet"])
