@@ -108,8 +108,13 @@ def _summary(r, max_rows: int = 20) -> None:
         ("ρ norm\n~ freq.", "norm_freq_spearman", 2)) if key in c]
     faithful = [(f"purity\n{short.get(lvl, lvl)}", f"purity2d_{lvl}", 2) for lvl in e.levels]
     faithful += [("trust-\nworthiness", "trustworthiness", 3)] if "trustworthiness" in c else []
-    for heading, cols in ((title, columns), (f"the {r.method} layout (2-D; purity in the space above)", faithful),
-                          ("geometry", geometry)):
+    own = [(head, key, 2) for head, key in (
+        ("nearest is\nadjacent", "position_adjacent"), ("Spearman\n|i−j|~dist.", "position_order"),
+        ("variance\nPC1–3", "position_top3"), ("CKA with\ntoken table", "head_cka_token"),
+        ("Jacc.@10 with\ntoken table", "head_jaccard10_token")) if key in c]
+    whose = "the position table" if "position_order" in c else "the head against the token table"
+    for heading, cols in ((whose, own), (title, columns),
+                          (f"the {r.method} layout (2-D; purity in the space above)", faithful), ("geometry", geometry)):
         if not cols:
             continue
         table = Table(title=heading, box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
@@ -129,6 +134,8 @@ def _summary(r, max_rows: int = 20) -> None:
         notes.append(f"{r.method} layout at the final snapshot: {r.level} purity@10 {fmt(finite(layout), 2)} in 2-D "
                      f"of {fmt(finite(space), 2)} in the space · trustworthiness "
                      f"{fmt(finite(c['trustworthiness'][-1]), 3)}")
+    if "chance_position_adjacent" in c:
+        notes.append(f"nearest-is-adjacent chance: {fmt(finite(c['chance_position_adjacent'][0]), 2)} · Spearman chance 0")
     for key, name in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
         if f"{key}_coverage" in c:
             notes.append(f"{name} pairs in vocabulary: {np.nanmax(c[f'{key}_coverage']):.0%}")
