@@ -92,7 +92,8 @@ def _summary(r, max_rows: int = 20) -> None:
     c = e.columns
     t = len(e.steps)
     shown = sorted({int(round(x)) - 1 for x in np.geomspace(1, t, min(t, max_rows))}) if t > max_rows else range(t)
-    title = (f"emergence · {len(r.words):,} words · {r.n_snapshots} snapshots"
+    points = "positions" if "position_order" in c else "words"
+    title = (f"emergence · {len(r.words):,} {points} · {r.n_snapshots} snapshots"
              + (f" (showing {len(shown)}; all in {r.metrics_csv.name})" if t > max_rows else ""))
     short = {"subfield": "subfld", "category": "categ"}
     columns = [(f"purity\n{short.get(lvl, lvl)}", f"purity_{lvl}", 2) for lvl in e.levels]
@@ -105,7 +106,7 @@ def _summary(r, max_rows: int = 20) -> None:
         ("Jacc.@10\nprevious", "jaccard10_prev", 2), ("drift\nfrom init", "drift_init", 3),
         ("effective\nrank", "effective_rank", 1), ("aniso-\ntropy", "anisotropy", 3),
         ("centred\naniso.", "anisotropy_centred", 3), ("TwoNN\ndim.", "twonn_dim", 1),
-        ("ρ norm\n~ freq.", "norm_freq_spearman", 2)) if key in c]
+        ("ρ norm\n~ freq.", "norm_freq_spearman", 2)) if key in c and np.isfinite(c[key]).any()]
     faithful = [(f"purity\n{short.get(lvl, lvl)}", f"purity2d_{lvl}", 2) for lvl in e.levels]
     faithful += [("trust-\nworthiness", "trustworthiness", 3)] if "trustworthiness" in c else []
     own = [(head, key, 2) for head, key in (
