@@ -413,6 +413,10 @@ def test_a_checkpoint_without_a_position_table_imports_without_one(tmp_path, bpe
     line = cli_error(["export", str(run.path), str(tmp_path / "p.npz"), "--to", "npz", "--matrix", "position"])
     assert "--matrix position: the imported checkpoints hold no position table; this run has: token, head" in line
     assert not (tmp_path / "p.npz").exists()
+    for command, out in (("animate", tmp_path / "p.gif"), ("explore", tmp_path / "p.html")):
+        line = cli_error([command, str(run.path), "--out", str(out), "--matrix", "position", "--quiet"])
+        assert "--matrix position: the imported checkpoints hold no position table; this run has: token, head" in line
+        assert not out.exists()
 
     # without --head the untied head stays in the checkpoints, and --matrix head says how to read it
     plain = Run.open(quiet_import([root], tmp_path / "plain", tokenizer=bpe).run_dir)

@@ -92,7 +92,8 @@ def _summary(r, max_rows: int = 20) -> None:
     c = e.columns
     t = len(e.steps)
     shown = sorted({int(round(x)) - 1 for x in np.geomspace(1, t, min(t, max_rows))}) if t > max_rows else range(t)
-    title = (f"emergence · {len(r.words):,} words · {r.n_snapshots} snapshots"
+    points = "positions" if "position_order" in c else "words"
+    title = (f"emergence · {len(r.words):,} {points} · {r.n_snapshots} snapshots"
              + (f" (showing {len(shown)}; all in {r.metrics_csv.name})" if t > max_rows else ""))
     short = {"subfield": "subfld", "category": "categ"}
     columns = [(f"purity\n{short.get(lvl, lvl)}", f"purity_{lvl}", 2) for lvl in e.levels]
@@ -105,11 +106,16 @@ def _summary(r, max_rows: int = 20) -> None:
         ("Jacc.@10\nprevious", "jaccard10_prev", 2), ("drift\nfrom init", "drift_init", 3),
         ("effective\nrank", "effective_rank", 1), ("aniso-\ntropy", "anisotropy", 3),
         ("centred\naniso.", "anisotropy_centred", 3), ("TwoNN\ndim.", "twonn_dim", 1),
-        ("ρ norm\n~ freq.", "norm_freq_spearman", 2)) if key in c]
+        ("ρ norm\n~ freq.", "norm_freq_spearman", 2)) if key in c and np.isfinite(c[key]).any()]
     faithful = [(f"purity\n{short.get(lvl, lvl)}", f"purity2d_{lvl}", 2) for lvl in e.levels]
     faithful += [("trust-\nworthiness", "trustworthiness", 3)] if "trustworthiness" in c else []
-    for heading, cols in ((title, columns), (f"the {r.method} layout (2-D; purity in the space above)", faithful),
-                          ("geometry", geometry)):
+    own = [(head, key, 2) for head, key in (
+        ("nearest is\nadjacent", "position_adjacent"), ("Spearman\n|i−j|~dist.", "position_order"),
+        ("variance\nPC1–3", "position_top3"), ("CKA with\ntoken table", "head_cka_token"),
+        ("Jacc.@10 with\ntoken table", "head_jaccard10_token")) if key in c]
+    whose = "the position table" if "position_order" in c else "the head against the token table"
+    for heading, cols in ((whose, own), (title, columns),
+                          (f"the {r.method} layout (2-D; purity in the space above)", faithful), ("geometry", geometry)):
         if not cols:
             continue
         table = Table(title=heading, box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
@@ -129,6 +135,8 @@ def _summary(r, max_rows: int = 20) -> None:
         notes.append(f"{r.method} layout at the final snapshot: {r.level} purity@10 {fmt(finite(layout), 2)} in 2-D "
                      f"of {fmt(finite(space), 2)} in the space · trustworthiness "
                      f"{fmt(finite(c['trustworthiness'][-1]), 3)}")
+    if "chance_position_adjacent" in c:
+        notes.append(f"nearest-is-adjacent chance: {fmt(finite(c['chance_position_adjacent'][0]), 2)} · Spearman chance 0")
     for key, name in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
         if f"{key}_coverage" in c:
             notes.append(f"{name} pairs in vocabulary: {np.nanmax(c[f'{key}_coverage']):.0%}")

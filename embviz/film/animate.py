@@ -7,6 +7,7 @@ Reads only the run directory (never retrains). :func:`animate` runs the stages o
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable
@@ -132,7 +133,8 @@ def side_paths(film: Path) -> tuple[Path, Path, Path]:
 def film_of(run: Run, snapshots: list[Snapshot], selection: Selection, trajectory: Trajectory, table: Emergence,
             options: AnimateOptions):
     """The :class:`~embviz.film.drawing.Film` of a run's layouts [T, n, 2]: words coloured by the selection's
-    level, the snapshots' steps, epochs and losses, the run's loss curve and the film's title."""
+    level (positions: a sequence film, by index), the snapshots' steps, epochs and losses, the run's loss curve
+    and the film's title."""
     from embviz.film.drawing import Film
 
     colours = selection.labels(selection.level)
@@ -143,7 +145,7 @@ def film_of(run: Run, snapshots: list[Snapshot], selection: Selection, trajector
     steps = np.array([s.step for s in snapshots], dtype=float)
     epochs = np.array([s.epoch for s in snapshots], dtype=float)
     return Film(trajectory.positions, selection.words, labels, steps, epochs, table.losses, loss_curve,
-                film_title(run, selection, options))
+                film_title(run, selection, options), sequence="position" if options.matrix == "position" else None)
 
 
 def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, trajectory: Trajectory, table: Emergence,
@@ -152,7 +154,6 @@ def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, tra
     """Render the film (a gif beside ``film_path`` when ffmpeg is missing), the grid and the metric curves,
     and write the metrics CSV. Returns ``(RenderResult, grid, metrics_png, metrics_csv)``."""
     from embviz.film import figures, render
-    from embviz.film.drawing import Film
 
     grid_path, metrics_png, metrics_csv = side_paths(film_path)
     film = film_of(run, snapshots, selection, trajectory, table, options)
@@ -163,7 +164,7 @@ def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, tra
         warnings.warn(f"{e}; writing {film_path.name} instead", stacklevel=2)
         result = render.render_film(film, film_path, options.film, fmt="gif", progress=progress)
     laps("film")
-    grid_film = Film(film.positions, film.words, film.labels, film.steps, film.epochs, film.losses, title=film.title)
+    grid_film = dataclasses.replace(film, loss_curve=(np.zeros(0), np.zeros(0)))
     figures.render_grid(grid_film, grid_path, snapshots=list(options.grid_snapshots) if options.grid_snapshots else None,
                        font=options.film.font)
     curves, chance = table.curves()

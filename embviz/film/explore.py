@@ -150,11 +150,15 @@ def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: 
 
 def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str = DEFAULT_VIEW) -> dict:
     """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays."""
-    from embviz.film.drawing import category_colors
+    from embviz.film.drawing import category_colors, sequence_colors
+    from embviz.measure.positions import MATRIX_COLUMNS
 
     sel = stages.selection
     n = len(sel.words)
     levels = []
+    if stages.rows.matrix == "position":  # each position its own colour along the film's sequential colormap
+        levels.append({"name": "position", "categories": sel.words, "codes": list(range(n)),
+                       "colours": ["#%02x%02x%02x" % tuple(round(255 * v) for v in c[:3]) for c in sequence_colors(n)]})
     for level in sel.levels:
         labels = sel.labels(level)
         colours = category_colors(labels)
@@ -168,6 +172,7 @@ def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str =
     curves = {f"purity · {lvl}": _nan_to_none(table.columns[f"purity_{lvl}"]) for lvl in table.levels}
     curves.update({f"purity in 2-D · {lvl}": _nan_to_none(table.columns[f"purity2d_{lvl}"]) for lvl in table.levels})
     curves["trustworthiness of 2-D"] = _nan_to_none(table.columns["trustworthiness"])
+    curves.update({title: _nan_to_none(table.columns[key]) for key, title in MATRIX_COLUMNS.items() if key in table.columns})
     chance = {f"purity · {lvl}": _nan_to_none(table.columns[f"chance_{lvl}"][:1])[0] for lvl in table.levels}
     snaps = stages.snapshots
     data = {

@@ -36,7 +36,8 @@ def _panel_shape(count: int, max_cols: int = 3) -> tuple[int, int]:
 
 
 def grid_figure(film: Film, snapshots: Sequence[int] | None = None, *, label: int = 12) -> Figure:
-    """Small multiples of the chosen snapshot layouts, shared colours, one legend (Agg canvas attached)."""
+    """Small multiples of the chosen snapshot layouts, shared colours, one legend (a sequence film: its points
+    joined in order and one colourbar) (Agg canvas attached)."""
     t = len(film.positions)
     chosen = default_grid_snapshots(film.positions) if snapshots is None else list(snapshots)
     if not chosen or any(not 0 <= s < t for s in chosen):
@@ -44,14 +45,19 @@ def grid_figure(film: Film, snapshots: Sequence[int] | None = None, *, label: in
     rows, cols = _panel_shape(len(chosen))
     fig = Figure(figsize=(3.2 * cols, 3.2 * rows + 0.9), layout="constrained", facecolor="white")
     FigureCanvasAgg(fig)
-    groups = drawing.point_groups(film.labels)
-    label_index = drawing.choose_label_words(film.words, film.labels, label)
+    groups = drawing.film_groups(film)
+    colours = drawing.point_colors(film)
+    label_index = drawing.film_label_index(film, label)
     area = drawing.marker_area(film.positions.shape[1], (3.0 * 72) ** 2, 1.0)
+    axes = []
     for panel, s in enumerate(chosen):
         ax = fig.add_subplot(rows, cols, panel + 1)
+        axes.append(ax)
         pos = film.positions[s]
+        if film.sequence:
+            ax.plot(*pos.T, color=drawing.SEQUENCE_LINE, lw=0.6)
         for g in groups:
-            ax.scatter(*pos[g.index].T, s=area * (0.45 if g.small else 1.0), c=[g.color], linewidths=0)
+            ax.scatter(*pos[g.index].T, s=area * (0.45 if g.small else 1.0), c=colours[g.index], linewidths=0)
         for i in label_index:
             ax.annotate(film.words[i], pos[i], xytext=(2, 2), textcoords="offset points", fontsize=6,
                         color="0.1", annotation_clip=True, parse_math=False)
@@ -61,8 +67,12 @@ def grid_figure(film: Film, snapshots: Sequence[int] | None = None, *, label: in
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{drawing.epoch_text(film.epochs[s])}step {round(film.steps[s]):,}", fontsize=9)
-    fig.legend(handles=drawing.legend_handles(groups, 8), loc="outside lower center", fontsize=8, frameon=False,
-               ncols=max(1, min(len(groups), int(cols * 3.2 / 1.7))), handlelength=1.0, columnspacing=1.0)
+    if film.sequence:
+        fig.colorbar(drawing.sequence_colormap(len(film.words)), ax=axes, location="bottom", shrink=0.5, aspect=40,
+                     label=film.sequence)
+    else:
+        fig.legend(handles=drawing.legend_handles(groups, 8), loc="outside lower center", fontsize=8, frameon=False,
+                   ncols=max(1, min(len(groups), int(cols * 3.2 / 1.7))), handlelength=1.0, columnspacing=1.0)
     if film.title:
         fig.suptitle(film.title, fontsize=11)
     return fig

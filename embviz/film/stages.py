@@ -8,7 +8,8 @@ call to get exactly the film's words, layouts and numbers without a film.
    under ``projections/``;
 5. :func:`measure` — purity, silhouette, neighbour overlap, CKA, drift and word-similarity scores per
    snapshot on the full-dimensional rows, and how faithful the layout is to them (2-D purity,
-   trustworthiness) — an :class:`~embviz.measure.emergence.Emergence` table, cached too.
+   trustworthiness), plus the position table's order or an untied head's agreement with the token table
+   (:func:`matrix_columns`) — an :class:`~embviz.measure.emergence.Emergence` table, cached too.
 
 :func:`film_stages` runs 3–5 for chosen snapshots and words.
 """
@@ -152,8 +153,10 @@ def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Be
     epochs = [s.epoch for s in snapshots]
     losses = [s.train_loss if s.train_loss is not None else s.val_loss for s in snapshots]
     store = EmergenceCache(run.path) if cache else None
-    key = EmergenceCache.key(selection.rows, selection.words, selection.level_labels,
-                             [describe_snapshot(run, s, rows.matrix) for s in snapshots], bench.files, trajectory.key)
+    matrices = (rows.matrix, DEFAULT_MATRIX) if rows.matrix == "head" else (rows.matrix,)  # the head is measured
+    described = [describe_snapshot(run, s, matrix) for matrix in matrices for s in snapshots]  # against the tokens
+    key = EmergenceCache.key(selection.rows, selection.words, selection.level_labels, described, bench.files,
+                             trajectory.key)
     table = store.load(key, steps, epochs, losses, selection.levels) if store else None
     cached = table is not None
     if cached:
@@ -164,6 +167,7 @@ def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Be
                                   layouts=trajectory.positions, benchmark_vectors=rows.bench,
                                   benchmark_words=bench.words, benchmark_files=bench.files, progress=progress,
                                   frequencies=selection.counts if any(selection.counts) else None)
+        table.columns.update(matrix_columns(rows))
         if store:
             store.save(key, table)
     warning = table.unfaithful(selection.level)
@@ -171,6 +175,18 @@ def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Be
         hint = " (try --method umap)" if trajectory.method == "pca" else ""
         warnings.warn(warning + hint, stacklevel=2)
     return table, cached
+
+
+def matrix_columns(rows: SnapshotRows) -> dict[str, np.ndarray]:
+    """The columns [T] of the filmed matrix itself: the position table's order (``position_columns``), an untied
+    head's agreement with the same rows of the token table (``head_columns``); none for the token table."""
+    from embviz.measure.positions import head_columns, position_columns
+
+    if rows.matrix == "position":
+        return position_columns(rows.shown)
+    if rows.matrix == "head":
+        return head_columns(rows.shown, SnapshotRows(rows.run, rows.snapshots, rows.rows).shown)
+    return {}
 
 
 # -- the title --------------------------------------------------------------------------------

@@ -22,6 +22,10 @@ Columns (``<L>`` is each category level, e.g. ``pos``, ``field``, ``subfield``):
 ``twonn_dim``           TwoNN intrinsic dimension
 ``norm_freq_spearman``  Spearman of the vector norm with the token's corpus count (nan when counts are unknown)
 ``wordsim353_spearman`` / ``simlex999_spearman`` and their ``_coverage``: gensim-equal pair scores
+
+A film of the position table or of an untied head adds the columns of :data:`embviz.measure.positions.MATRIX_COLUMNS`
+(``position_adjacent``, ``position_order``, ``position_top3`` and ``chance_position_adjacent``; ``head_cka_token``,
+``head_jaccard10_token``), drawn first among the curves.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from embviz.errors import EmbvizError
 from embviz.measure import geometry as g
 from embviz.measure import metrics as m
 from embviz.measure.gensim_eval import WordIndex, file_key, word_pair_spearman
+from embviz.measure.positions import MATRIX_COLUMNS
 from embviz.progress import Ticks
 from embviz.rundir.files import read_json, write_json
 from embviz.rundir.run import PROJECTIONS
@@ -91,8 +96,13 @@ class Emergence:
     def curves(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """Panels for ``figures.render_curves``: {title: values [T]} and {title: chance level}.
         The 2-D purity is drawn beside the d-dimensional one (:meth:`layout_curves`)."""
-        table: dict[str, np.ndarray] = {}
+        table: dict[str, np.ndarray] = {title: self.columns[key] for key, title in MATRIX_COLUMNS.items()
+                                        if key in self.columns}
         chance: dict[str, float] = {}
+        for key, level in (("position_adjacent", "chance_position_adjacent"), ("position_order", None),
+                           ("head_jaccard10_token", "chance_jaccard10")):
+            if key in self.columns:
+                chance[MATRIX_COLUMNS[key]] = float(self.columns[level][0]) if level else 0.0
         for level in self.levels:
             title = f"purity@{K} · {level}"
             table[title] = self.columns[f"purity_{level}"]
@@ -107,13 +117,14 @@ class Emergence:
         table["linear CKA with final"] = self.columns["cka_final"]
         table["drift from previous"] = self.columns["drift_prev"]
         for key, title in GEOMETRY_PANELS.items():
-            if key in self.columns:
+            if key in self.columns and np.isfinite(self.columns[key]).any():  # no frequencies: no norm panel
                 table[title] = self.columns[key]
         if "chance_jaccard10" in self.columns:
             for title in (f"Jaccard@{K} with final", GEOMETRY_PANELS["jaccard10_prev"]):
                 chance[title] = float(self.columns["chance_jaccard10"][0])
             for key in ("anisotropy", "norm_freq_spearman"):
-                chance[GEOMETRY_PANELS[key]] = 0.0
+                if GEOMETRY_PANELS[key] in table:
+                    chance[GEOMETRY_PANELS[key]] = 0.0
         for name, label in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
             key = f"{name}_spearman"
             if key in self.columns and np.isfinite(self.columns[key]).any():
@@ -156,7 +167,7 @@ class EmergenceCache:
     names, steps, sizes and modification times), the benchmark files, the threshold and the layout.
     """
 
-    VERSION = 3
+    VERSION = 4
 
     def __init__(self, run_path: Path):
         self.folder = Path(run_path) / PROJECTIONS
