@@ -75,7 +75,8 @@ def report(path: Path) -> None:
     level_labels = {lvl: [at_level(c, 0 if lvl == "category" else LEVELS.index(lvl)) for c in categories]
                     for lvl in levels}
     probes = rsa.probes(level_labels, counts if any(counts) else None)
-    curves = {name: np.array([rsa.rsa_scores(load(t), probes)[name] for t in range(len(snaps))]) for name in probes}
+    scores = [rsa.rsa_scores(load(t), probes) for t in range(len(snaps))]
+    curves = {name: np.array([row[name] for row in scores]) for name in probes}
     for name, curve in curves.items():
         reach = next((steps[t] for t in range(len(steps)) if curve[t] >= 0.9 * curve[-1]), None) \
             if curve[-1] > 0 else None
