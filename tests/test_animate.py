@@ -200,7 +200,7 @@ def test_animate_writes_everything(run_copy: Path, tmp_path: Path) -> None:
     assert 0.5 < float(rows[-1]["trustworthiness"]) <= 1.0
     assert result.level == "field" and len(result.words) == 120
     assert result.files == [out, tmp_path / "out/toy-grid.png", tmp_path / "out/toy-metrics.png",
-                            tmp_path / "out/toy-metrics.csv"]
+                            tmp_path / "out/toy-metrics.csv", run_copy / "settle.csv", tmp_path / "out/toy-settle.png"]
 
 
 @pytest.mark.slow

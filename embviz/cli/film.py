@@ -40,7 +40,8 @@ def animate(
     ctx: typer.Context,
     run_dir: Path = typer.Argument(..., help="A run directory written by embviz train."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Film file, .mp4 or .gif [default: <run>/film.mp4]; "
-                                                                "also writes <out>-grid.png, -metrics.png, -metrics.csv."),
+                                                                "also writes <out>-grid.png, -metrics.png, -metrics.csv, "
+                                                                "-settle.png and <run>/settle.csv."),
     fmt: Optional[str] = typer.Option(_ANIMATE.fmt, "--format", help="mp4 or gif [default: from --out, else mp4]."),
     overwrite: opt.Overwrite = _ANIMATE_DEFAULTS["overwrite"],
     matrix: opt.Matrix = _ANIMATE.matrix,
@@ -140,13 +141,18 @@ def _summary(r, max_rows: int = 20) -> None:
     for key, name in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
         if f"{key}_coverage" in c:
             notes.append(f"{name} pairs in vocabulary: {np.nanmax(c[f'{key}_coverage']):.0%}")
+    if r.settled is not None:
+        from embviz.measure.settle import findings_line
+
+        notes.append(findings_line(r.settled.findings))
     cached = [name for name, hit in (("projection", r.projection_cached), ("metrics", r.metrics_cached)) if hit]
     if cached:
         notes.append(f"Reused the cached {' and '.join(cached)}.")
     for note in notes:
         out.print(note, highlight=False, soft_wrap=True)
     out.print(f"Film: {r.film} ({r.n_frames} frames, {r.width}x{r.height}, {r.fmt})", highlight=False, soft_wrap=True)
-    for name, path in (("Grid", r.grid), ("Metrics plot", r.metrics_png), ("Metrics table", r.metrics_csv)):
+    settle = [("Settle table", r.settled.path), ("Settle plot", r.settle_png)] if r.settled is not None else []
+    for name, path in (("Grid", r.grid), ("Metrics plot", r.metrics_png), ("Metrics table", r.metrics_csv), *settle):
         out.print(f"{name}: {path}", highlight=False, soft_wrap=True)
 
 

@@ -4,7 +4,8 @@ The page (``embviz/web/explorer.{html,js,css}``, inlined at write time) needs no
 server. It shows the same words, layout and emergence curves as ``animate`` for the same options,
 and adds what a film cannot: hover, search, and for a clicked word its 10 nearest neighbours in the
 original d-dimensional space at every snapshot (cosine, :func:`embviz.measure.metrics.knn_graph`) and its
-trail. When ``compare-word2vec`` has run, the Word2Vec space (projected like the run, scaled and
+trail. Each word carries its settle step (``settle``, null where it never settles or for the position table), and
+``<run>/settle.csv`` is written as ``animate`` writes it. When ``compare-word2vec`` has run, the Word2Vec space (projected like the run, scaled and
 rotated onto the final snapshot) and its neighbours come along.
 
 Numbers travel as base64 of little-endian typed arrays inside one JSON block; tokens only as JSON
@@ -34,6 +35,7 @@ from embviz.film.stages import (
     film_snapshots,
     film_stages,
     projector_for,
+    write_settle,
 )
 from embviz.layout.projectors import align_to
 from embviz.layout.trajectory import TrajectoryCache, project_snapshots
@@ -182,12 +184,21 @@ def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str =
         "steps": [s.step for s in snaps], "epochs": [s.epoch for s in snaps],
         "trainLoss": [s.train_loss for s in snaps], "valLoss": [s.val_loss for s in snaps],
         "curves": curves, "chance": chance, "loss": _nan_to_none(table.losses),
+        "settle": settle_of(stages),
         "positions": _b64(stages.trajectory.positions, "f4"), "nbrIndex": _b64(idx, "u2"), "nbrCos": _b64(cos, "f4"),
     }
     if w2v is not None:
         pos, widx, wcos = w2v
         data["word2vec"] = {"positions": _b64(pos, "f4"), "nbrIndex": _b64(widx, "u2"), "nbrCos": _b64(wcos, "f4")}
     return data
+
+
+def settle_of(stages: Stages) -> list[int | None]:
+    """Each shown word's settle step (None where it never settles, or for a film of another matrix than tokens)."""
+    if stages.settle is None:
+        return [None] * len(stages.selection.words)
+    steps = stages.settle.settle_step()[stages.selection.rows]
+    return [None if np.isnan(s) else int(s) for s in steps]
 
 
 def render_page(data: dict) -> str:
@@ -221,6 +232,8 @@ def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     selection = choose_words(run, options)
     _check_size(selection.rows.size, len(snapshots))  # before any snapshot is read
     stages = film_stages(run, snapshots, selection, options, progress=progress)
+    if stages.settle is not None:
+        write_settle(run, stages.settle)
     idx, cos = neighbours(stages.rows.shown, progress=for_stage(progress, "neighbours"))
     w2v = word2vec_layout(run, stages.selection, stages.trajectory.positions[-1], options)
     data = page_data(stages, idx, cos, w2v, options.film.view)

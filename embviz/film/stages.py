@@ -11,7 +11,10 @@ call to get exactly the film's words, layouts and numbers without a film.
    trustworthiness), plus the position table's order or an untied head's agreement with the token table
    (:func:`matrix_columns`) — an :class:`~embviz.measure.emergence.Emergence` table, cached too.
 
-:func:`film_stages` runs 3–5 for chosen snapshots and words.
+6. :func:`settle` — who settles first: each vocabulary word's settle step and its cosine with its initial
+   vector (:class:`~embviz.measure.settle.Settle`, over the whole token table), cached too.
+
+:func:`film_stages` runs 3–6 for chosen snapshots and words.
 """
 
 from __future__ import annotations
@@ -26,15 +29,19 @@ import numpy as np
 
 from embviz.errors import EmbvizError, RunError
 from embviz.film.animate_options import AnimateOptions
-from embviz.film.selection import Selection
+from embviz.film.selection import Selection, word_classes
 from embviz.layout.projectors import Projector, make_projector
 from embviz.layout.trajectory import Trajectory, TrajectoryCache, project_snapshots
 from embviz.measure.emergence import Emergence, EmergenceCache, compute_emergence
+from embviz.measure.settle import K as SETTLE_K
+from embviz.measure.settle import Settle, SettleCache, measure_settle, settle_findings
 from embviz.progress import Progress, Ticks, for_stage
+from embviz.rundir.files import write_text
 from embviz.rundir.run import Run, Snapshot
 from embviz.rundir.snapshot import DEFAULT_MATRIX
 from embviz.text.tokenizer import word_form
 
+SETTLE_CSV = "settle.csv"
 PROJECTING = {"umap": "projecting (UMAP; numba compiles once per environment)"}
 """The projecting stage's name by method, where the first film pays more than the projection itself."""
 
@@ -189,6 +196,54 @@ def matrix_columns(rows: SnapshotRows) -> dict[str, np.ndarray]:
     return {}
 
 
+# -- 6. settling ------------------------------------------------------------------------------
+
+
+def settle(run: Run, snapshots: list[Snapshot], options: AnimateOptions, *,
+           progress: Ticks | None = None) -> Settle | None:
+    """Who settles first in the run's token table, every word of the vocabulary (None when the film shows
+    another matrix), from the run's cache when ``options.cache`` allows."""
+    if options.matrix != DEFAULT_MATRIX:
+        return None
+    steps = [s.step for s in snapshots]
+    store = SettleCache(run.path) if options.cache else None
+    key = SettleCache.key([describe_snapshot(run, s) for s in snapshots], SETTLE_K)
+    found = store.load(key, steps, SETTLE_K) if store else None
+    if found is not None:
+        if progress:
+            progress(len(steps), len(steps))
+        return found
+    found = measure_settle(lambda t: run.load_snapshot(snapshots[t]), steps, SETTLE_K, progress=progress)
+    if store:
+        store.save(key, found)
+    return found
+
+
+@dataclass(frozen=True)
+class Settled:
+    """``<run>/settle.csv`` as written, and what it holds per vocabulary word [V]: settle step (nan = never),
+    corpus count, word class; with :func:`~embviz.measure.settle.settle_findings` of them."""
+
+    path: Path
+    steps: np.ndarray
+    counts: np.ndarray
+    classes: list[str]
+    findings: dict
+
+
+def write_settle(run: Run, settled: Settle) -> Settled:
+    """Write ``<run>/settle.csv`` (atomically; regenerated freely, like the default film) and say what it holds."""
+    tokens, counts, categories = run.vocab()
+    classes = word_classes(tokens, categories)
+    path = run.path / SETTLE_CSV
+    try:
+        write_text(path, settled.to_csv(tokens, counts, categories, classes))
+    except OSError as e:
+        raise EmbvizError(f"cannot write {path}: {e.strerror or e}") from None
+    steps = settled.settle_step()
+    return Settled(path, steps, np.asarray(counts), classes, settle_findings(steps, counts, classes))
+
+
 # -- the title --------------------------------------------------------------------------------
 
 
@@ -213,7 +268,8 @@ def corpus_name(run: Run) -> str | None:
 @dataclass(frozen=True)
 class Stages:
     """The film's stages for one set of options: its snapshots, words, trajectory [T, n, 2], emergence
-    table (and whether it came from the cache), the gathered rows and the film's title."""
+    table (and whether it came from the cache), the gathered rows, the film's title and who settles first
+    (None for the position table)."""
 
     snapshots: list[Snapshot]
     selection: Selection
@@ -222,13 +278,14 @@ class Stages:
     metrics_cached: bool
     rows: SnapshotRows
     title: str
+    settle: Settle | None = None
 
 
 def film_stages(run: Run, snapshots: list[Snapshot], selection: Selection, options: AnimateOptions, *,
                 progress: Progress | None = None, laps: Callable[[str], None] = lambda name: None) -> Stages:
     """Stages 3–5 for ``snapshots`` (from :func:`film_snapshots`) and ``selection`` (from
     :func:`~embviz.film.selection.choose_words`): rows, projection and metrics, from the run's caches where
-    ``options.cache`` allows. ``laps(name)`` is called after each of "setup", "project" and "metrics"."""
+    ``options.cache`` allows. ``laps(name)`` is called after each of "setup", "project", "metrics" and "settle"."""
     bench = word_benchmarks(run.vocab()[0]) if options.matrix != "position" else Benchmarks(
         {}, np.zeros(0, dtype=np.int64), [])  # positions are not words: no word-similarity scores
     rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=for_stage(progress, "loading"),
@@ -240,4 +297,7 @@ def film_stages(run: Run, snapshots: list[Snapshot], selection: Selection, optio
     table, metrics_cached = measure(run, snapshots, selection, bench, rows, trajectory, cache=options.cache,
                                     progress=for_stage(progress, "metrics"))
     laps("metrics")
-    return Stages(snapshots, selection, trajectory, table, metrics_cached, rows, film_title(run, selection, options))
+    settled = settle(run, snapshots, options, progress=for_stage(progress, "settling (whole vocabulary)"))
+    laps("settle")
+    return Stages(snapshots, selection, trajectory, table, metrics_cached, rows, film_title(run, selection, options),
+                  settled)

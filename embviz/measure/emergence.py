@@ -22,6 +22,8 @@ Columns (``<L>`` is each category level, e.g. ``pos``, ``field``, ``subfield``):
 ``twonn_dim``           TwoNN intrinsic dimension
 ``norm_freq_spearman``  Spearman of the vector norm with the token's corpus count (nan when counts are unknown)
 ``wordsim353_spearman`` / ``simlex999_spearman`` and their ``_coverage``: gensim-equal pair scores
+``rsa_<L>``             RSA: Spearman of two words' cosine with same (1) / different (0) category at level L
+``rsa_logfreq``         RSA: Spearman of two words' cosine with −|log count difference| (:mod:`embviz.measure.rsa`)
 
 A film of the position table or of an untied head adds the columns of :data:`embviz.measure.positions.MATRIX_COLUMNS`
 (``position_adjacent``, ``position_order``, ``position_top3`` and ``chance_position_adjacent``; ``head_cka_token``,
@@ -45,6 +47,7 @@ import numpy as np
 from embviz.errors import EmbvizError
 from embviz.measure import geometry as g
 from embviz.measure import metrics as m
+from embviz.measure import rsa
 from embviz.measure.gensim_eval import WordIndex, file_key, word_pair_spearman
 from embviz.measure.positions import MATRIX_COLUMNS
 from embviz.progress import Ticks
@@ -130,6 +133,10 @@ class Emergence:
             if key in self.columns and np.isfinite(self.columns[key]).any():
                 coverage = np.nanmax(self.columns[f"{name}_coverage"])
                 table[f"{label} Spearman ({coverage:.0%} pairs)"] = self.columns[key]
+        for key in self.columns:
+            if key.startswith("rsa_"):
+                title = "RSA · " + ("log frequency" if key == f"rsa_{rsa.FREQUENCY}" else key.removeprefix("rsa_"))
+                table[title], chance[title] = self.columns[key], 0.0
         return table, chance
 
     def layout_curves(self) -> dict[str, tuple[str, np.ndarray]]:
@@ -167,7 +174,7 @@ class EmergenceCache:
     names, steps, sizes and modification times), the benchmark files, the threshold and the layout.
     """
 
-    VERSION = 4
+    VERSION = 5
 
     def __init__(self, run_path: Path):
         self.folder = Path(run_path) / PROJECTIONS
@@ -314,6 +321,9 @@ def _compute(
         cols[f"{name}_spearman"] = np.full(t_count, np.nan)
         cols[f"{name}_coverage"] = np.full(t_count, 0.0 if not use_bench else np.nan)
     index = WordIndex.from_words(list(benchmark_words)) if use_bench else None
+    probes = rsa.probes(level_labels, frequencies)
+    for name in probes:
+        cols[name] = np.full(t_count, np.nan)
 
     final = np.asarray(matrices[-1])
     k = min(K, n - 1)
@@ -367,6 +377,8 @@ def _compute(
         if frequencies is not None:
             cols["norm_freq_spearman"][t] = g.norm_frequency_spearman(x, frequencies)
         previous = x
+        for name, value in rsa.rsa_scores(x, probes).items():
+            cols[name][t] = value
         if use_bench:
             vectors = benchmark_vectors[t]
             for name, path in bench.items():
