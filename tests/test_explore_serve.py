@@ -128,12 +128,16 @@ def test_server_stops_and_frees_its_port(run_dir):
     socket.create_server(("127.0.0.1", served.server.port)).close()  # the port is free again
 
 
-def test_port_in_use_is_refused_before_any_work(run_dir, tmp_path):
+@pytest.mark.filterwarnings("ignore:the 2-D layout keeps")
+def test_port_in_use_is_refused_before_any_work(tmp_path):
+    run = make_toy_run(tmp_path / "run", n_words=30, n_snapshots=3, dim=8)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError, match=f"port {port} on 127.0.0.1 is in use"):
-            serve_explore(run_dir, PCA, port=port)
-    assert not (run_dir / "projections").exists()  # refused before the layout
+            serve_explore(run.path, AnimateOptions(method="pca"), port=port)
+    assert not (run.path / "projections").exists()  # refused before the layout (which would be cached there)
+    serve_explore(run.path, AnimateOptions(method="pca"), port=0).server.stop()
+    assert (run.path / "projections").is_dir()
 
 
 def test_too_many_rows_are_refused(run_dir, monkeypatch):
