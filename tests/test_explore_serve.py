@@ -140,6 +140,16 @@ def test_port_in_use_is_refused_before_any_work(tmp_path):
     assert (run.path / "projections").is_dir()
 
 
+def test_a_run_too_big_for_one_file_is_served(run_dir, monkeypatch):
+    monkeypatch.setattr(ex, "MAX_CELLS", 100)
+    with pytest.raises(ConfigError, match="serve it with --serve"):
+        ex.explore(run_dir, options=PCA)
+    served = serve_explore(run_dir, PCA)
+    with served.server:
+        status, body = _get(served, "/")
+    assert status == 200 and _page_data(body.decode())["n"] == 80
+
+
 def test_too_many_rows_are_refused(run_dir, monkeypatch):
     monkeypatch.setattr(ex, "MAX_GATHERED", 1000)
     with pytest.raises(ConfigError, match="80 words × 5 snapshots × d 16 .* narrow the words with --top"):

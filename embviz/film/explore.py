@@ -111,8 +111,8 @@ def _check_size(n_words: int, n_snapshots: int) -> None:
     if n_words > MAX_WORDS or cells > MAX_CELLS:
         raise ConfigError(
             f"{n_words:,} words × {n_snapshots} snapshots is too much for one page (at most {MAX_WORDS:,} words and "
-            f"{MAX_CELLS:,} words × snapshots); narrow the words with --top, --content-only, or --words/--words-file "
-            "with --only")
+            f"{MAX_CELLS:,} words × snapshots); serve it with --serve (the neighbours stay in the run), or narrow the "
+            "words with --top, --content-only, or --words/--words-file with --only")
 
 
 def check_gathered(n_words: int, n_snapshots: int, dim: int) -> None:
