@@ -105,5 +105,5 @@ def test_too_many_words_are_refused_with_a_way_out(toy: Path, tmp_path: Path, ca
     with pytest.raises(SystemExit) as e:
         main(["explore", str(toy), "--out", str(tmp_path / "x.html")])
     err = capsys.readouterr().err.strip()
-    assert e.value.code == 1 and err.startswith("Error:") and "--top" in err and "--only" in err
+    assert e.value.code == 1 and err.startswith("Error:") and "--top" in err and "--only" in err and "--serve" in err
     assert len(err.splitlines()) == 1 and not (tmp_path / "x.html").exists()

@@ -15,11 +15,13 @@ from embviz.errors import ConfigError
 from embviz.film.animate import animate as run_animate
 from embviz.film.animate_options import AnimateOptions, FilmOptions
 from embviz.film.explore import explore as run_explore
+from embviz.film.explore_serve import serve_explore
 
 _ANIMATE = AnimateOptions()
 _FILM = _ANIMATE.film
 _EXPLORE = defaults_of(run_explore)
 _ANIMATE_DEFAULTS = defaults_of(run_animate)
+_SERVE = defaults_of(serve_explore)
 
 
 def _film_options(params: dict, **given) -> AnimateOptions:
@@ -175,12 +177,37 @@ def explore(
     level: opt.Level = _ANIMATE.level,
     cache: opt.Cache = _ANIMATE.cache,
     seed: opt.Seed = _ANIMATE.seed,
+    serve: bool = typer.Option(False, "--serve", help="Serve the page on 127.0.0.1 instead of writing it, with each "
+                                                     "word's neighbours read from the snapshots when clicked (for runs "
+                                                     "too big for one file); Ctrl-C stops."),
+    port: opt.Port = _SERVE["port"],
     quiet: opt.Quiet = False,
 ) -> None:
     """Write one self-contained HTML page to play, pause, search and click through the run's training."""
+    if serve:
+        if out_file is not None:
+            raise ConfigError("--serve serves the page instead of writing it; leave out --out")
+        return _serve(run_dir, _film_options(ctx.params), port, quiet)
     with Bars(quiet) as bars:
         result = run_explore(run_dir, out_file, _film_options(ctx.params), overwrite=overwrite, progress=bars.update)
     if not quiet:
         w2v = " with the Word2Vec space" if result.word2vec else ""
         out.print(f"Explorer: {result.path} ({result.n_words:,} words × {result.n_snapshots} snapshots{w2v}, "
                   f"{result.size_bytes / 1e6:.1f} MB)", highlight=False, soft_wrap=True)
+
+
+def _serve(run_dir: Path, options: AnimateOptions, port: int, quiet: bool) -> None:
+    import time
+
+    with Bars(quiet) as bars:
+        served = serve_explore(run_dir, options, port=port, progress=bars.update)
+    with served.server:
+        if not quiet:
+            out.print(f"Explorer: {served.url} ({served.n_words:,} words × {served.n_snapshots} snapshots, page "
+                      f"{served.page_bytes / 1e6:.1f} MB, neighbours {served.engine.mode}); Ctrl-C stops",
+                      highlight=False, soft_wrap=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass

@@ -50,6 +50,9 @@ MAX_WORDS = 20_000
 """Neighbour indices travel as uint16; the page also stays responsive well below this."""
 MAX_CELLS = 250_000
 """At most this many words × snapshots (≈ 23 MB of page): above it the page is slow to open and to mail."""
+MAX_GATHERED = 2 * 2**30
+"""A served page's words: at most this many bytes of their rows (float32, every snapshot) are read for the
+layout and the measures (2,300 words × 154 snapshots × d 768 are 1.1 GB)."""
 DEFAULT_NAME = "explorer.html"
 _ESCAPES = str.maketrans({ch: f"\\u{ord(ch):04x}" for ch in "<>&\u2028\u2029"})
 
@@ -110,8 +113,19 @@ def _check_size(n_words: int, n_snapshots: int) -> None:
     if n_words > MAX_WORDS or cells > MAX_CELLS:
         raise ConfigError(
             f"{n_words:,} words × {n_snapshots} snapshots is too much for one page (at most {MAX_WORDS:,} words and "
-            f"{MAX_CELLS:,} words × snapshots); narrow the words with --top, --content-only, or --words/--words-file "
-            "with --only")
+            f"{MAX_CELLS:,} words × snapshots); serve it with --serve (the neighbours stay in the run), or narrow the "
+            "words with --top, --content-only, or --words/--words-file with --only")
+
+
+def check_gathered(n_words: int, n_snapshots: int, dim: int) -> None:
+    """Refuse words whose rows of every snapshot (float32 [T, n, d], what the layout and the measures read)
+    would take more than :data:`MAX_GATHERED` bytes."""
+    size = 4 * n_words * n_snapshots * dim
+    if size > MAX_GATHERED:
+        raise ConfigError(
+            f"{n_words:,} words × {n_snapshots} snapshots × d {dim} are {size / 1e9:,.1f} GB of rows to lay out and "
+            f"measure (at most {MAX_GATHERED / 1e9:.1f} GB); narrow the words with --top, --content-only, or "
+            "--words/--words-file with --only")
 
 
 def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: AnimateOptions
@@ -150,8 +164,11 @@ def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: 
     return positions, full_idx, full_cos
 
 
-def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str = DEFAULT_VIEW) -> dict:
-    """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays."""
+def page_data(stages: Stages, nbrs: tuple[np.ndarray, np.ndarray] | None, w2v, view: str = DEFAULT_VIEW) -> dict:
+    """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays.
+
+    ``nbrs`` ``(indices, cosines)`` [T, n, k] from :func:`neighbours`, or None for a served page
+    (``"serve": true``: the page asks the server for each word's neighbours)."""
     from embviz.film.drawing import category_colors, sequence_colors
     from embviz.measure.positions import MATRIX_COLUMNS
 
@@ -178,14 +195,15 @@ def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str =
     chance = {f"purity · {lvl}": _nan_to_none(table.columns[f"chance_{lvl}"][:1])[0] for lvl in table.levels}
     snaps = stages.snapshots
     data = {
-        "title": stages.title, "n": n, "T": len(snaps), "k": int(idx.shape[2]), "view": view,
+        "title": stages.title, "n": n, "T": len(snaps), "k": min(NEIGHBOURS, n - 1), "view": view,
         "words": sel.words, "counts": [int(c) for c in sel.counts], "paths": sel.paths,
         "levels": levels, "level": sel.levels.index(sel.level) if sel.level in sel.levels else 0,
         "steps": [s.step for s in snaps], "epochs": [s.epoch for s in snaps],
         "trainLoss": [s.train_loss for s in snaps], "valLoss": [s.val_loss for s in snaps],
         "curves": curves, "chance": chance, "loss": _nan_to_none(table.losses),
         "settle": settle_of(stages),
-        "positions": _b64(stages.trajectory.positions, "f4"), "nbrIndex": _b64(idx, "u2"), "nbrCos": _b64(cos, "f4"),
+        "positions": _b64(stages.trajectory.positions, "f4"),
+        **({"nbrIndex": _b64(nbrs[0], "u2"), "nbrCos": _b64(nbrs[1], "f4")} if nbrs is not None else {"serve": True}),
     }
     if w2v is not None:
         pos, widx, wcos = w2v
@@ -215,6 +233,26 @@ def render_page(data: dict) -> str:
     return html
 
 
+def explore_data(run: Run, options: AnimateOptions, *, serve: bool = False, progress: Progress | None = None
+                 ) -> tuple[Stages, dict]:
+    """The film's stages for ``options`` and the page's data (:func:`page_data`): with every snapshot's
+    neighbours inlined, or for a served page (``serve``) without them. The size is checked before any
+    snapshot is read: the page's for one file, the rows gathered for the layout and the measures when served."""
+    snapshots = film_snapshots(run, options.matrix)
+    selection = choose_words(run, options)
+    if serve:
+        check_gathered(selection.rows.size, len(snapshots), run.load_snapshot(snapshots[0], selection.rows[:1],
+                                                                              options.matrix).shape[1])
+    else:
+        _check_size(selection.rows.size, len(snapshots))
+    stages = film_stages(run, snapshots, selection, options, progress=progress)
+    if stages.settle is not None:
+        write_settle(run, stages.settle)
+    nbrs = None if serve else neighbours(stages.rows.shown, progress=for_stage(progress, "neighbours"))
+    w2v = word2vec_layout(run, stages.selection, stages.trajectory.positions[-1], options)
+    return stages, page_data(stages, nbrs, w2v, options.film.view)
+
+
 def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = AnimateOptions(), *,
             overwrite: bool = False, progress: Progress | None = None) -> ExploreResult:
     """Write the explorer page of the run in ``run_dir`` (default ``<run>/explorer.html``).
@@ -228,15 +266,7 @@ def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     run = Run.open(Path(run_dir))
     path = Path(out) if out is not None else run.path / DEFAULT_NAME
     check_output(path, overwrite or out is None)  # the default <run>/explorer.html is regenerated freely
-    snapshots = film_snapshots(run, options.matrix)
-    selection = choose_words(run, options)
-    _check_size(selection.rows.size, len(snapshots))  # before any snapshot is read
-    stages = film_stages(run, snapshots, selection, options, progress=progress)
-    if stages.settle is not None:
-        write_settle(run, stages.settle)
-    idx, cos = neighbours(stages.rows.shown, progress=for_stage(progress, "neighbours"))
-    w2v = word2vec_layout(run, stages.selection, stages.trajectory.positions[-1], options)
-    data = page_data(stages, idx, cos, w2v, options.film.view)
+    stages, data = explore_data(run, options, progress=progress)
     if progress:
         progress("writing", 0, 1)
     page = render_page(data)
@@ -247,6 +277,6 @@ def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     if progress:
         progress("writing", 1, 1)
     return ExploreResult(path=path, n_words=len(stages.selection.words), n_snapshots=len(stages.snapshots),
-                         size_bytes=path.stat().st_size, word2vec=w2v is not None,
+                         size_bytes=path.stat().st_size, word2vec="word2vec" in data,
                          projection_cached=stages.trajectory.cached, seconds={"total": time.perf_counter() - start})
 

@@ -98,12 +98,16 @@ def nearest(x, k: int, metric: str = "cosine", dtype=None,
         sims = y[queries[start:stop]] @ y.T + bias
         rows = np.arange(stop - start)
         sims[rows, queries[start:stop]] = -np.inf
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        top_sims = np.take_along_axis(sims, top, axis=1)
-        order = np.argsort(-top_sims, axis=1, kind="stable")
-        out[start:stop] = np.take_along_axis(top, order, axis=1)
-        scores[start:stop] = np.take_along_axis(top_sims, order, axis=1)
+        out[start:stop], scores[start:stop] = top_k(sims, k)
     return out, scores
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` highest of each row of ``scores`` [m, n]: ``(columns int64 [m, k], scores [m, k])``, highest first."""
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-top_scores, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)
 
 
 def knn_graph(x, k: int, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
