@@ -133,6 +133,16 @@ function colourOf(j) {
 }
 const shownCategory = (j) => { const c = LEVELS[state.level].codes[j]; return !(c >= 0 && state.hidden[state.level][c]); };
 const visible = (j) => shownCategory(j) && !(state.blend > 0 && W && Number.isNaN(W.P[2 * j]));
+let counted = null;
+function countShown() {  // how many points are drawn, counted again when what is hidden changes
+  const key = `${state.level}:${state.hidden[state.level].join("")}:${state.blend > 0}`;
+  if (!counted || counted.key !== key) {
+    let drawn = 0;
+    for (let j = 0; j < n; j++) if (visible(j)) drawn++;
+    counted = { key, drawn };
+  }
+  return counted.drawn;
+}
 function recolour() {  // the point layer's colours: rgba [n, 4], alpha 0 for a hidden category
   if (!points) return;
   const rgba = new Uint8Array(4 * n);
@@ -160,11 +170,11 @@ function clusterAt(lv, t) {
   const codes = LEVELS[lv].codes, C = LEVELS[lv].categories.length, { q, b } = frames[t];
   const ax = (b[1] - b[0]) / 65535, ay = (b[3] - b[2]) / 65535;
   const s = new Float64Array(5 * (C + 1));  // per category, then all: count, Σx, Σy, Σx², Σy² (in steps)
+  const add = (c, x, y) => { s[5 * c] += 1; s[5 * c + 1] += x; s[5 * c + 2] += y; s[5 * c + 3] += x * x; s[5 * c + 4] += y * y; };
   for (let j = 0; j < n; j++) {
     const x = q[2 * j], y = q[2 * j + 1];
-    for (const c of codes[j] >= 0 ? [codes[j], C] : [C]) {
-      s[5 * c] += 1; s[5 * c + 1] += x; s[5 * c + 2] += y; s[5 * c + 3] += x * x; s[5 * c + 4] += y * y;
-    }
+    add(C, x, y);
+    if (codes[j] >= 0) add(codes[j], x, y);
   }
   const spread = (c) => {
     const m = s[5 * c];
@@ -211,14 +221,12 @@ function draw() {
     points.draw(i0, i1, frames[i0].b, frames[i1].b, f, W ? state.blend : 0, state.view, state.width, state.height,
                 window.devicePixelRatio || 1, size, state.selected >= 0 ? 0.45 : 0.85);
   }
-  let drawn = 0;
-  for (let j = 0; j < n; j++) if (visible(j)) drawn++;
-  state.drawn = points ? drawn : 0;
+  state.drawn = points ? countShown() : 0;
   const boxes = makeBoxes(), special = new Set();
   if (state.selected >= 0) drawSelection(boxes, special);
   for (const j of [state.found, state.hover]) if (j >= 0 && j !== state.selected) { label(j, "#000", 2, boxes); special.add(j); }
   drawClusters(boxes, i0, i1, f);
-  placeWords(boxes, (j) => visible(j) && !special.has(j), (j) => sx(X[j]), (j) => sy(Y[j]), state.width, state.height);
+  placeWords(boxes, (j) => visible(j) && !special.has(j), X, Y, state.view, state.width, state.height);
   state.labels = boxes.placed.filter((b) => b.kind !== "special");
   const text = caption();
   ctx.font = "12px system-ui, sans-serif"; ctx.fillStyle = "#666"; ctx.fillText(text, 8, state.height - 8);

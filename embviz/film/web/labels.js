@@ -1,7 +1,7 @@
 // Labels without overlap: boxes placed greedily in priority order, each tested against those already placed
 // through a grid of CELL-pixel buckets. Zooming in spreads the points while boxes keep their pixel size, so
-// more labels fit.
-const LABEL_FONT = "11px system-ui, sans-serif", LABEL_HEIGHT = 13, MAX_LABELS = 300, CELL = 48;
+// more labels fit. At most MAX_LABELS are drawn, from the first MAX_TRIES words on screen.
+const LABEL_FONT = "11px system-ui, sans-serif", LABEL_HEIGHT = 13, MAX_LABELS = 300, MAX_TRIES = 3000, CELL = 48;
 
 function makeBoxes() {
   const grid = new Map(), placed = [];
@@ -34,13 +34,13 @@ function makeLabeller(ctx, words, order) {
     if (widths[j] < 0) { ctx.font = LABEL_FONT; widths[j] = ctx.measureText(words[j]).width; }
     return widths[j];
   };
-  return function place(boxes, shown, screenX, screenY, width, height) {
+  return function place(boxes, shown, X, Y, view, width, height) {
     const start = boxes.placed.length;
-    for (let r = 0; r < order.length && boxes.placed.length - start < MAX_LABELS; r++) {
-      const j = order[r];
-      if (!shown(j)) continue;
-      const x = screenX(j), y = screenY(j);
-      if (!(x >= 0 && y >= 0 && x < width && y < height)) continue;
+    let tries = 0;
+    for (let r = 0; r < order.length && boxes.placed.length - start < MAX_LABELS && tries < MAX_TRIES; r++) {
+      const j = order[r], x = view.ox + X[j] * view.scale, y = view.oy - Y[j] * view.scale;
+      if (!(x >= 0 && y >= 0 && x < width && y < height) || !shown(j)) continue;
+      tries++;
       const b = { index: j, text: words[j], kind: "word", x: x + 4, y: y - LABEL_HEIGHT / 2, w: widthOf(j), h: LABEL_HEIGHT };
       if (b.x + b.w <= width && boxes.free(b)) boxes.add(b);
     }

@@ -66,7 +66,8 @@ function makePoints(canvas, n) {
     if (!fr.buffer) fr.buffer = upload(fr.q);
     return fr.buffer;
   }
-  const colourBuffer = upload(new Uint8Array(4 * n)), w2vBuffer = upload(new Float32Array(3 * n));
+  const colourBuffer = upload(new Uint8Array(4 * n));
+  let w2vBuffer = null;  // none: the attribute stays constant
 
   return {
     gl,
@@ -75,7 +76,7 @@ function makePoints(canvas, n) {
       for (let off = 0; off < q.length; off += 2 * n) frames.push({ q: q.subarray(off, off + 2 * n), buffer: null });
     },
     colours(rgba) { gl.bindBuffer(gl.ARRAY_BUFFER, colourBuffer); gl.bufferData(gl.ARRAY_BUFFER, rgba, gl.STATIC_DRAW); },
-    word2vec(xyz) { gl.bindBuffer(gl.ARRAY_BUFFER, w2vBuffer); gl.bufferData(gl.ARRAY_BUFFER, xyz, gl.STATIC_DRAW); },
+    word2vec(xyz) { w2vBuffer = upload(xyz); },
     // One frame: snapshots i0, i1 (bounds b0, b1), eased fraction f, Word2Vec blend, view {scale, ox, oy}.
     draw(i0, i1, b0, b1, f, blend, view, width, height, dpr, size, alpha) {
       gl.viewport(0, 0, canvas.width, canvas.height);
@@ -83,7 +84,8 @@ function makePoints(canvas, n) {
       attribute(0, bufferOf(i0), 2, gl.UNSIGNED_SHORT, true);
       attribute(1, bufferOf(i1), 2, gl.UNSIGNED_SHORT, true);
       attribute(2, colourBuffer, 4, gl.UNSIGNED_BYTE, true);
-      attribute(3, w2vBuffer, 3, gl.FLOAT, false);
+      if (w2vBuffer) attribute(3, w2vBuffer, 3, gl.FLOAT, false);
+      else { gl.disableVertexAttribArray(3); gl.vertexAttrib3f(3, 0, 0, 1); }
       gl.uniform4fv(u.b0, b0); gl.uniform4fv(u.b1, b1);
       gl.uniform1f(u.f, f); gl.uniform1f(u.blend, blend); gl.uniform1f(u.size, size * dpr); gl.uniform1f(u.alpha, alpha);
       gl.uniform3f(u.view, view.scale, view.ox, view.oy); gl.uniform2f(u.px, width, height);
