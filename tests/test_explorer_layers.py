@@ -10,13 +10,13 @@ import time
 
 import numpy as np
 import pytest
+from test_explorer_page import CHROMEDRIVER, CHROMIUM, browser, js, load, move_slider, page_rows  # noqa: F401, F811
 
 from embviz.film.animate_options import AnimateOptions
 from embviz.film.explore import _b64, explore, quantise, render_page
 from embviz.measure.metrics import knn_graph
 from embviz.serve.server import Response, Routes, Server
 
-from test_explorer_page import CHROMEDRIVER, CHROMIUM, browser, js, load, move_slider, page_rows  # noqa: F401
 from toyrun import make_toy_run, toy_trajectory
 
 pytestmark = [pytest.mark.slow,
@@ -47,7 +47,7 @@ def overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
             if a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]]
 
 
-def test_labels_never_overlap_and_more_appear_as_you_zoom_in(browser, crowded) -> None:
+def test_labels_never_overlap_and_more_appear_as_you_zoom_in(browser, crowded) -> None:  # noqa: F811
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
 
@@ -75,7 +75,7 @@ def test_labels_never_overlap_and_more_appear_as_you_zoom_in(browser, crowded) -
     assert len(inside) < 600 and len(labelled(after)) > len(labelled(before))
 
 
-def test_cluster_labels_sit_at_each_category_centre_and_clear_as_it_gathers(browser, crowded) -> None:
+def test_cluster_labels_sit_at_each_category_centre_and_clear_as_it_gathers(browser, crowded) -> None:  # noqa: F811
     from selenium.webdriver.support.ui import Select
 
     run, result = crowded
@@ -101,7 +101,7 @@ def test_cluster_labels_sit_at_each_category_centre_and_clear_as_it_gathers(brow
         assert box["opacity"] > start.get(name, {"opacity": 0.0})["opacity"] + 0.2  # gathered at the end
 
 
-def test_colour_by_settle_step(browser, toy, tmp_path) -> None:
+def test_colour_by_settle_step(browser, toy, tmp_path) -> None:  # noqa: F811
     from PIL import Image
 
     data = page_json(toy[1].path)
@@ -132,7 +132,7 @@ def toy(tmp_path_factory):
     return run, explore(run.path, options=AnimateOptions(method="pca", cache=False))
 
 
-def test_served_page_asks_the_server_for_neighbours(browser, toy) -> None:
+def test_served_page_asks_the_server_for_neighbours(browser, toy) -> None:  # noqa: F811
     run, result = toy
     data = {k: v for k, v in page_json(result.path).items() if not k.startswith("nbr")}
     data["serve"] = True
@@ -174,7 +174,7 @@ def test_served_page_asks_the_server_for_neighbours(browser, toy) -> None:
         assert browser.find_elements("css selector", "#neighbours li") == []
 
 
-def test_snapshots_appended_live_join_the_slider_curves_and_layout(browser, toy) -> None:
+def test_snapshots_appended_live_join_the_slider_curves_and_layout(browser, toy) -> None:  # noqa: F811
     run, result = toy
     data = page_json(result.path)
     n, k, t0 = data["n"], data["k"], data["T"]
