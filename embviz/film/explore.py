@@ -9,7 +9,10 @@ trail. Each word carries its settle step (``settle``, null where it never settle
 rotated onto the final snapshot) and its neighbours come along.
 
 Numbers travel as base64 of little-endian typed arrays inside one JSON block; tokens only as JSON
-strings, which the page puts into the DOM as text.
+strings, which the page puts into the DOM as text. Layout coordinates travel quantised (:func:`quantise`):
+uint16 per axis per snapshot within that snapshot's bounds. A page whose neighbours would make it larger
+than :data:`MAX_PAGE_BYTES` is refused; ``explore --serve`` writes it without neighbour arrays
+(``"serve": true``) and the page asks ``neighbours?word=<index>&snapshot=<index>`` of the server.
 """
 
 from __future__ import annotations
@@ -46,14 +49,17 @@ from embviz.rundir.files import check_writable, write_text
 from embviz.rundir.run import WORD2VEC, Run
 
 NEIGHBOURS = 10
-MAX_WORDS = 20_000
-"""Neighbour indices travel as uint16; the page also stays responsive well below this."""
-MAX_CELLS = 250_000
-"""At most this many words × snapshots (≈ 23 MB of page): above it the page is slow to open and to mail."""
+MAX_PAGE_BYTES = 160_000_000
+"""The largest page ``explore`` writes (measured: benchmarks/bench_explore_scale.py). Each word × snapshot
+costs 4 bytes of layout, and 4 bytes per neighbour when they are inlined, ×4/3 for base64."""
+COS_SCALE = 32767
+"""Neighbour cosines travel as int16: ``round(cos × COS_SCALE)`` (3e-5 apart, the page shows 3 decimals)."""
 MAX_GATHERED = 2 * 2**30
 """A served page's words: at most this many bytes of their rows (float32, every snapshot) are read for the
 layout and the measures (2,300 words × 154 snapshots × d 768 are 1.1 GB)."""
 DEFAULT_NAME = "explorer.html"
+SCRIPTS = ("points.js", "labels.js", "curves.js", "explorer.js", "controls.js")
+"""The page's script files, concatenated in this order into one function scope."""
 _ESCAPES = str.maketrans({ch: f"\\u{ord(ch):04x}" for ch in "<>&\u2028\u2029"})
 
 
@@ -84,15 +90,37 @@ def _nan_to_none(values: np.ndarray) -> list[float | None]:
     return [None if not np.isfinite(v) else round(float(v), 6) for v in values]
 
 
+def index_dtype(n: int) -> np.dtype:
+    """The unsigned type of word indices among ``n`` words, its largest value left for "none"."""
+    return np.dtype(np.uint16 if n < 65535 else np.uint32)
+
+
+def quantise(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Layouts [T, n, 2] as ``(uint16 [T, n, 2], bounds float64 [T, 4])``: each snapshot's axis mapped onto
+    0..65535 between its (min, max), bounds rows ``(min x, max x, min y, max y)``. A coordinate is kept to
+    half a step, 1/131070 of that snapshot's extent (0.01 px of a 1,200 px view of it)."""
+    positions = np.asarray(positions, dtype=np.float64)
+    lo, hi = positions.min(axis=1), positions.max(axis=1)  # [T, 2]
+    span = np.maximum(hi - lo, 1e-30)
+    q = np.rint((positions - lo[:, None]) / span[:, None] * 65535).astype(np.uint16)
+    return q, np.stack([lo[:, 0], lo[:, 0] + span[:, 0], lo[:, 1], lo[:, 1] + span[:, 1]], axis=1)
+
+
+def page_bytes(n_words: int, n_snapshots: int, inline_neighbours: bool = True) -> int:
+    """About how large the page of ``n_words`` × ``n_snapshots`` is (its packed arrays, base64)."""
+    per_cell = 4 + (4 * NEIGHBOURS if inline_neighbours else 0)
+    return n_words * n_snapshots * per_cell * 4 // 3
+
+
 def neighbours(matrices: np.ndarray, k: int = NEIGHBOURS, progress: Callable[[int, int], None] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """Each word's ``k`` nearest other words by cosine in every snapshot of ``matrices`` [T, n, d].
 
-    Returns ``(indices uint16 [T, n, k], cosines float32 [T, n, k])``, most similar first.
+    Returns ``(indices [T, n, k] of :func:`index_dtype`, cosines float32 [T, n, k])``, most similar first.
     """
     t_count, n, _ = matrices.shape
     k = min(k, n - 1)
-    idx = np.empty((t_count, n, k), dtype=np.uint16)
+    idx = np.empty((t_count, n, k), dtype=index_dtype(n))
     cos = np.empty((t_count, n, k), dtype=np.float32)
     for t in range(t_count):
         i, d = knn_graph(matrices[t], k + 1, "cosine")
@@ -108,13 +136,18 @@ def check_output(path: Path, overwrite: bool) -> None:
     check_writable(path)
 
 
-def _check_size(n_words: int, n_snapshots: int) -> None:
-    cells = n_words * n_snapshots
-    if n_words > MAX_WORDS or cells > MAX_CELLS:
-        raise ConfigError(
-            f"{n_words:,} words × {n_snapshots} snapshots is too much for one page (at most {MAX_WORDS:,} words and "
-            f"{MAX_CELLS:,} words × snapshots); serve it with --serve (the neighbours stay in the run), or narrow the "
-            "words with --top, --content-only, or --words/--words-file with --only")
+def check_size(n_words: int, n_snapshots: int, inline_neighbours: bool = True) -> None:
+    """Refuse a page larger than :data:`MAX_PAGE_BYTES`, naming ``--serve`` where that would fit."""
+    size = page_bytes(n_words, n_snapshots, inline_neighbours)
+    if size <= MAX_PAGE_BYTES:
+        return
+    served = page_bytes(n_words, n_snapshots, inline_neighbours=False)
+    way = (f"explore --serve keeps the neighbours in the run and makes a page of ~{served / 1e6:,.0f} MB; or "
+           if inline_neighbours and served <= MAX_PAGE_BYTES else "")
+    raise ConfigError(
+        f"{n_words:,} words × {n_snapshots} snapshots make a page of ~{size / 1e6:,.0f} MB, more than one file "
+        f"holds ({MAX_PAGE_BYTES / 1e6:,.0f} MB); {way}narrow the words with --top, --content-only, or "
+        "--words/--words-file with --only")
 
 
 def check_gathered(n_words: int, n_snapshots: int, dim: int) -> None:
@@ -133,8 +166,8 @@ def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: 
     """The Word2Vec vectors of the selection projected like the run (``options``, cached like it) and fitted
     onto ``final`` [n, 2] (scale + Procrustes), with their neighbours; None when the run has no baseline.
 
-    Returns ``(positions float32 [n, 2], indices uint16 [n, k], cosines float32 [n, k])``; words without a
-    Word2Vec vector are at nan with no neighbours (index 65535).
+    Returns ``(positions float32 [n, 2], indices [n, k] of :func:`index_dtype`, cosines float32 [n, k])``; words
+    without a Word2Vec vector are at nan with no neighbours (the index type's largest value).
     """
     rows, words = selection.rows, selection.words
     if options.matrix != "token" or not (run.path / WORD2VEC).is_dir():  # the baseline is a token table
@@ -158,10 +191,15 @@ def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: 
     positions = np.full((len(rows), 2), np.nan, dtype=np.float32)
     positions[present] = align_to(layout * scale, target)
     idx, cos = neighbours(vectors[present][None])
-    full_idx = np.full((len(rows), idx.shape[2]), 65535, dtype=np.uint16)
+    full_idx = np.full((len(rows), idx.shape[2]), np.iinfo(idx.dtype).max, dtype=idx.dtype)
     full_cos = np.zeros((len(rows), idx.shape[2]), dtype=np.float32)
     full_idx[present], full_cos[present] = present[idx[0]], cos[0]
     return positions, full_idx, full_cos
+
+
+def _pack_neighbours(idx: np.ndarray, cos: np.ndarray) -> dict:
+    kind = "u2" if idx.dtype == np.uint16 else "u4"
+    return {"nbrType": kind, "nbrIndex": _b64(idx, kind), "nbrCos": _b64(np.rint(cos * COS_SCALE), "i2")}
 
 
 def page_data(stages: Stages, nbrs: tuple[np.ndarray, np.ndarray] | None, w2v, view: str = DEFAULT_VIEW) -> dict:
@@ -194,20 +232,21 @@ def page_data(stages: Stages, nbrs: tuple[np.ndarray, np.ndarray] | None, w2v, v
     curves.update({title: _nan_to_none(table.columns[key]) for key, title in MATRIX_COLUMNS.items() if key in table.columns})
     chance = {f"purity · {lvl}": _nan_to_none(table.columns[f"chance_{lvl}"][:1])[0] for lvl in table.levels}
     snaps = stages.snapshots
+    q, bounds = quantise(stages.trajectory.positions)
     data = {
-        "title": stages.title, "n": n, "T": len(snaps), "k": min(NEIGHBOURS, n - 1), "view": view,
+        "title": stages.title, "n": n, "T": len(snaps), "k": min(NEIGHBOURS, n - 1), "view": view, "cosScale": COS_SCALE,
         "words": sel.words, "counts": [int(c) for c in sel.counts], "paths": sel.paths,
         "levels": levels, "level": sel.levels.index(sel.level) if sel.level in sel.levels else 0,
         "steps": [s.step for s in snaps], "epochs": [s.epoch for s in snaps],
         "trainLoss": [s.train_loss for s in snaps], "valLoss": [s.val_loss for s in snaps],
         "curves": curves, "chance": chance, "loss": _nan_to_none(table.losses),
         "settle": settle_of(stages),
-        "positions": _b64(stages.trajectory.positions, "f4"),
-        **({"nbrIndex": _b64(nbrs[0], "u2"), "nbrCos": _b64(nbrs[1], "f4")} if nbrs is not None else {"serve": True}),
+        "positions": _b64(q, "u2"), "bounds": bounds.tolist(),
+        **(_pack_neighbours(*nbrs) if nbrs is not None else {"serve": True}),
     }
     if w2v is not None:
         pos, widx, wcos = w2v
-        data["word2vec"] = {"positions": _b64(pos, "f4"), "nbrIndex": _b64(widx, "u2"), "nbrCos": _b64(wcos, "f4")}
+        data["word2vec"] = {"positions": _b64(pos, "f4"), **_pack_neighbours(widx, wcos)}
     return data
 
 
@@ -220,14 +259,17 @@ def settle_of(stages: Stages) -> list[int | None]:
 
 
 def render_page(data: dict) -> str:
-    """The explorer page: the template with its style, script and ``data`` inlined. The page's
-    Content-Security-Policy runs only that script (by its SHA-256) and allows no network request."""
+    """The explorer page: the template with its style, script (:data:`SCRIPTS` in one scope) and ``data``
+    inlined. The page's Content-Security-Policy runs only that script (by its SHA-256) and allows no network
+    request, but for a served page (``"serve": true``) requests to where it came from."""
     web = resources.files("embviz.film") / "web"
     html = (web / "explorer.html").read_text(encoding="utf-8")
-    script = (web / "explorer.js").read_text(encoding="utf-8")
+    script = "\n".join(["(function () {", '"use strict";'] + [(web / name).read_text(encoding="utf-8") for name in SCRIPTS]
+                       + ["})();\n"])
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     parts = {"/*EMBVIZ_STYLE*/": (web / "explorer.css").read_text(encoding="utf-8"),
-             "EMBVIZ_SCRIPT_HASH": f"sha256-{digest}", "/*EMBVIZ_SCRIPT*/": script, "EMBVIZ_DATA": script_json(data)}
+             "EMBVIZ_SCRIPT_HASH": f"sha256-{digest}", "EMBVIZ_CONNECT": "'self'" if data.get("serve") else "'none'",
+             "/*EMBVIZ_SCRIPT*/": script, "EMBVIZ_DATA": script_json(data)}
     for key, value in parts.items():
         html = html.replace(key, value, 1)
     return html
@@ -244,7 +286,7 @@ def explore_data(run: Run, options: AnimateOptions, *, serve: bool = False, prog
         check_gathered(selection.rows.size, len(snapshots), run.load_snapshot(snapshots[0], selection.rows[:1],
                                                                               options.matrix).shape[1])
     else:
-        _check_size(selection.rows.size, len(snapshots))
+        check_size(selection.rows.size, len(snapshots))
     stages = film_stages(run, snapshots, selection, options, progress=progress)
     if stages.settle is not None:
         write_settle(run, stages.settle)
