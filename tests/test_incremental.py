@@ -77,6 +77,8 @@ def test_live_last_frame_keeps_the_purity_of_explores_layout(toy: Path) -> None:
     assert live_purity >= 0.9 * explore_purity, (live_purity, explore_purity)
     assert [f["step"] for f in live.frames] == [s.step for s in snaps]
     # the frame's numbers are the same measure as explore's, in the space (not the layout)
-    assert frame["curves"][f"purity · {level}"] == pytest.approx(stages.emergence.columns[f"purity_{level}"][-1])
+    for lvl in stages.selection.levels:
+        assert frame["curves"][f"purity · {lvl}"] == pytest.approx(stages.emergence.columns[f"purity_{lvl}"][-1])
+    assert list(frame["curves"]) == list(header["curves"])
     positions = np.frombuffer(base64.b64decode(frame["positions"]), dtype="<f4").reshape(-1, 2)
     assert positions.shape == (len(stages.selection.words), 2) and np.isfinite(positions).all()

@@ -77,8 +77,6 @@ def train(
     quiet: opt.Quiet = False,
 ) -> None:
     """Train a small GPT on CORPUS and save its token embedding at init, every epoch and on schedule."""
-    from click.core import ParameterSource
-
     from embviz.cli.live import keep_serving, live_page, serving_rank
     from embviz.film.warmup import start_warming
     from embviz.training import loop as training
@@ -86,8 +84,8 @@ def train(
     warming = False
     target = resume or out_dir or Path("runs") / f"{Path(corpus).name.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
     live = live and serving_rank()  # under torchrun only rank 0 serves; the other ranks train as without --live
-    chosen = {ctx.get_parameter_source(name) for name in ("snapshot_schedule", "snapshot_every")}
-    if live and chosen == {ParameterSource.DEFAULT}:  # watchable: early training moves fastest
+    chosen = {ctx.get_parameter_source(name).name for name in ("snapshot_schedule", "snapshot_every")}
+    if live and chosen == {"DEFAULT"}:  # watchable: early training moves fastest
         ctx.params["snapshot_schedule"] = "log"
     config = None
     if resume is None:  # checked before the page starts: bad options are one Error line

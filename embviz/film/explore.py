@@ -168,11 +168,17 @@ def page_words(selection: Selection, title: str, view: str = DEFAULT_VIEW) -> di
             "level": selection.levels.index(selection.level) if selection.level in selection.levels else 0}
 
 
+def curve_names(levels: list[str]) -> list[str]:
+    """The emergence panel's curves, in order: purity in the space and in 2-D at every level, trustworthiness."""
+    return ([f"purity · {lvl}" for lvl in levels] + [f"purity in 2-D · {lvl}" for lvl in levels]
+            + ["trustworthiness of 2-D"])
+
+
 def page_curves(table: Emergence) -> tuple[dict[str, list[float | None]], dict[str, float | None]]:
     """The emergence panel's curves (name → one value per snapshot) and each purity curve's chance level."""
-    curves = {f"purity · {lvl}": _nan_to_none(table.columns[f"purity_{lvl}"]) for lvl in table.levels}
-    curves.update({f"purity in 2-D · {lvl}": _nan_to_none(table.columns[f"purity2d_{lvl}"]) for lvl in table.levels})
-    curves["trustworthiness of 2-D"] = _nan_to_none(table.columns["trustworthiness"])
+    columns = [f"purity_{lvl}" for lvl in table.levels] + [f"purity2d_{lvl}" for lvl in table.levels]
+    curves = {name: _nan_to_none(table.columns[col])
+              for name, col in zip(curve_names(table.levels), columns + ["trustworthiness"])}
     chance = {f"purity · {lvl}": _nan_to_none(table.columns[f"chance_{lvl}"][:1])[0] for lvl in table.levels}
     return curves, chance
 
