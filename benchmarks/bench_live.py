@@ -45,6 +45,9 @@ from embviz.serve.live import LiveService  # noqa: E402
 
 from toyrun import make_toy_run  # noqa: E402
 
+WORDS = 100
+"""Words of the memory run's toy snapshots."""
+
 
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -111,9 +114,9 @@ def memory(root: Path, n_snapshots: int, n_words: int) -> tuple[float, float, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="a tiny run (20k tokens), 50 snapshots for memory")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run (10k tokens, 1 epoch), 20 snapshots for memory")
     args = parser.parse_args()
-    tokens, epochs, many, repeats = (20_000, 2, 50, 1) if args.smoke else (150_000, 3, 1000, 2)
+    tokens, epochs, many, repeats = (10_000, 1, 20, 1) if args.smoke else (60_000, 2, 1000, 2)
     train_args = ["--synthetic-tokens", str(tokens), "--epochs", str(epochs), "--snapshot-schedule", "log",
                   "--device", "cpu", "--all-epochs"]
     peak = matmul_peak()
@@ -138,8 +141,8 @@ def main() -> None:
         ours, theirs, level = purity(root / "live0")
         print(f"final frame, 2-D purity@10 by {level}: live layout {ours:.3f} · explore's layout {theirs:.3f} · "
               f"ratio {ours / theirs:.2f} (floor 0.90: {verdict(ours >= 0.9 * theirs)})")
-        before, after, held, seconds = memory(root, many, 300)
-        print(f"watch on {many:,} snapshots × 300 words: process RSS {before:.0f} MB → {after:.0f} MB "
+        before, after, held, seconds = memory(root, many, WORDS)
+        print(f"watch on {many:,} snapshots × {WORDS} words: process RSS {before:.0f} MB → {after:.0f} MB "
               f"(+{after - before:.0f} MB; frames held as JSON {held:.1f} MB), every frame made in {seconds:.1f} s "
               f"({1000 * seconds / many:.0f} ms per snapshot)")
     finally:

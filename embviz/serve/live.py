@@ -224,6 +224,7 @@ def _child_main(conn, run_dir: str, options: AnimateOptions, port: int) -> None:
     service.start(follow=False)
     try:
         conn.send(("ready", service.url))
+        _warm_layout()  # while the parent reads the corpus: the first frame then waits for no import or compile
         while True:
             if conn.recv() == "begin":
                 service.begin()
@@ -231,3 +232,15 @@ def _child_main(conn, run_dir: str, options: AnimateOptions, port: int) -> None:
         pass
     finally:
         service.stop()
+
+
+def _warm_layout() -> None:
+    """Import umap-learn and load (or compile) the numba code of the incremental layout on two tiny frames."""
+    import numpy as np
+
+    from embviz.layout.incremental import IncrementalLayout
+
+    rng = np.random.default_rng(0)
+    layout = IncrementalLayout()
+    for _ in range(2):
+        layout.add(rng.normal(size=(20, 4)))
