@@ -200,7 +200,7 @@ def _serve(run_dir: Path, options: AnimateOptions, port: int, quiet: bool) -> No
     import time
 
     with Bars(quiet) as bars:
-        served = serve_explore(run_dir, options, port=port, progress=bars.update)
+        served = serve_explore(run_dir, options, port=port or 0, progress=bars.update)
     with served.server:
         if not quiet:
             out.print(f"Explorer: {served.url} ({served.n_words:,} words × {served.n_snapshots} snapshots, page "

@@ -46,5 +46,5 @@ Metric = Annotated[str, typer.Option(help="cosine or euclidean.")]
 Cache = Annotated[bool, typer.Option(help="Reuse cached projections and metrics from <run>/projections.")]
 Seed = Annotated[int, typer.Option(help="Random seed of UMAP / t-SNE.")]
 
-# Serving on 127.0.0.1.
-Port = Annotated[int, typer.Option(help="Port on 127.0.0.1 to serve on (0: a free one).")]
+# Serving on 127.0.0.1 (explore --serve, train --live, watch).
+Port = Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 to serve on [default: a free one].")]

@@ -42,6 +42,7 @@ from embviz.film.stages import (
 )
 from embviz.layout.projectors import align_to
 from embviz.layout.trajectory import TrajectoryCache, project_snapshots
+from embviz.measure.emergence import Emergence
 from embviz.measure.metrics import knn_graph
 from embviz.progress import Progress, for_stage
 from embviz.rundir import output
@@ -202,22 +203,18 @@ def _pack_neighbours(idx: np.ndarray, cos: np.ndarray) -> dict:
     return {"nbrType": kind, "nbrIndex": _b64(idx, kind), "nbrCos": _b64(np.rint(cos * COS_SCALE), "i2")}
 
 
-def page_data(stages: Stages, nbrs: tuple[np.ndarray, np.ndarray] | None, w2v, view: str = DEFAULT_VIEW) -> dict:
-    """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays.
-
-    ``nbrs`` ``(indices, cosines)`` [T, n, k] from :func:`neighbours`, or None for a served page
-    (``"serve": true``: the page asks the server for each word's neighbours)."""
+def page_words(selection: Selection, title: str, view: str = DEFAULT_VIEW, matrix: str = "token") -> dict:
+    """The part of the page's JSON that names the words: title, words, counts, paths, category levels
+    (for the position table first a level that gives each position its colour along the film's colormap)."""
     from embviz.film.drawing import category_colors, sequence_colors
-    from embviz.measure.positions import MATRIX_COLUMNS
 
-    sel = stages.selection
-    n = len(sel.words)
+    n = len(selection.words)
     levels = []
-    if stages.rows.matrix == "position":  # each position its own colour along the film's sequential colormap
-        levels.append({"name": "position", "categories": sel.words, "codes": list(range(n)),
+    if matrix == "position":
+        levels.append({"name": "position", "categories": selection.words, "codes": list(range(n)),
                        "colours": ["#%02x%02x%02x" % tuple(round(255 * v) for v in c[:3]) for c in sequence_colors(n)]})
-    for level in sel.levels:
-        labels = sel.labels(level)
+    for level in selection.levels:
+        labels = selection.labels(level)
         colours = category_colors(labels)
         order = list(colours)
         names = display_names(order)
@@ -225,18 +222,43 @@ def page_data(stages: Stages, nbrs: tuple[np.ndarray, np.ndarray] | None, w2v, v
         levels.append({"name": level, "categories": [names[c] for c in order],
                        "colours": ["#%02x%02x%02x" % tuple(round(255 * v) for v in colours[c][:3]) for c in order],
                        "codes": [code.get(lab, -1) for lab in labels]})
-    table = stages.emergence
-    curves = {f"purity · {lvl}": _nan_to_none(table.columns[f"purity_{lvl}"]) for lvl in table.levels}
-    curves.update({f"purity in 2-D · {lvl}": _nan_to_none(table.columns[f"purity2d_{lvl}"]) for lvl in table.levels})
-    curves["trustworthiness of 2-D"] = _nan_to_none(table.columns["trustworthiness"])
+    return {"title": title, "n": n, "view": view, "words": selection.words, "cosScale": COS_SCALE,
+            "counts": [int(c) for c in selection.counts], "paths": selection.paths, "levels": levels,
+            "level": selection.levels.index(selection.level) if selection.level in selection.levels else 0}
+
+
+def curve_names(levels: list[str]) -> list[str]:
+    """The emergence panel's curves, in order: purity in the space and in 2-D at every level, trustworthiness."""
+    return ([f"purity · {lvl}" for lvl in levels] + [f"purity in 2-D · {lvl}" for lvl in levels]
+            + ["trustworthiness of 2-D"])
+
+
+def page_curves(table: Emergence) -> tuple[dict[str, list[float | None]], dict[str, float | None]]:
+    """The emergence panel's curves (name → one value per snapshot; a position or head film's own columns
+    too) and each purity curve's chance level."""
+    from embviz.measure.positions import MATRIX_COLUMNS
+
+    columns = [f"purity_{lvl}" for lvl in table.levels] + [f"purity2d_{lvl}" for lvl in table.levels]
+    curves = {name: _nan_to_none(table.columns[col])
+              for name, col in zip(curve_names(table.levels), columns + ["trustworthiness"])}
     curves.update({title: _nan_to_none(table.columns[key]) for key, title in MATRIX_COLUMNS.items() if key in table.columns})
     chance = {f"purity · {lvl}": _nan_to_none(table.columns[f"chance_{lvl}"][:1])[0] for lvl in table.levels}
+    return curves, chance
+
+
+def page_data(stages: Stages, nbrs: tuple[np.ndarray, np.ndarray] | None, w2v, view: str = DEFAULT_VIEW) -> dict:
+    """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays.
+
+    ``nbrs`` ``(indices, cosines)`` [T, n, k] from :func:`neighbours`, or None for a served page
+    (``"serve": true``: the page asks the server for each word's neighbours)."""
+    table = stages.emergence
+    curves, chance = page_curves(table)
     snaps = stages.snapshots
+    n = len(stages.selection.words)
     q, bounds = quantise(stages.trajectory.positions)
     data = {
-        "title": stages.title, "n": n, "T": len(snaps), "k": min(NEIGHBOURS, n - 1), "view": view, "cosScale": COS_SCALE,
-        "words": sel.words, "counts": [int(c) for c in sel.counts], "paths": sel.paths,
-        "levels": levels, "level": sel.levels.index(sel.level) if sel.level in sel.levels else 0,
+        **page_words(stages.selection, stages.title, view, stages.rows.matrix), "T": len(snaps),
+        "k": min(NEIGHBOURS, n - 1),
         "steps": [s.step for s in snaps], "epochs": [s.epoch for s in snaps],
         "trainLoss": [s.train_loss for s in snaps], "valLoss": [s.val_loss for s in snaps],
         "curves": curves, "chance": chance, "loss": _nan_to_none(table.losses),
@@ -258,17 +280,20 @@ def settle_of(stages: Stages) -> list[int | None]:
     return [None if np.isnan(s) else int(s) for s in steps]
 
 
-def render_page(data: dict) -> str:
+def render_page(data: dict, live: bool = False) -> str:
     """The explorer page: the template with its style, script (:data:`SCRIPTS` in one scope) and ``data``
     inlined. The page's Content-Security-Policy runs only that script (by its SHA-256) and allows no network
-    request, but for a served page (``"serve": true``) requests to where it came from."""
+    request, but for a served page (``"serve": true``) requests to where it came from; a ``live`` page also
+    runs ``live.js`` and may open the event stream of the server it came from."""
     web = resources.files("embviz.film") / "web"
     html = (web / "explorer.html").read_text(encoding="utf-8")
     script = "\n".join(["(function () {", '"use strict";'] + [(web / name).read_text(encoding="utf-8") for name in SCRIPTS]
                        + ["})();\n"])
+    if live:
+        script += (web / "live.js").read_text(encoding="utf-8")
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     parts = {"/*EMBVIZ_STYLE*/": (web / "explorer.css").read_text(encoding="utf-8"),
-             "EMBVIZ_SCRIPT_HASH": f"sha256-{digest}", "EMBVIZ_CONNECT": "'self'" if data.get("serve") else "'none'",
+             "EMBVIZ_SCRIPT_HASH": f"sha256-{digest}", "EMBVIZ_CONNECT": "'self'" if data.get("serve") or live else "'none'",
              "/*EMBVIZ_SCRIPT*/": script, "EMBVIZ_DATA": script_json(data)}
     for key, value in parts.items():
         html = html.replace(key, value, 1)

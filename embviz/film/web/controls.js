@@ -124,8 +124,9 @@ function setPlaying(on) {
 
 // -- pointer --------------------------------------------------------------------------------
 function nearest(px, py, radius) {
-  positionsAt(state.t);
   let best = -1, bd = radius * radius;
+  if (T === 0) return best;
+  positionsAt(state.t);
   for (let j = 0; j < n; j++) {
     if (!visible(j)) continue;
     const dx = sx(X[j]) - px, dy = sy(Y[j]) - py, d = dx * dx + dy * dy;
@@ -233,6 +234,7 @@ function scrub(frameCount) {
 const hook = Object.freeze({
   n, k: K,
   get T() { return T; },
+  snapshotCount: () => T,
   words: () => D.words.slice(),
   time: () => state.t,
   snapshot,
@@ -257,7 +259,14 @@ const hook = Object.freeze({
   scrub,
   // A live feed's way in: more snapshots, in the page's own format ({positions, bounds, steps, epochs,
   // trainLoss, valLoss, loss, curves, and nbrIndex/nbrType/nbrCos unless served}).
-  append: (chunk) => { append(chunk); request(); return T; },
+  append: (chunk) => {
+    const newest = T === 0 || state.t >= T - 1 - 1e-6;  // watching the newest snapshot: go on to the new one
+    const first = T === 0;
+    append(chunk);
+    if (first && T) fit();
+    if (newest && !state.playing) setTime(T - 1); else request();
+    return T;
+  },
 });
 Object.defineProperty(window, "embviz", { value: hook, writable: false, configurable: false });
 

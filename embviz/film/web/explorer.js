@@ -212,6 +212,11 @@ const CLUSTER_FONT = "bold 13px system-ui, sans-serif";
 
 function draw() {
   const start = performance.now();
+  if (T === 0) {  // a live page before the run's first snapshot
+    ctx.clearRect(0, 0, state.width, state.height); state.drawn = 0;
+    $("info").textContent = "waiting for the first snapshot…";
+    return;
+  }
   positionsAt(state.t);
   if (state.follow) state.view = followView(state.t);
   ctx.clearRect(0, 0, state.width, state.height);
