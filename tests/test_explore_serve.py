@@ -141,8 +141,8 @@ def test_port_in_use_is_refused_before_any_work(tmp_path):
 
 
 def test_a_run_too_big_for_one_file_is_served(run_dir, monkeypatch):
-    monkeypatch.setattr(ex, "MAX_PAGE_BYTES", 100)
-    with pytest.raises(ConfigError, match="serve it with --serve"):
+    monkeypatch.setattr(ex, "MAX_PAGE_BYTES", ex.page_bytes(80, 5, inline_neighbours=False))
+    with pytest.raises(ConfigError, match="explore --serve keeps the neighbours in the run"):
         ex.explore(run_dir, options=PCA)
     served = serve_explore(run_dir, PCA)
     with served.server:
