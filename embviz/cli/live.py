@@ -65,6 +65,7 @@ def watch(
     content_only: opt.ContentOnly = AnimateOptions().content_only,
     level: opt.Level = None,
     seed: opt.Seed = AnimateOptions().seed,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Serve the live explorer of a run another process trains: each snapshot appears as it is written; a
     finished run is shown whole. Ctrl-C stops it; nothing is written to the run."""
@@ -79,8 +80,9 @@ def watch(
             service.wait()
             if service.error:
                 raise RunError(service.error)
-            err.print(f"The run has finished; {service.url} shows it. Ctrl-C stops the page.", highlight=False,
-                      soft_wrap=True)
+            if not quiet:
+                err.print(f"The run has finished; {service.url} shows it. Ctrl-C stops the page.", highlight=False,
+                          soft_wrap=True)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
