@@ -5,14 +5,16 @@ Python use mirrors the command line::
     from embviz import TrainConfig, train
     result = train(TrainConfig(corpus="synthetic"), "runs/demo")
 
-and in a notebook ``embviz.show(run_dir)`` is the run's explorer inline.
+and in a notebook ``embviz.show(run_dir)`` is the run's explorer inline, ``embviz.start_training(corpus, out)``
+trains in the background with a live map of the run (``embviz.LiveMap(run_dir)`` follows any run).
 """
 
 __version__ = "0.1.0"
-__all__ = ["TrainConfig", "TrainResult", "resume", "show", "train", "__version__"]
+__all__ = ["LiveMap", "TrainConfig", "TrainResult", "resume", "show", "start_training", "train", "__version__"]
 
 _HOMES = {"TrainConfig": "embviz.training.loop", "TrainResult": "embviz.training.loop", "resume": "embviz.training.loop",
-          "train": "embviz.training.loop", "show": "embviz.notebook.explorer"}
+          "train": "embviz.training.loop", "show": "embviz.notebook.explorer", "LiveMap": "embviz.notebook.live",
+          "start_training": "embviz.notebook.training"}
 
 
 def __getattr__(name: str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -11,7 +10,7 @@ from rich.table import Table
 
 from embviz.cli import options as opt
 from embviz.cli.core import Bars, app, auto_default, err, options_from, out
-from embviz.training.config import TrainConfig
+from embviz.training.config import TrainConfig, default_run_dir
 
 _TRAIN = TrainConfig()
 
@@ -90,7 +89,7 @@ def train(
         if resume is not None:
             result = training.resume(resume, progress=report)
         else:
-            target = out_dir or Path("runs") / f"{Path(corpus).name.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
+            target = out_dir or default_run_dir(corpus)
             config = options_from(TrainConfig, ctx.params, categories=str(categories) if categories is not None else None)
             result = training.train(config, target, overwrite=overwrite, progress=report)
     if not quiet and result.snapshots:

@@ -45,8 +45,9 @@ OnStep = Callable[[TrainStatus], None]
 
 
 def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
-          progress: OnStep | None = None) -> TrainResult:
-    """Train a new run into ``out`` (refused if it exists, unless ``overwrite``).
+          progress: OnStep | None = None, stop: StopFlag | None = None) -> TrainResult:
+    """Train a new run into ``out`` (refused if it exists, unless ``overwrite``). ``stop`` asks for a stop from
+    another thread (``stop.was_requested = True``; SIGINT/SIGTERM do it in the main thread), as Ctrl-C does.
 
     Under ``torchrun`` every rank calls this; each reads the corpus itself, only rank 0 creates, locks
     and writes ``out``. An error on any rank stops every rank with that error.
@@ -66,7 +67,7 @@ def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
                 write_new_run(run, session, corpus, lexicon, min_count)
 
             dist.on_writer(create)
-            return _train_run(session, Run(Path(out)), lexicon, progress, start=None)
+            return _train_run(session, Run(Path(out)), lexicon, progress, start=None, stop=stop)
     finally:
         dist.stop()
 
@@ -149,7 +150,7 @@ def _inputs(config: TrainConfig, tokenizer_json: Any = None) -> tuple[Corpus, Le
 
 
 def _train_run(session: "Session", run: Run, lexicon: Lexicon, progress: OnStep | None,
-               start: dict | None) -> TrainResult:
+               start: dict | None, stop: StopFlag | None = None) -> TrainResult:
     """Train ``session`` into ``run`` from the checkpoint ``start`` (None: step 0), and record its result."""
     dist = session.dist
     model, optimizer = session.build(dist.device)
@@ -157,7 +158,7 @@ def _train_run(session: "Session", run: Run, lexicon: Lexicon, progress: OnStep 
         checkpoint.restore(model, optimizer, start, run.checkpoint_path)
     labels = [at_level(c, PURITY_LEVEL) for c in (run.vocab()[2] if dist.is_writer else [])]
     recorder = RunRecorder(run, dist, session.config.snapshot_dtype, session.tokens_per_step, start)
-    t_start, stop = time.perf_counter(), StopFlag()
+    t_start, stop = time.perf_counter(), stop or StopFlag()
     with stop.catch_signals():
         ended = session.run_epochs(model, optimizer, recorder, progress, start and Position.of(start), stop=stop)
     at = ended.at
