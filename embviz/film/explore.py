@@ -148,26 +148,22 @@ def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: 
     return positions, full_idx, full_cos
 
 
-def level_colours(selection: Selection, level: str) -> dict:
-    """How the words of ``selection`` are coloured at ``level``, as the page (and the live map) read it: ``name``,
-    ``categories`` (legend names), ``colours`` (``#rrggbb``, one per category) and ``codes`` [n] (-1: none)."""
-    from embviz.film.drawing import category_colors
-
-    labels = selection.labels(level)
-    colours = category_colors(labels)
-    order = list(colours)
-    names = display_names(order)
-    code = {c: i for i, c in enumerate(order)}
-    return {"name": level, "categories": [names[c] for c in order],
-            "colours": ["#%02x%02x%02x" % tuple(round(255 * v) for v in colours[c][:3]) for c in order],
-            "codes": [code.get(lab, -1) for lab in labels]}
-
-
 def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str = DEFAULT_VIEW) -> dict:
     """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays."""
+    from embviz.film.drawing import category_colors
+
     sel = stages.selection
     n = len(sel.words)
-    levels = [level_colours(sel, level) for level in sel.levels]
+    levels = []
+    for level in sel.levels:
+        labels = sel.labels(level)
+        colours = category_colors(labels)
+        order = list(colours)
+        names = display_names(order)
+        code = {c: i for i, c in enumerate(order)}
+        levels.append({"name": level, "categories": [names[c] for c in order],
+                       "colours": ["#%02x%02x%02x" % tuple(round(255 * v) for v in colours[c][:3]) for c in order],
+                       "codes": [code.get(lab, -1) for lab in labels]})
     table = stages.emergence
     curves = {f"purity · {lvl}": _nan_to_none(table.columns[f"purity_{lvl}"]) for lvl in table.levels}
     curves.update({f"purity in 2-D · {lvl}": _nan_to_none(table.columns[f"purity2d_{lvl}"]) for lvl in table.levels})
