@@ -37,6 +37,7 @@ from embviz.film.stages import (
 )
 from embviz.layout.projectors import align_to
 from embviz.layout.trajectory import TrajectoryCache, project_snapshots
+from embviz.measure.emergence import Emergence
 from embviz.measure.metrics import knn_graph
 from embviz.progress import Progress, for_stage
 from embviz.rundir import output
@@ -148,15 +149,13 @@ def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: 
     return positions, full_idx, full_cos
 
 
-def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str = DEFAULT_VIEW) -> dict:
-    """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays."""
+def page_words(selection: Selection, title: str, view: str = DEFAULT_VIEW) -> dict:
+    """The part of the page's JSON that names the words: title, words, counts, paths, category levels."""
     from embviz.film.drawing import category_colors
 
-    sel = stages.selection
-    n = len(sel.words)
     levels = []
-    for level in sel.levels:
-        labels = sel.labels(level)
+    for level in selection.levels:
+        labels = selection.labels(level)
         colours = category_colors(labels)
         order = list(colours)
         names = display_names(order)
@@ -164,16 +163,27 @@ def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str =
         levels.append({"name": level, "categories": [names[c] for c in order],
                        "colours": ["#%02x%02x%02x" % tuple(round(255 * v) for v in colours[c][:3]) for c in order],
                        "codes": [code.get(lab, -1) for lab in labels]})
-    table = stages.emergence
+    return {"title": title, "n": len(selection.words), "view": view, "words": selection.words,
+            "counts": [int(c) for c in selection.counts], "paths": selection.paths, "levels": levels,
+            "level": selection.levels.index(selection.level) if selection.level in selection.levels else 0}
+
+
+def page_curves(table: Emergence) -> tuple[dict[str, list[float | None]], dict[str, float | None]]:
+    """The emergence panel's curves (name → one value per snapshot) and each purity curve's chance level."""
     curves = {f"purity · {lvl}": _nan_to_none(table.columns[f"purity_{lvl}"]) for lvl in table.levels}
     curves.update({f"purity in 2-D · {lvl}": _nan_to_none(table.columns[f"purity2d_{lvl}"]) for lvl in table.levels})
     curves["trustworthiness of 2-D"] = _nan_to_none(table.columns["trustworthiness"])
     chance = {f"purity · {lvl}": _nan_to_none(table.columns[f"chance_{lvl}"][:1])[0] for lvl in table.levels}
+    return curves, chance
+
+
+def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str = DEFAULT_VIEW) -> dict:
+    """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays."""
+    table = stages.emergence
+    curves, chance = page_curves(table)
     snaps = stages.snapshots
     data = {
-        "title": stages.title, "n": n, "T": len(snaps), "k": int(idx.shape[2]), "view": view,
-        "words": sel.words, "counts": [int(c) for c in sel.counts], "paths": sel.paths,
-        "levels": levels, "level": sel.levels.index(sel.level) if sel.level in sel.levels else 0,
+        **page_words(stages.selection, stages.title, view), "T": len(snaps), "k": int(idx.shape[2]),
         "steps": [s.step for s in snaps], "epochs": [s.epoch for s in snaps],
         "trainLoss": [s.train_loss for s in snaps], "valLoss": [s.val_loss for s in snaps],
         "curves": curves, "chance": chance, "loss": _nan_to_none(table.losses),
