@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOUR = ROOT / "examples" / "tour.ipynb"
 EXPLORE = {"method": "pca"}
 PARAMETERS = {
-    "train_options": {**TINY, "epochs": 3, "synthetic_tokens": 4000, "snapshot_schedule": "log", "log_snapshots": 8},
+    "train_options": {**TINY, "epochs": 3, "synthetic_tokens": 4000, "snapshot_schedule": "log", "log_snapshots": 4},
     "explore_options": EXPLORE,
     "word2vec_options": {"epochs": 2, "workers": 1},
 }
@@ -195,7 +195,7 @@ def test_jupyterlab_renders_the_live_map_as_the_run_grows(jupyterlab, browser) -
     run = make_toy_run(root / "run", n_words=50, n_snapshots=3)
     run.set_status("running")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        f"import embviz\nembviz.LiveMap({str(run.path)!r}, method='pca')")])
+        f"import embviz\nembviz.LiveMap({str(run.path)!r})")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, root / "live.ipynb")
     browser.get(f"{url}/lab/tree/live.ipynb?token={token}")
@@ -218,7 +218,7 @@ def test_jupyterlab_renders_the_live_map_as_the_run_grows(jupyterlab, browser) -
             break
         time.sleep(0.25)
     browser.execute_script("jupyterapp.commands.execute('notebook:run-all-cells')")
-    words = choose_words(run, explore_options(method="pca")).words
+    words = choose_words(run, explore_options()).words
     state = map_state(120)
     end = time.monotonic() + 60
     while state.get("snapshots") != "3" and time.monotonic() < end:
@@ -238,5 +238,6 @@ def test_jupyterlab_renders_the_live_map_as_the_run_grows(jupyterlab, browser) -
     legend = browser.execute_script("return Array.from(document.querySelectorAll('.embviz-live-legend li'), "
                                     "li => li.textContent)")
     assert len(legend) >= 2
-    assert re.search(r"step 2,000 · snapshot 4 · complete", browser.execute_script(
-        "return document.querySelector('.embviz-live-caption').textContent"))
+    caption = browser.execute_script("return document.querySelector('.embviz-live-caption').textContent")
+    assert re.search(r"step 2,000 · snapshot 4 · purity@10 \(\w+\) [01]\.\d{3} · complete$", caption), caption
+    browser.save_screenshot(os.environ.get("EMBVIZ_LAB_SCREENSHOT", str(root / "lab.png")))

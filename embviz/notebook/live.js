@@ -71,9 +71,10 @@ function render({ model, el }) {
       ctx.fill();
       drawn++;
     }
-    const snapshots = model.get("snapshots"), state = model.get("state");
+    const snapshots = model.get("snapshots"), state = model.get("state"), purity = model.get("purity");
+    const measured = purity === null ? "" : ` · purity@10 (${model.get("level")}) ${purity.toFixed(3)}`;
     caption.textContent = snapshots
-      ? `${model.get("title")} · step ${model.get("step").toLocaleString()} · snapshot ${snapshots} · ${state}`
+      ? `${model.get("title")} · step ${model.get("step").toLocaleString("en")} · snapshot ${snapshots}${measured} · ${state}`
       : `${model.get("title")} · ${state}`;
     el.dataset.drawnPoints = String(drawn);
     el.dataset.snapshots = String(snapshots);
@@ -101,6 +102,7 @@ function render({ model, el }) {
   const relegend = () => { buildLegend(); draw(); };
   model.on("change:positions", redraw);
   model.on("change:state", redraw);
+  model.on("change:words", redraw);
   model.on("change:categories", relegend);
   const resize = new ResizeObserver(redraw);
   resize.observe(stage);
@@ -110,6 +112,7 @@ function render({ model, el }) {
     resize.disconnect();
     model.off("change:positions", redraw);
     model.off("change:state", redraw);
+    model.off("change:words", redraw);
     model.off("change:categories", relegend);
   };
 }

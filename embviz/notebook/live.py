@@ -1,9 +1,10 @@
 """``LiveMap``: a notebook widget (anywidget) that follows a run directory and draws its latest 2-D map while the run
 trains, from a background thread, so the kernel stays usable.
 
-The thread follows the run with :mod:`embviz.rundir.follow` and lays out each new snapshot with
-:mod:`embviz.layout.incremental`, as ``embviz train --live`` does; the view (``live.js``, a canvas) redraws on every
-change of ``positions``. The words are those ``embviz explore`` shows for the same options.
+The thread follows the run with :class:`~embviz.rundir.follow.Follower` and makes each new snapshot's frame with
+:class:`~embviz.film.live.LiveFrames` (explore's words and colours, the incremental UMAP layout, purity per
+snapshot), as the live explorer page does; the view (``live.js``, a canvas) redraws on every change of
+``positions``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import anywidget
 import numpy as np
 import traitlets
 
+from embviz.errors import EmbvizError
+from embviz.rundir.follow import POLL_SECONDS, Follower
+
 HEIGHT = 480
 """The map's height in pixels (its width is the cell's)."""
 
@@ -27,7 +31,8 @@ class LiveMap(anywidget.AnyWidget):
 
     Synced to the view: ``words`` [n], ``codes`` [n] (category index, -1 none), ``categories`` and ``palette`` (a
     colour per category), ``positions`` (float32 little-endian [n, 2]), ``step``, ``snapshots`` (how many laid out),
-    ``state`` (``waiting``, ``training``, the run's final status, or ``error: …``).
+    ``purity`` (category purity@10 at ``level`` in the last snapshot), ``state`` (``waiting``, ``training``, the
+    run's status once it is followed no more, or ``error: …``).
     """
 
     _esm = (_WEB / "live.js").read_text(encoding="utf-8")
@@ -40,66 +45,78 @@ class LiveMap(anywidget.AnyWidget):
     positions = traitlets.Bytes(b"").tag(sync=True)
     step = traitlets.Int(0).tag(sync=True)
     snapshots = traitlets.Int(0).tag(sync=True)
+    level = traitlets.Unicode("").tag(sync=True)
+    purity = traitlets.Float(None, allow_none=True).tag(sync=True)
     state = traitlets.Unicode("waiting").tag(sync=True)
     height = traitlets.Int(HEIGHT).tag(sync=True)
 
-    def __init__(self, run_dir: Path | str, *, until: threading.Thread | None = None, height: int = HEIGHT,
-                 **options):
+    def __init__(self, run_dir: Path | str, *, height: int = HEIGHT, **options):
+        """Follow the run in ``run_dir`` (it may not exist yet) with ``embviz explore``'s word options (``words``,
+        ``top``, ``level``, …; the layout is always the incremental UMAP)."""
         from embviz.notebook.explorer import explore_options
 
         self.options = explore_options(**options)
         super().__init__(title=Path(run_dir).name, height=height)
         self.run_dir = Path(run_dir)
-        self._until = until
-        self._closing = threading.Event()
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name=f"embviz live map {run_dir}", daemon=True)
         self._thread.start()
 
-    def show(self, step: int, positions: np.ndarray, snapshots: int) -> None:
-        """Draw ``positions`` [n, 2] as the map at ``step`` (``snapshots`` laid out so far)."""
-        with self.hold_sync():
-            self.positions = np.ascontiguousarray(positions, dtype="<f4").tobytes()
-            self.step, self.snapshots = int(step), int(snapshots)
+    def stop(self) -> None:
+        """Stop following once the snapshots already written are drawn (``train`` has ended, or the map is closed)."""
+        self._stop.set()
 
     def wait(self, timeout: float | None = None) -> None:
-        """Return once the map has drawn the run's last snapshot (or ``timeout`` seconds have passed)."""
+        """Return once the map follows the run no more: it finished, or :meth:`stop` was called and what was there is
+        drawn (or after ``timeout`` seconds)."""
         self._thread.join(timeout)
 
     def close(self) -> None:
-        self._closing.set()
+        self.stop()
         super().close()
 
-    def _follow(self) -> None:  # DEV ONLY: replaced by rundir.follow + layout.incremental after the merge
-        import time
-
-        from embviz.film.explore import level_colours
-        from embviz.film.selection import choose_words
-        from embviz.rundir.run import Run
+    def _follow(self) -> None:
+        from embviz.film.live import LiveFrames
 
         try:
-            while not (self.run_dir / "vocab.tsv").exists():
-                time.sleep(0.2)
-            run = Run.open(self.run_dir)
-            sel = choose_words(run, self.options)
-            colours = level_colours(sel, sel.level)
-            with self.hold_sync():
-                self.words, self.codes = sel.words, colours["codes"]
-                self.categories, self.palette = colours["categories"], colours["colours"]
-                self.state = "training"
-            seen = 0
-            while not self._closing.is_set():
-                snaps = run.snapshots()
-                for snap in snaps[seen:]:
-                    m = run.load_snapshot(snap, sel.rows)
-                    m = m - m.mean(0)
-                    u, s, vt = np.linalg.svd(m, full_matrices=False)
-                    self.show(snap.step, u[:, :2] * s[:2], len(snaps))
-                seen = len(snaps)
-                status = run.manifest().status
-                if status != "running" and (self._until is None or not self._until.is_alive()):
-                    if len(run.snapshots()) == seen:
-                        self.state = status
-                        return
-                time.sleep(0.3)
-        except Exception as e:
+            follower = self._follower()
+            if follower is None:
+                return
+            frames = None
+            for snap in self._snapshots(follower):
+                if frames is None:  # the vocabulary is written before the first snapshot
+                    frames = LiveFrames(follower.run, self.options)
+                    self._start(frames)
+                frame = frames.add(snap)
+                with self.hold_sync():
+                    self.positions = np.ascontiguousarray(frames.layout.frames[-1], dtype="<f4").tobytes()
+                    self.step, self.snapshots = snap.step, len(frames.frames)
+                    self.purity = frame["curves"].get(f"purity · {self.level}")
+            self.state = follower.status() or "stopped"
+        except EmbvizError as e:
             self.state = f"error: {e}"
+
+    def _follower(self) -> Follower | None:
+        """A follower of the run once its directory holds one (None: stopped before)."""
+        while True:
+            try:
+                return Follower(self.run_dir)
+            except EmbvizError:
+                if self._stop.wait(POLL_SECONDS):
+                    return None
+
+    def _snapshots(self, follower: Follower):
+        """Each snapshot of the run as it comes, until it has finished or :meth:`stop` (then the ones left)."""
+        yield from follower.follow(stop=self._stop)
+        yield from follower.poll()
+
+    def _start(self, frames) -> None:
+        header = frames.header()
+        level = header["levels"][header["level"]] if header["levels"] else {"name": "", "codes": [], "categories": [],
+                                                                              "colours": []}
+        with self.hold_sync():
+            self.title, self.words = header["title"], header["words"]
+            self.codes = level["codes"] or [-1] * len(header["words"])
+            self.categories, self.palette, self.level = level["categories"], level["colours"], level["name"]
+            self.state = "training"
+

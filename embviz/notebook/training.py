@@ -27,12 +27,12 @@ class Training:
         self._stop = StopFlag()
         self._result = self._error = None
         self.map = None
-        self._thread = threading.Thread(target=self._train, args=(overwrite,), name=f"embviz train {out}", daemon=True)
-        self._thread.start()
         if live:
             from embviz.notebook.live import LiveMap
 
-            self.map = LiveMap(out, until=self._thread)
+            self.map = LiveMap(out)
+        self._thread = threading.Thread(target=self._train, args=(overwrite,), name=f"embviz train {out}", daemon=True)
+        self._thread.start()
 
     def _train(self, overwrite: bool) -> None:
         from embviz.training.loop import train
@@ -44,6 +44,12 @@ class Training:
             self._result = train(self.config, self.run_dir, overwrite=overwrite, progress=report, stop=self._stop)
         except BaseException as e:  # handed to wait(), in the caller's thread
             self._error = e
+        finally:
+            if self.map is not None:  # the map draws what the run wrote, then stops following it
+                self.map.stop()
+                if self._error is not None:
+                    self.map.wait()
+                    self.map.state = f"error: {self._error}"
 
     @property
     def done(self) -> bool:
