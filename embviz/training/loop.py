@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ from embviz.training.summary import TrainResult, TrainStatus, jsonable, summariz
 __all__ = ["LR_FLOOR", "VAL_PARTS", "Session", "TrainConfig", "TrainResult", "TrainStatus", "epoch_windows",
            "resume", "split_validation", "train"]
 
+
+_BUILDING = threading.Lock()
 
 OnStep = Callable[[TrainStatus], None]
 """on_step(status) after every step: the loss and speed that train's bar shows (where :data:`embviz.progress.Progress` has only counts)."""
@@ -235,9 +238,11 @@ class Session:
 
     def build(self, device: torch.device) -> tuple[TinyGPT, torch.optim.Optimizer]:
         """The model (seeded init, head bias at the training text's unigram prior) and its AdamW
-        optimiser (no decay on biases and norms)."""
-        torch.manual_seed(self.config.seed)
-        model = TinyGPT(self.model_cfg).to(device)
+        optimiser (no decay on biases and norms). One build at a time in a process: the init draws from torch's
+        global generator, and a run training in a background thread (a notebook's) builds beside others."""
+        with _BUILDING:
+            torch.manual_seed(self.config.seed)
+            model = TinyGPT(self.model_cfg).to(device)
         model.set_unigram_prior(torch.bincount(self.train_ids, minlength=self.model_cfg.vocab_size))
         decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
