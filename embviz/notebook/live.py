@@ -75,6 +75,9 @@ class LiveMap(anywidget.AnyWidget):
         self.stop()
         super().close()
 
+    def __repr__(self) -> str:
+        return f"<embviz live map of {self.run_dir}: {self.snapshots} snapshots drawn, step {self.step}, {self.state}>"
+
     def _follow(self) -> None:
         from embviz.film.live import LiveFrames
 
