@@ -240,4 +240,3 @@ def test_jupyterlab_renders_the_live_map_as_the_run_grows(jupyterlab, browser) -
     assert len(legend) >= 2
     caption = browser.execute_script("return document.querySelector('.embviz-live-caption').textContent")
     assert re.search(r"step 2,000 · snapshot 4 · purity@10 \(\w+\) [01]\.\d{3} · complete$", caption), caption
-    browser.save_screenshot(os.environ.get("EMBVIZ_LAB_SCREENSHOT", str(root / "lab.png")))

@@ -23,7 +23,7 @@ function render({ model, el }) {
   stage.className = "embviz-live-stage";
   stage.append(canvas, tip);
   el.append(caption, stage, legend);
-  let xy = new Float32Array(0), screen = new Float32Array(0);
+  let screen = new Float32Array(0);
 
   function buildLegend() {
     legend.replaceChildren();
@@ -37,10 +37,12 @@ function render({ model, el }) {
     });
   }
 
-  function draw() {
-    xy = positionsOf(model);
+  let shown = new Float32Array(0), from = null, target = null, started = 0, frame = 0;
+  const GLIDE_MS = 400;
+
+  function paint(points) {
     const words = model.get("words"), codes = model.get("codes"), palette = model.get("palette");
-    const n = Math.min(words.length, xy.length / 2);
+    const n = Math.min(words.length, points.length / 2);
     const dpr = window.devicePixelRatio || 1, width = stage.clientWidth || 640, height = model.get("height");
     canvas.width = Math.round(width * dpr);
     canvas.height = Math.round(height * dpr);
@@ -51,7 +53,7 @@ function render({ model, el }) {
     ctx.clearRect(0, 0, width, height);
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     for (let j = 0; j < n; j++) {
-      const x = xy[2 * j], y = xy[2 * j + 1];
+      const x = points[2 * j], y = points[2 * j + 1];
       if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
       x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
     }
@@ -61,7 +63,7 @@ function render({ model, el }) {
     screen = new Float32Array(2 * n);
     let drawn = 0;
     for (let j = 0; j < n; j++) {
-      const x = xy[2 * j], y = xy[2 * j + 1];
+      const x = points[2 * j], y = points[2 * j + 1];
       if (!Number.isFinite(x) || !Number.isFinite(y)) { screen[2 * j] = NaN; continue; }
       const px = width / 2 + (x - cx) * scale, py = height / 2 - (y - cy) * scale;
       screen[2 * j] = px; screen[2 * j + 1] = py;
@@ -71,6 +73,12 @@ function render({ model, el }) {
       ctx.fill();
       drawn++;
     }
+    shown = points;
+    return drawn;
+  }
+
+  function settle(drawn) {
+    // what the map shows once a glide has ended: the caption and the data attributes the DOM exposes
     const snapshots = model.get("snapshots"), state = model.get("state"), purity = model.get("purity");
     const measured = purity === null ? "" : ` · purity@10 (${model.get("level")}) ${purity.toFixed(3)}`;
     caption.textContent = snapshots
@@ -80,6 +88,35 @@ function render({ model, el }) {
     el.dataset.snapshots = String(snapshots);
     el.dataset.step = String(model.get("step"));
     el.dataset.state = state;
+  }
+
+  function glide(now) {
+    const t = Math.min(1, (now - started) / GLIDE_MS), e = t * t * (3 - 2 * t);
+    const points = new Float32Array(target.length);
+    for (let i = 0; i < target.length; i++) points[i] = from[i] + (target[i] - from[i]) * e;
+    const drawn = paint(t < 1 ? points : target);
+    if (t < 1) frame = requestAnimationFrame(glide);
+    else { frame = 0; settle(drawn); }
+  }
+
+  function draw() {
+    // glide from what is shown to the new positions (the same words), or jump when there is nothing to glide from
+    target = positionsOf(model);
+    cancelAnimationFrame(frame);
+    if (shown.length === target.length && shown.length > 0) {
+      from = shown;
+      started = performance.now();
+      frame = requestAnimationFrame(glide);
+    } else {
+      settle(paint(target));
+    }
+  }
+
+  function redraw() {
+    cancelAnimationFrame(frame);
+    frame = 0;
+    target = positionsOf(model);
+    settle(paint(target));
   }
 
   canvas.addEventListener("mousemove", (e) => {
@@ -98,19 +135,19 @@ function render({ model, el }) {
   });
   canvas.addEventListener("mouseleave", () => { tip.hidden = true; });
 
-  const redraw = () => draw();
-  const relegend = () => { buildLegend(); draw(); };
-  model.on("change:positions", redraw);
+  const relegend = () => { buildLegend(); redraw(); };
+  model.on("change:positions", draw);
   model.on("change:state", redraw);
   model.on("change:words", redraw);
   model.on("change:categories", relegend);
   const resize = new ResizeObserver(redraw);
   resize.observe(stage);
   buildLegend();
-  draw();
+  redraw();
   return () => {
+    cancelAnimationFrame(frame);
     resize.disconnect();
-    model.off("change:positions", redraw);
+    model.off("change:positions", draw);
     model.off("change:state", redraw);
     model.off("change:words", redraw);
     model.off("change:categories", relegend);

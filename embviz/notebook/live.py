@@ -98,6 +98,8 @@ class LiveMap(anywidget.AnyWidget):
             self.state = follower.status() or "stopped"
         except EmbvizError as e:
             self.state = f"error: {e}"
+        except Exception as e:  # the thread's end: say it on the map rather than print a traceback into the cell
+            self.state = f"error: {type(e).__name__}: {e}"
 
     def _follower(self) -> Follower | None:
         """A follower of the run once its directory holds one (None: stopped before)."""
