@@ -45,3 +45,6 @@ UmapMode = Annotated[str, typer.Option(help="UMAP: chain (each frame warm-starte
 Metric = Annotated[str, typer.Option(help="cosine or euclidean.")]
 Cache = Annotated[bool, typer.Option(help="Reuse cached projections and metrics from <run>/projections.")]
 Seed = Annotated[int, typer.Option(help="Random seed of UMAP / t-SNE.")]
+
+# The live page (train --live, watch).
+Port = Annotated[Optional[int], typer.Option(help="Port of the live page on 127.0.0.1 [default: a free one].")]

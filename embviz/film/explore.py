@@ -195,12 +195,16 @@ def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str =
     return data
 
 
-def render_page(data: dict) -> str:
+def render_page(data: dict, live: bool = False) -> str:
     """The explorer page: the template with its style, script and ``data`` inlined. The page's
-    Content-Security-Policy runs only that script (by its SHA-256) and allows no network request."""
+    Content-Security-Policy runs only that script (by its SHA-256) and allows no network request; a ``live``
+    page also runs ``live.js`` and may open the event stream of the server it came from."""
     web = resources.files("embviz.film") / "web"
     html = (web / "explorer.html").read_text(encoding="utf-8")
     script = (web / "explorer.js").read_text(encoding="utf-8")
+    if live:
+        script += (web / "live.js").read_text(encoding="utf-8")
+        html = html.replace("default-src 'none';", "default-src 'none'; connect-src 'self';", 1)
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     parts = {"/*EMBVIZ_STYLE*/": (web / "explorer.css").read_text(encoding="utf-8"),
              "EMBVIZ_SCRIPT_HASH": f"sha256-{digest}", "/*EMBVIZ_SCRIPT*/": script, "EMBVIZ_DATA": script_json(data)}

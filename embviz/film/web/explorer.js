@@ -2,7 +2,8 @@
 (function () {
   "use strict";
   const D = JSON.parse(document.getElementById("embviz-data").textContent);
-  const n = D.n, T = D.T, K = D.k;
+  const n = D.n, K = D.k;
+  let T = D.T;  // grows on a live page (appendFrame)
 
   function decode(b64, Type) {
     if (Uint8Array.fromBase64) return new Type(Uint8Array.fromBase64(b64).buffer);
@@ -10,9 +11,9 @@
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     return new Type(bytes.buffer);
   }
-  const P = decode(D.positions, Float32Array);       // [T, n, 2]
-  const NI = decode(D.nbrIndex, Uint16Array);        // [T, n, K]
-  const NC = decode(D.nbrCos, Float32Array);         // [T, n, K]
+  let P = decode(D.positions, Float32Array);         // [T, n, 2]
+  let NI = decode(D.nbrIndex, Uint16Array);          // [T, n, K]
+  let NC = decode(D.nbrCos, Float32Array);           // [T, n, K]
   const W = D.word2vec ? {
     P: decode(D.word2vec.positions, Float32Array),   // [n, 2], nan = no vector
     NI: decode(D.word2vec.nbrIndex, Uint16Array),    // [n, K], 65535 = none
@@ -127,6 +128,11 @@
 
   function draw() {
     const start = performance.now();
+    if (T === 0) {  // a live page before the run's first snapshot
+      ctx.clearRect(0, 0, state.width, state.height); state.drawn = 0;
+      $("info").textContent = "waiting for the first snapshot…"; lastInfo = "";
+      return;
+    }
     positionsAt(state.t);
     if (state.follow) state.view = followView(state.t);
     ctx.clearRect(0, 0, state.width, state.height);
@@ -321,6 +327,7 @@
   // -- pointer --------------------------------------------------------------------------------
   function nearest(px, py, radius) {
     let best = -1, bd = radius * radius;
+    if (T === 0) return best;
     for (let j = 0; j < n; j++) {
       if (!visible(j)) continue;
       const dx = sx(X[j]) - px, dy = sy(Y[j]) - py, d = dx * dx + dy * dy;
@@ -402,6 +409,31 @@
     } else if (e.key === " " && e.target.tagName !== "BUTTON") { e.preventDefault(); setPlaying(!state.playing); }
   });
 
+  // -- live: a snapshot appended while the run trains (live.js calls appendFrame) -----------------
+  function grown(a, add) {  // a view of a buffer that doubles when full, so T appends copy O(T) in all
+    const len = a.length + add.length;
+    let buf = a.buffer.byteLength / a.BYTES_PER_ELEMENT >= len ? new a.constructor(a.buffer, 0, len) : null;
+    if (!buf) { buf = new a.constructor(Math.max(len, 2 * a.length)).subarray(0, len); buf.set(a); }
+    buf.set(add, a.length);
+    return buf;
+  }
+  function appendFrame(f) {
+    const p = decode(f.positions, Float32Array);     // [n, 2]
+    P = grown(P, p); NI = grown(NI, decode(f.nbrIndex, Uint16Array)); NC = grown(NC, decode(f.nbrCos, Float32Array));
+    D.steps.push(f.step); D.epochs.push(f.epoch); D.trainLoss.push(f.trainLoss); D.valLoss.push(f.valLoss);
+    D.loss.push(f.loss);
+    for (const name of curveNames) D.curves[name].push(f.curves[name] ?? null);
+    let b = [Infinity, -Infinity, Infinity, -Infinity];
+    for (let i = 0; i < p.length; i += 2) b = [Math.min(b[0], p[i]), Math.max(b[1], p[i]), Math.min(b[2], p[i + 1]), Math.max(b[3], p[i + 1])];
+    bounds.push(b);
+    minX = Math.min(minX, b[0]); maxX = Math.max(maxX, b[1]); minY = Math.min(minY, b[2]); maxY = Math.max(maxY, b[3]);
+    const newest = T === 0 || state.t >= T - 1 - 1e-6;  // watching the newest snapshot: go on to this one
+    T += 1; slider.max = T - 1;
+    if (T === 1) { fit(); buildCurveLegend(); }
+    if (newest && !state.playing) setTime(T - 1); else request();
+  }
+  if (D.live) Object.defineProperty(window, "embvizFrames", { value: Object.freeze({ appendFrame }) });
+
   // -- read-only hook for tests and benchmarks ------------------------------------------------
   function scrub(frames) {
     return new Promise((resolve) => {
@@ -420,7 +452,9 @@
     });
   }
   const hook = Object.freeze({
-    n, T, k: K,
+    n, k: K,
+    get T() { return T; },
+    snapshotCount: () => T,
     words: () => D.words.slice(),
     time: () => state.t,
     snapshot,
@@ -446,7 +480,7 @@
 
   $("title").textContent = D.title;
   document.title = `${D.title} · embviz explorer`;
-  buildLegend(); buildCurveLegend();
+  buildLegend(); if (T) buildCurveLegend();
   window.addEventListener("resize", resize);
   resize();
 })();
