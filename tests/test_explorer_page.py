@@ -7,10 +7,7 @@ every number it shows is checked against what Python computes from the run's sna
 from __future__ import annotations
 
 import io
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,33 +20,10 @@ from embviz.layout.projectors import PCAProjector
 from embviz.measure.metrics import knn_graph
 from embviz.rundir.run import Run, Snapshot, snapshot_name
 
-from conftest import ANIMALS, COLOURS, FOODS, NUMBERS, tiny_text
+from conftest import ANIMALS, COLOURS, FOODS, HOSTILE, NUMBERS, needs_browser, tiny_text
 from toyrun import make_corpus_run, make_toy_run
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-HOSTILE = "</script><img src=x onerror=alert(1)>"
-
-pytestmark = pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-                                reason="no system browser: apt-get install chromium chromium-driver (.ci/run does)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="embviz-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,800",
-                f"--user-data-dir={profile}"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -12,7 +11,7 @@ from rich.table import Table
 
 from embviz.cli import options as opt
 from embviz.cli.core import Bars, app, auto_default, err, options_from, out
-from embviz.training.config import TrainConfig
+from embviz.training.config import TrainConfig, default_run_dir
 
 _TRAIN = TrainConfig()
 
@@ -82,7 +81,7 @@ def train(
     from embviz.training import loop as training
 
     warming = False
-    target = resume or out_dir or Path("runs") / f"{Path(corpus).name.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
+    target = resume or out_dir or default_run_dir(corpus)
     live = live and serving_rank()  # under torchrun only rank 0 serves; the other ranks train as without --live
     chosen = {ctx.get_parameter_source(name).name for name in ("snapshot_schedule", "snapshot_every")}
     if live and chosen == {"DEFAULT"}:  # watchable: early training moves fastest

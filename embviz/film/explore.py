@@ -320,12 +320,32 @@ def explore_data(run: Run, options: AnimateOptions, *, serve: bool = False, prog
     return stages, page_data(stages, nbrs, w2v, options.film.view)
 
 
+@dataclass(frozen=True)
+class ExplorerPage:
+    """The explorer page of a run, built but not written: its HTML and what it holds."""
+
+    html: str
+    n_words: int
+    n_snapshots: int
+    word2vec: bool
+    projection_cached: bool
+
+
+def explorer_page(run: Run, options: AnimateOptions = AnimateOptions(), *,
+                  progress: Progress | None = None) -> ExplorerPage:
+    """The explorer page of ``run`` for ``options`` (animate's word, level and projection options, and of the
+    film options only ``film.view``, where the page's scale toggle starts). Writes only the caches
+    (``options.cache``) and ``<run>/settle.csv``. Raises EmbvizError subclasses for bad input."""
+    options.validate()
+    stages, data = explore_data(run, options, progress=progress)
+    return ExplorerPage(html=render_page(data), n_words=len(stages.selection.words), n_snapshots=len(stages.snapshots),
+                        word2vec="word2vec" in data, projection_cached=stages.trajectory.cached)
+
+
 def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = AnimateOptions(), *,
             overwrite: bool = False, progress: Progress | None = None) -> ExploreResult:
-    """Write the explorer page of the run in ``run_dir`` (default ``<run>/explorer.html``).
+    """Write the explorer page of the run in ``run_dir`` (default ``<run>/explorer.html``; see :func:`explorer_page`).
 
-    ``options`` are animate's; its word, level and projection options are used, and of the film options only ``film.view``
-    (the page's scale toggle starts there).
     Raises EmbvizError subclasses for bad input, before anything is written.
     """
     start = time.perf_counter()
@@ -333,17 +353,16 @@ def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     run = Run.open(Path(run_dir))
     path = Path(out) if out is not None else run.path / DEFAULT_NAME
     check_output(path, overwrite or out is None)  # the default <run>/explorer.html is regenerated freely
-    stages, data = explore_data(run, options, progress=progress)
+    page = explorer_page(run, options, progress=progress)
     if progress:
         progress("writing", 0, 1)
-    page = render_page(data)
     try:
-        write_text(path, page)
+        write_text(path, page.html)
     except OSError as e:
         raise EmbvizError(f"cannot write {path}: {e.strerror or e}") from None
     if progress:
         progress("writing", 1, 1)
-    return ExploreResult(path=path, n_words=len(stages.selection.words), n_snapshots=len(stages.snapshots),
-                         size_bytes=path.stat().st_size, word2vec="word2vec" in data,
-                         projection_cached=stages.trajectory.cached, seconds={"total": time.perf_counter() - start})
+    return ExploreResult(path=path, n_words=page.n_words, n_snapshots=page.n_snapshots,
+                         size_bytes=path.stat().st_size, word2vec=page.word2vec,
+                         projection_cached=page.projection_cached, seconds={"total": time.perf_counter() - start})
 

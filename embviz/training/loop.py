@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ __all__ = ["LR_FLOOR", "VAL_PARTS", "Session", "TrainConfig", "TrainResult", "Tr
            "resume", "split_validation", "train"]
 
 
+_BUILDING = threading.Lock()
+
 OnStep = Callable[[TrainStatus], None]
 """on_step(status) after every step: the loss and speed that train's bar shows (where :data:`embviz.progress.Progress` has only counts)."""
 
@@ -45,8 +48,9 @@ OnStep = Callable[[TrainStatus], None]
 
 
 def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
-          progress: OnStep | None = None) -> TrainResult:
-    """Train a new run into ``out`` (refused if it exists, unless ``overwrite``).
+          progress: OnStep | None = None, stop: StopFlag | None = None) -> TrainResult:
+    """Train a new run into ``out`` (refused if it exists, unless ``overwrite``). ``stop`` asks for a stop from
+    another thread (``stop.was_requested = True``; SIGINT/SIGTERM do it in the main thread), as Ctrl-C does.
 
     Under ``torchrun`` every rank calls this; each reads the corpus itself, only rank 0 creates, locks
     and writes ``out``. An error on any rank stops every rank with that error.
@@ -66,7 +70,7 @@ def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
                 write_new_run(run, session, corpus, lexicon, min_count)
 
             dist.on_writer(create)
-            return _train_run(session, Run(Path(out)), lexicon, progress, start=None)
+            return _train_run(session, Run(Path(out)), lexicon, progress, start=None, stop=stop)
     finally:
         dist.stop()
 
@@ -149,7 +153,7 @@ def _inputs(config: TrainConfig, tokenizer_json: Any = None) -> tuple[Corpus, Le
 
 
 def _train_run(session: "Session", run: Run, lexicon: Lexicon, progress: OnStep | None,
-               start: dict | None) -> TrainResult:
+               start: dict | None, stop: StopFlag | None = None) -> TrainResult:
     """Train ``session`` into ``run`` from the checkpoint ``start`` (None: step 0), and record its result."""
     dist = session.dist
     model, optimizer = session.build(dist.device)
@@ -157,7 +161,7 @@ def _train_run(session: "Session", run: Run, lexicon: Lexicon, progress: OnStep 
         checkpoint.restore(model, optimizer, start, run.checkpoint_path)
     labels = [at_level(c, PURITY_LEVEL) for c in (run.vocab()[2] if dist.is_writer else [])]
     recorder = RunRecorder(run, dist, session.config.snapshot_dtype, session.tokens_per_step, start)
-    t_start, stop = time.perf_counter(), StopFlag()
+    t_start, stop = time.perf_counter(), stop or StopFlag()
     with stop.catch_signals():
         ended = session.run_epochs(model, optimizer, recorder, progress, start and Position.of(start), stop=stop)
     at = ended.at
@@ -234,9 +238,11 @@ class Session:
 
     def build(self, device: torch.device) -> tuple[TinyGPT, torch.optim.Optimizer]:
         """The model (seeded init, head bias at the training text's unigram prior) and its AdamW
-        optimiser (no decay on biases and norms)."""
-        torch.manual_seed(self.config.seed)
-        model = TinyGPT(self.model_cfg).to(device)
+        optimiser (no decay on biases and norms). One build at a time in a process: the init draws from torch's
+        global generator, and a run training in a background thread (a notebook's) builds beside others."""
+        with _BUILDING:
+            torch.manual_seed(self.config.seed)
+            model = TinyGPT(self.model_cfg).to(device)
         model.set_unigram_prior(torch.bincount(self.train_ids, minlength=self.model_cfg.vocab_size))
         decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
