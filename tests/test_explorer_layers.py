@@ -10,13 +10,14 @@ import time
 
 import numpy as np
 import pytest
-from test_explorer_page import CHROMEDRIVER, CHROMIUM, browser, js, load, move_slider, page_rows  # noqa: F401, F811
+from test_explorer_page import js, load, move_slider, page_rows
 
 from embviz.film.animate_options import AnimateOptions
 from embviz.film.explore import _b64, explore, quantise, render_page
 from embviz.measure.metrics import knn_graph
 from embviz.serve.server import Response, Routes, Server
 
+from conftest import CHROMEDRIVER, CHROMIUM
 from toyrun import make_toy_run, toy_trajectory
 
 pytestmark = [pytest.mark.slow,

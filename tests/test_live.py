@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_explorer_page import CHROMEDRIVER, CHROMIUM, HOSTILE, browser, js  # noqa: F401  (the browser fixture)
+from test_explorer_page import js
 
 from embviz.errors import ConfigError, RunError
 from embviz.rundir.run import RUN_JSON, VOCAB_TSV, Run
 from embviz.serve.live import LiveService
 
-from conftest import tiny_args, tiny_text
+from conftest import CHROMEDRIVER, CHROMIUM, HOSTILE, tiny_args, tiny_text
 from toyrun import make_toy_run
 
 REPO = Path(__file__).resolve().parents[1]

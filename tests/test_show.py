@@ -72,7 +72,8 @@ def test_show_writes_nothing_into_the_run_unless_asked(toy, tmp_path) -> None:
 
 
 def test_options_are_explores_with_its_defaults(toy) -> None:
-    cli = set(inspect.signature(cli_film.explore).parameters) - {"ctx", "run_dir", "out_file", "overwrite", "quiet"}
+    cli = set(inspect.signature(cli_film.explore).parameters) - {"ctx", "run_dir", "out_file", "overwrite", "quiet",
+                                                            "serve", "port"}  # a served page is not inline
     assert set(nbx.OPTIONS) == cli
     defaults = AnimateOptions()
     assert nbx.explore_options() == defaults
