@@ -96,7 +96,7 @@ def purity(run_dir: Path) -> tuple[float, float, str]:
     live = LiveFrames(run, options)
     for snap in snaps:
         frame = live.add(snap)
-    return frame["curves"][f"purity in 2-D · {level}"], float(stages.emergence.columns[f"purity2d_{level}"][-1]), level
+    return frame["curves"][f"purity in 2-D · {level}"][0], float(stages.emergence.columns[f"purity2d_{level}"][-1]), level
 
 
 def memory(root: Path, n_snapshots: int, n_words: int) -> tuple[float, float, float, float]:

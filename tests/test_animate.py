@@ -252,7 +252,7 @@ def test_second_animate_hits_the_cache(run_copy: Path, tmp_path: Path, monkeypat
     assert second.projection_cached and second.metrics_cached
     assert second.emergence.first_crossing == first.emergence.first_crossing
     files = sorted(p.suffix for p in (run_copy / "projections").iterdir())
-    assert files == [".json", ".json", ".npy"]  # one trajectory (+ its json) and one metrics table
+    assert files == [".json", ".json", ".npy", ".npy"]  # one trajectory (+ its json), one metrics table, the settle steps
 
 
 def test_mp4_frame_count(run_copy: Path, tmp_path: Path) -> None:

@@ -106,7 +106,7 @@ def test_colour_by_settle_step(browser, toy, tmp_path) -> None:  # noqa: F811
     from PIL import Image
 
     data = page_json(toy[1].path)
-    load(browser, toy[1])
+    load(browser, Page(tmp_path / "bare.html", {k: v for k, v in data.items() if k != "settle"}))
     assert js(browser, "document.getElementById('settle-toggle').hidden")  # no settle steps, no toggle
     n, steps = data["n"], data["steps"]
     data["settle"] = [None if j % 5 == 4 else steps[j % len(steps)] for j in range(n)]

@@ -73,12 +73,13 @@ def test_live_last_frame_keeps_the_purity_of_explores_layout(toy: Path) -> None:
     assert header["T"] == 0 and header["words"] == stages.selection.words
     for snap in snaps:
         frame = live.add(snap)
-    live_purity = frame["curves"][f"purity in 2-D · {level}"]
+    live_purity = frame["curves"][f"purity in 2-D · {level}"][0]
     assert live_purity >= 0.9 * explore_purity, (live_purity, explore_purity)
     assert [f["step"] for f in live.frames] == [s.step for s in snaps]
     # the frame's numbers are the same measure as explore's, in the space (not the layout)
     for lvl in stages.selection.levels:
-        assert frame["curves"][f"purity · {lvl}"] == pytest.approx(stages.emergence.columns[f"purity_{lvl}"][-1])
+        assert frame["curves"][f"purity · {lvl}"][0] == pytest.approx(stages.emergence.columns[f"purity_{lvl}"][-1])
     assert list(frame["curves"]) == list(header["curves"])
-    positions = np.frombuffer(base64.b64decode(frame["positions"]), dtype="<f4").reshape(-1, 2)
+    positions = np.frombuffer(base64.b64decode(frame["positions"]), dtype="<u2").reshape(-1, 2)  # quantised in bounds
+    assert len(frame["bounds"]) == 1 and frame["bounds"][0][0] < frame["bounds"][0][1]
     assert positions.shape == (len(stages.selection.words), 2) and np.isfinite(positions).all()

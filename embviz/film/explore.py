@@ -262,7 +262,7 @@ def page_data(stages: Stages, nbrs: tuple[np.ndarray, np.ndarray] | None, w2v, v
         "steps": [s.step for s in snaps], "epochs": [s.epoch for s in snaps],
         "trainLoss": [s.train_loss for s in snaps], "valLoss": [s.val_loss for s in snaps],
         "curves": curves, "chance": chance, "loss": _nan_to_none(table.losses),
-        "settle": settle_of(stages),
+        **({"settle": settle_of(stages)} if stages.settle is not None else {}),
         "positions": _b64(q, "u2"), "bounds": bounds.tolist(),
         **(_pack_neighbours(*nbrs) if nbrs is not None else {"serve": True}),
     }
@@ -273,9 +273,7 @@ def page_data(stages: Stages, nbrs: tuple[np.ndarray, np.ndarray] | None, w2v, v
 
 
 def settle_of(stages: Stages) -> list[int | None]:
-    """Each shown word's settle step (None where it never settles, or for a film of another matrix than tokens)."""
-    if stages.settle is None:
-        return [None] * len(stages.selection.words)
+    """Each shown word's settle step (None where it never settles); only for a film of the token table."""
     steps = stages.settle.settle_step()[stages.selection.rows]
     return [None if np.isnan(s) else int(s) for s in steps]
 
