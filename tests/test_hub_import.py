@@ -22,7 +22,7 @@ from embviz.interop.revisions import Revision, log_spaced, pick_revisions
 from embviz.rundir.run import Run
 
 from conftest import bpe_tokenizer_file
-from hubserver import FakeHub, cli_env, commit_of
+from hubserver import FakeHub, cli_env, commit_of, save_series
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -47,17 +47,8 @@ def series(tmp_path_factory) -> tuple[dict[str, Path], dict[int, np.ndarray]]:
     model = transformers.GPTNeoXForCausalLM(transformers.GPTNeoXConfig(
         vocab_size=v, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
         max_position_embeddings=16, bos_token_id=0, eos_token_id=0))
-    branches, expected = {}, {}
-    for step in STEPS:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(0.01 * torch.randn_like(p))
-        folder = root / f"step{step}"
-        model.save_pretrained(folder, safe_serialization=True)
-        (folder / "tokenizer.json").write_bytes(tok.read_bytes())
-        branches[f"step{step}"] = folder
-        expected[step] = model.gpt_neox.embed_in.weight.detach().numpy().copy()
-    return branches, expected
+    branches, tables = save_series(model, root, tok, STEPS, lambda m: {"token": m.gpt_neox.embed_in.weight})
+    return branches, {step: t["token"] for step, t in tables.items()}
 
 
 def header_bytes(path: Path) -> int:

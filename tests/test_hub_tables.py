@@ -23,7 +23,7 @@ from embviz.interop.hub import Hub, import_hub, resolve, tables_of
 from embviz.rundir.run import Run
 
 from conftest import bpe_tokenizer_file
-from hubserver import FakeHub, cli_env
+from hubserver import FakeHub, cli_env, save_series
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -41,23 +41,6 @@ def quiet(fn, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fn(*args, **kwargs)
-
-
-def save_series(model, root: Path, tok: Path, steps, tables) -> tuple[dict[str, Path], dict[int, dict]]:
-    """``save_pretrained`` at each step (weights nudged between), tokenizer.json beside; each step's tables."""
-    import torch
-
-    branches, expected = {}, {}
-    for step in steps:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(0.01 * torch.randn_like(p))
-        folder = root / f"step{step}"
-        model.save_pretrained(folder, safe_serialization=True)
-        (folder / "tokenizer.json").write_bytes(tok.read_bytes())
-        branches[f"step{step}"] = folder
-        expected[step] = {m: t.detach().numpy().copy() for m, t in tables(model).items()}
-    return branches, expected
 
 
 @pytest.fixture(scope="module")
