@@ -11,6 +11,7 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import random  # noqa: E402
 import shutil  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -30,6 +31,13 @@ ANIMALS = ["cat", "dog", "horse", "cow", "lion", "tiger"]
 FOODS = ["bread", "apple", "rice", "soup", "cheese", "pear"]
 COLOURS = ["red", "blue", "green", "yellow"]
 NUMBERS = ["one", "two", "three", "four", "five"]
+
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+needs_browser = pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                                   reason="no system browser: apt-get install chromium chromium-driver (.ci/run does)")
+HOSTILE = "</script><img src=x onerror=alert(1)>"
+"""A token that is markup: every page must show it as text."""
 
 
 def tiny_text(n_sentences: int = 600, seed: int = 0) -> str:
@@ -75,6 +83,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name in SUBPROCESS_MODULES or "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless chromium through selenium, one per module; names resolve only to 127.0.0.1, so a page
+    that links anything outside (a notebook export's script tags) reaches nothing."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="embviz-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,800",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from collections import Counter
@@ -180,3 +181,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         with hub.lock:
             hub.sent[key] += len(data)
+
+
+def cli_env(hub: FakeHub, tmp_path: Path) -> dict:
+    """The environment of an ``embviz`` subprocess that talks to ``hub`` only, its cache under ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(HF_ENDPOINT=hub.endpoint, HF_HUB_CACHE=str(tmp_path / "cache"), HF_HOME=str(tmp_path / "home"),
+               HF_HUB_DISABLE_TELEMETRY="1", PYTHONPATH=str(Path(__file__).parents[1]))
+    return env
+
+
+def save_series(model, root: Path, tok: Path, steps, tables) -> tuple[dict[str, Path], dict[int, dict]]:
+    """``save_pretrained`` at each step (weights nudged between), tokenizer.json beside; each step's tables."""
+    import torch
+
+    branches, expected = {}, {}
+    for step in steps:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.01 * torch.randn_like(p))
+        folder = root / f"step{step}"
+        model.save_pretrained(folder, safe_serialization=True)
+        (folder / "tokenizer.json").write_bytes(tok.read_bytes())
+        branches[f"step{step}"] = folder
+        expected[step] = {m: t.detach().numpy().copy() for m, t in tables(model).items()}
+    return branches, expected

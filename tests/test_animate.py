@@ -200,7 +200,7 @@ def test_animate_writes_everything(run_copy: Path, tmp_path: Path) -> None:
     assert 0.5 < float(rows[-1]["trustworthiness"]) <= 1.0
     assert result.level == "field" and len(result.words) == 120
     assert result.files == [out, tmp_path / "out/toy-grid.png", tmp_path / "out/toy-metrics.png",
-                            tmp_path / "out/toy-metrics.csv"]
+                            tmp_path / "out/toy-metrics.csv", run_copy / "settle.csv", tmp_path / "out/toy-settle.png"]
 
 
 @pytest.mark.slow
@@ -252,7 +252,7 @@ def test_second_animate_hits_the_cache(run_copy: Path, tmp_path: Path, monkeypat
     assert second.projection_cached and second.metrics_cached
     assert second.emergence.first_crossing == first.emergence.first_crossing
     files = sorted(p.suffix for p in (run_copy / "projections").iterdir())
-    assert files == [".json", ".json", ".npy"]  # one trajectory (+ its json) and one metrics table
+    assert files == [".json", ".json", ".npy", ".npy"]  # one trajectory (+ its json), one metrics table, the settle steps
 
 
 def test_mp4_frame_count(run_copy: Path, tmp_path: Path) -> None:

@@ -295,6 +295,7 @@ WORD_ROWS: list[Row] = [
      "no-words.txt"),
     ("unknown words only", "explore", lambda s: [str(s.run), "--words", "zzyzx,qwxq", "--only"], "zzyzx"),
     ("unknown words", "compare-word2vec", lambda s: [str(s.run), "--words", "zzyzx,qwxq"], "zzyzx"),
+    ("watch a folder that is no run", "watch", lambda s: [str(s.root)], "is not an embviz run"),
 ]
 
 IMPORT_ROWS: list[Row] = [  # tests/test_import.py has the rows that need checkpoints written by transformers

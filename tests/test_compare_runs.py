@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import ortho_group
 
 from embviz import cli
-from embviz.compare.runs import SCHEMA, RunsOptions, compare_runs, match_snapshots, open_side, shared_tokens
+from embviz.compare.runs import SCHEMA, RunsOptions, compare_runs, match_snapshots, open_side, sample_of, shared_tokens
 from embviz.errors import RunError
 from embviz.rundir.files import read_json, write_json, write_npy
 from embviz.rundir.run import INDEX_JSON, RUN_JSON, Run, Snapshot, snapshot_name
@@ -80,6 +80,24 @@ def test_a_trained_run_agrees_more_with_a_second_seed_than_with_noise(toy_run, t
     # the same categories (centres differ with the seed): the final maps agree well above chance
     assert cka[-1] > 0.5 and jaccard[-1] > 0.2
     assert jaccard[-1] > 5 * jaccard[0]
+
+
+def test_a_sample_measures_the_same_neighbours_of_fewer_words(toy_run, tmp_path, capsys):
+    make_toy_run(tmp_path / "seed1", n_words=300, n_snapshots=8, dim=16, seed=1)
+    whole = compare_runs(toy_run, tmp_path / "seed1", RunsOptions(sample=0))
+    part = compare_runs(toy_run, tmp_path / "seed1", RunsOptions(sample=120))
+    positions = sample_of(shared_tokens(open_side(toy_run), open_side(tmp_path / "seed1")), 120)
+    assert positions.size == 120 and np.all(np.diff(positions) > 0)
+    for w, p in zip(whole.agreements, part.agreements):
+        assert p.cka == w.cka and p.disparity == w.disparity  # every row either way
+        np.testing.assert_array_equal(p.jaccard, w.jaccard[positions])  # neighbours among all 300 words
+    assert part.data["jaccard_words"] == {"n": 120, "of": 300, "sampled": True, "seed": 0}
+    assert sum(g["n"] for g in part.data["split"]["frequency"]["groups"]) == 120
+    assert compare_runs(toy_run, tmp_path / "seed1", RunsOptions(sample=1000)).data["jaccard_words"]["sampled"] is False
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["compare", str(toy_run), str(tmp_path / "seed1"), "--sample", "120"])
+    assert exit_info.value.code == 0
+    assert "Jaccard@10 of 120 of the 300 shared tokens drawn at random" in capsys.readouterr().out
 
 
 # -- matching snapshots --------------------------------------------------------------------------------------
@@ -199,6 +217,7 @@ def test_bad_input_is_one_error_line(toy_run, tmp_path, cli_error):
     assert cli_error(["compare", str(toy_run), str(tmp_path / "notjson")])
     assert "none of the --words" in cli_error(["compare", str(toy_run), str(toy_run), "--words", "zzyzx"])
     assert "--match must be one of" in cli_error(["compare", str(toy_run), str(toy_run), "--match", "epoch"])
+    assert "--sample must be 0" in cli_error(["compare", str(toy_run), str(toy_run), "--sample", "2"])
     assert "no tokens seen" in cli_error(["compare", str(toy_run), str(zero_tokens(toy_run, tmp_path)),
                                           "--match", "tokens"])
     assert "no snapshots match by step" in cli_error(["compare", str(toy_run), str(shifted(toy_run, tmp_path)),

@@ -15,6 +15,7 @@ from embviz.film import explore as ex
 from embviz.film.animate_options import AnimateOptions
 from embviz.layout.projectors import PCAProjector
 from embviz.measure.metrics import knn_graph, knn_purity
+from embviz.rundir.run import Run
 
 from toyrun import make_toy_run
 
@@ -64,16 +65,22 @@ def test_page_holds_the_run(toy: Path, tmp_path: Path) -> None:
     data = page_json(html)
     assert data["words"][0] == HOSTILE and data["n"] == result.n_words == len(data["words"])
     n, t = data["n"], data["T"]
-    from embviz.rundir.run import Run
-
     run = Run(toy)
     tokens = run.vocab()[0]
     rows = np.array([tokens.index(w) for w in data["words"]])
     mats = run.gather(rows)
-    positions = unpack(data["positions"], "f4", (t, n, 2))
-    np.testing.assert_allclose(positions, PCAProjector().fit(list(mats)).embeddings_, atol=1e-5)
-    idx = unpack(data["nbrIndex"], "u2", (t, n, 10))
-    np.testing.assert_array_equal(idx[-1], knn_graph(mats[-1], 11)[0][:, 1:])
+    bounds = np.array(data["bounds"])  # [T, 4]: min x, max x, min y, max y
+    q = unpack(data["positions"], "u2", (t, n, 2)) / 65535
+    positions = np.stack([bounds[:, None, 0] + q[..., 0] * (bounds[:, None, 1] - bounds[:, None, 0]),
+                          bounds[:, None, 2] + q[..., 1] * (bounds[:, None, 3] - bounds[:, None, 2])], axis=-1)
+    want = PCAProjector().fit(list(mats)).embeddings_
+    step = np.ptp(want, axis=1).max(axis=1)[:, None, None] / 65535  # the stated precision: half a step
+    assert (np.abs(positions - want) <= step / 2 + 1e-12).all()
+    assert data["nbrType"] == "u2"
+    nearest, dist = knn_graph(mats[-1], 11)
+    np.testing.assert_array_equal(unpack(data["nbrIndex"], "u2", (t, n, 10))[-1], nearest[:, 1:])
+    cos = unpack(data["nbrCos"], "i2", (t, n, 10))[-1] / data["cosScale"]
+    np.testing.assert_allclose(cos, 1 - dist[:, 1:], atol=1 / data["cosScale"])
     assert data["steps"] == [s.step for s in run.snapshots()]
     assert [lvl["name"] for lvl in data["levels"]] == ["pos", "field", "subfield"]
     assert set(data["curves"]) == {*(f"purity{where} · {lvl}" for where in ("", " in 2-D") for lvl in ("pos", "field", "subfield")),
@@ -101,9 +108,28 @@ def test_cli_writes_the_default_file_once(toy: Path, tmp_path: Path, capsys) -> 
 
 
 def test_too_many_words_are_refused_with_a_way_out(toy: Path, tmp_path: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setattr(ex, "MAX_CELLS", 100)
-    with pytest.raises(SystemExit) as e:
-        main(["explore", str(toy), "--out", str(tmp_path / "x.html")])
-    err = capsys.readouterr().err.strip()
-    assert e.value.code == 1 and err.startswith("Error:") and "--top" in err and "--only" in err
-    assert len(err.splitlines()) == 1 and not (tmp_path / "x.html").exists()
+    n, t = len(Run(toy).vocab()[0]), len(Run(toy).snapshots())
+    for limit, serve in ((ex.page_bytes(n, t, inline_neighbours=False), True), (100, False)):
+        monkeypatch.setattr(ex, "MAX_PAGE_BYTES", limit)
+        with pytest.raises(SystemExit) as e:
+            main(["explore", str(toy), "--out", str(tmp_path / "x.html")])
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 1 and err.startswith("Error:") and "--top" in err and "--only" in err
+        assert ("--serve" in err) == serve  # named where the page without neighbours would fit
+        assert len(err.splitlines()) == 1 and not (tmp_path / "x.html").exists()
+
+
+def test_quantised_layout_keeps_its_stated_precision() -> None:
+    positions = np.random.default_rng(0).normal(size=(3, 500, 2)) * [[[1.0, 1e-3]], [[50.0, 50.0]], [[1e-6, 2.0]]]
+    q, bounds = ex.quantise(positions)
+    assert q.dtype == np.uint16 and q.shape == positions.shape and bounds.shape == (3, 4)
+    assert (q.min(axis=1) == 0).all() and (q.max(axis=1) == 65535).all()  # each snapshot's axis uses all steps
+    back = np.stack([bounds[:, None, 0] + q[..., 0] / 65535 * (bounds[:, None, 1] - bounds[:, None, 0]),
+                     bounds[:, None, 2] + q[..., 1] / 65535 * (bounds[:, None, 3] - bounds[:, None, 2])], axis=-1)
+    extent = np.ptp(positions, axis=1)[:, None, :]
+    assert (np.abs(back - positions) <= extent / 131070 * (1 + 1e-9)).all()
+
+
+def test_word_indices_widen_past_uint16() -> None:
+    assert ex.index_dtype(65534) == np.uint16 and ex.index_dtype(65535) == np.uint32  # 65535 is "none"
+    assert ex.page_bytes(50_304, 154, inline_neighbours=False) < ex.MAX_PAGE_BYTES < ex.page_bytes(50_304, 154)

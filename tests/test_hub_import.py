@@ -22,7 +22,7 @@ from embviz.interop.revisions import Revision, log_spaced, pick_revisions
 from embviz.rundir.run import Run
 
 from conftest import bpe_tokenizer_file
-from hubserver import FakeHub, commit_of
+from hubserver import FakeHub, cli_env, commit_of, save_series
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -47,17 +47,8 @@ def series(tmp_path_factory) -> tuple[dict[str, Path], dict[int, np.ndarray]]:
     model = transformers.GPTNeoXForCausalLM(transformers.GPTNeoXConfig(
         vocab_size=v, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
         max_position_embeddings=16, bos_token_id=0, eos_token_id=0))
-    branches, expected = {}, {}
-    for step in STEPS:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(0.01 * torch.randn_like(p))
-        folder = root / f"step{step}"
-        model.save_pretrained(folder, safe_serialization=True)
-        (folder / "tokenizer.json").write_bytes(tok.read_bytes())
-        branches[f"step{step}"] = folder
-        expected[step] = model.gpt_neox.embed_in.weight.detach().numpy().copy()
-    return branches, expected
+    branches, tables = save_series(model, root, tok, STEPS, lambda m: {"token": m.gpt_neox.embed_in.weight})
+    return branches, {step: t["token"] for step, t in tables.items()}
 
 
 def header_bytes(path: Path) -> int:
@@ -251,20 +242,15 @@ def test_cli_refuses_bad_hub_arguments_in_one_line(tmp_path, capsys):
     cases = {"no spec": ([f"hf:{REPO}"], "--revisions"), "bad spec": ([f"hf:{REPO}", "--revisions", "log:x"], "log:"),
              "bad repo": (["hf:nope", "--revisions", "all"], "hf:OWNER/NAME"),
              "two": ([f"hf:{REPO}", "other", "--revisions", "all"], "one Hub repository"),
-             "list on disk": ([str(tmp_path), "--list"], "Hub sources")}
+             "list on disk": ([str(tmp_path), "--list"], "Hub sources"),
+             "head of the head": ([f"hf:{REPO}", "--revisions", "all", "--matrix", "output", "--head"], "--head imports"),
+             "head of the head on disk": ([str(tmp_path), "--matrix", "output", "--head"], "--head imports")}
     for name, (args, message) in cases.items():
         with pytest.raises(SystemExit) as e:
             main(["import", *args, "--out", str(tmp_path / "out"), "--quiet"])
         err = capsys.readouterr().err.strip().splitlines()
         assert e.value.code != 0 and len(err) == 1 and err[0].startswith("Error:") and message in err[0], (name, err)
     assert not (tmp_path / "out").exists()
-
-
-def cli_env(hub: FakeHub, tmp_path: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update(HF_ENDPOINT=hub.endpoint, HF_HUB_CACHE=str(tmp_path / "cache"), HF_HOME=str(tmp_path / "home"),
-               HF_HUB_DISABLE_TELEMETRY="1", PYTHONPATH=str(Path(__file__).parents[1]))
-    return env
 
 
 @pytest.mark.slow

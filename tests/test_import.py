@@ -388,7 +388,7 @@ def test_position_table_and_an_untied_head_are_imported_beside_the_token_table(t
 
     expected = train_and_save(model, bpe, save, lambda m: torch.cat(
         [m.transformer.wte.weight, m.transformer.wpe.weight, m.lm_head.weight]))
-    result = quiet_import([tmp_path / "ckpt"], tmp_path / "run", tokenizer=bpe)
+    result = quiet_import([tmp_path / "ckpt"], tmp_path / "run", tokenizer=bpe, head=True)
     run = Run.open(result.run_dir)
     snaps = run.check_snapshots(rows=v)
     assert [s.step for s in snaps] == list(SAVE_STEPS)
@@ -407,9 +407,21 @@ def test_a_checkpoint_without_a_position_table_imports_without_one(tmp_path, bpe
     root = tmp_path / "neox"
     train_and_save(neox(vocab_size(bpe)), bpe, lambda m, s: m.save_pretrained(root / f"step{s}"),
                    lambda m: m.gpt_neox.embed_in.weight)
-    run = Run.open(quiet_import([root], tmp_path / "run", tokenizer=bpe).run_dir)
+    run = Run.open(quiet_import([root], tmp_path / "run", tokenizer=bpe, head=True).run_dir)
     assert all(s.matrices == ("token", "head") for s in run.snapshots())  # NeoX: rotary positions, untied head
     capsys.readouterr()  # transformers' own progress bars while saving
     line = cli_error(["export", str(run.path), str(tmp_path / "p.npz"), "--to", "npz", "--matrix", "position"])
     assert "--matrix position: the imported checkpoints hold no position table; this run has: token, head" in line
     assert not (tmp_path / "p.npz").exists()
+    for command, out in (("animate", tmp_path / "p.gif"), ("explore", tmp_path / "p.html")):
+        line = cli_error([command, str(run.path), "--out", str(out), "--matrix", "position", "--quiet"])
+        assert "--matrix position: the imported checkpoints hold no position table; this run has: token, head" in line
+        assert not out.exists()
+
+    # without --head the untied head stays in the checkpoints, and --matrix head says how to read it
+    plain = Run.open(quiet_import([root], tmp_path / "plain", tokenizer=bpe).run_dir)
+    assert all(s.matrices == ("token",) for s in plain.snapshots())
+    assert plain.manifest().import_["left_out"] == {"head": "embed_out.weight"}
+    line = cli_error(["export", str(plain.path), str(tmp_path / "h.npz"), "--to", "npz", "--matrix", "head"])
+    assert "the import left the checkpoints' embed_out.weight out (import again with --head" in line
+    assert not (tmp_path / "h.npz").exists()

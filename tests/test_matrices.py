@@ -3,6 +3,7 @@ and the one-line errors for a matrix a run does not have."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 
@@ -13,6 +14,7 @@ from embviz.film.animate import animate
 from embviz.film.animate_options import AnimateOptions, FilmOptions
 from embviz.film.explore import explore
 from embviz.interop.export import export
+from embviz.measure.positions import MATRIX_COLUMNS, POSITION_MEASURES, head_agreement, position_order
 from embviz.rundir.run import Run
 from embviz.training.loop import TrainConfig, train
 
@@ -43,13 +45,46 @@ def test_export_writes_each_matrix_with_its_own_rows(runs, tmp_path):
                 assert list(data["tokens"]) == [str(i) for i in range(rows)]
 
 
+def csv_columns(path) -> dict[str, np.ndarray]:
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return {k: np.array([float(r[k]) if r[k] else np.nan for r in rows]) for k in rows[0]}
+
+
 @pytest.mark.slow
 def test_the_position_film_shows_the_positions_in_order(runs, tmp_path):
     result = animate(runs / "tied", tmp_path / "pos.gif", dataclasses.replace(SMALL, matrix="position"))
     assert result.words == [str(i) for i in range(TINY["context"])]
-    assert result.n_snapshots == len(Run.open(runs / "tied").snapshots()) and result.film.stat().st_size > 0
+    run = Run.open(runs / "tied")
+    assert result.n_snapshots == len(run.snapshots()) and result.film.stat().st_size > 0
     token = animate(runs / "tied", tmp_path / "tok.gif", SMALL)
     assert len(token.words) > TINY["context"] and token.words != result.words
+    columns = csv_columns(result.metrics_csv)
+    assert not [k for k in columns if k.startswith(("purity", "silhouette", "wordsim", "simlex"))]
+    assert not {"chance_category", "chance_pos", "chance_field"} & set(columns)
+    for t, snap in enumerate(run.snapshots()):  # every snapshot's order, as measured on its table
+        got = position_order(run.load_snapshot(snap, matrix="position"))
+        assert [columns[f"position_{k}"][t] for k in POSITION_MEASURES] == pytest.approx(
+            [got.adjacent, got.order, got.top3], abs=1e-5)
+    assert columns["chance_position_adjacent"][0] == pytest.approx(2 / TINY["context"])
+    panels, chance = result.emergence.curves()
+    assert list(panels)[:3] == [MATRIX_COLUMNS[f"position_{k}"] for k in POSITION_MEASURES]
+    assert chance[MATRIX_COLUMNS["position_adjacent"]] == pytest.approx(2 / TINY["context"])
+    assert not [p for p in panels if "purity" in p or "norm" in p]
+    assert "position_adjacent" not in csv_columns(token.metrics_csv)
+
+
+@pytest.mark.slow
+def test_the_head_film_measures_the_head_against_the_token_table(runs, tmp_path):
+    result = animate(runs / "untied", tmp_path / "head.gif", dataclasses.replace(SMALL, matrix="head"))
+    run = Run.open(runs / "untied")
+    columns = csv_columns(result.metrics_csv)
+    rows = [run.vocab()[0].index(w) for w in result.words]
+    for t, snap in enumerate(run.snapshots()):  # on the rows shown, as every other column
+        cka, jaccard = head_agreement(run.load_snapshot(snap, matrix="head")[rows], run.load_snapshot(snap)[rows])
+        assert (columns["head_cka_token"][t], columns["head_jaccard10_token"][t]) == pytest.approx((cka, jaccard), abs=1e-5)
+    assert MATRIX_COLUMNS["head_cka_token"] in result.emergence.curves()[0]
+    assert result.metrics_png.stat().st_size > 0
 
 
 @pytest.mark.slow

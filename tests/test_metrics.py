@@ -208,3 +208,12 @@ def test_drift_is_zero_for_a_rotated_copy_and_grows_with_noise():
     assert 0 < small < large
     with pytest.raises(EmbvizError, match="shape"):
         drift(prev, cur[:, :7])
+
+
+def test_knn_of_some_rows_is_their_rows_of_the_whole():
+    from embviz.measure.metrics import knn
+
+    x = np.random.default_rng(4).normal(size=(700, 8)).astype(np.float32)
+    queries = np.array([0, 5, 6, 350, 699])
+    for metric in ("cosine", "euclidean"):
+        np.testing.assert_array_equal(knn(x, 7, metric, queries), knn(x, 7, metric)[queries])

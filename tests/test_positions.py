@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import ortho_group
 
 from embviz.measure.metrics import jaccard_chance
-from embviz.measure.positions import head_agreement, position_order
+from embviz.measure.positions import adjacent_chance, head_agreement, head_columns, position_columns, position_order
 
 
 def curve(n=64, d=32, turns=0.4, seed=0):
@@ -43,3 +43,23 @@ def test_head_agreement_is_one_for_a_rotated_copy_and_near_chance_for_an_unrelat
     assert cka == pytest.approx(1.0) and jaccard == pytest.approx(1.0)
     cka, jaccard = head_agreement(rng.normal(size=(300, 16)), token)
     assert cka < 0.15 and jaccard < 3 * jaccard_chance(300)
+
+
+def test_the_adjacency_chance_is_what_random_tables_score():
+    rng = np.random.default_rng(2)
+    tables = rng.normal(size=(300, 32, 16))
+    columns = position_columns(tables)
+    assert columns["position_adjacent"].mean() == pytest.approx(columns["chance_position_adjacent"][0], rel=0.15)
+    assert columns["chance_position_adjacent"][0] == pytest.approx(adjacent_chance(32))
+
+
+def test_position_and_head_columns_follow_each_snapshot():
+    tables = [np.random.default_rng(0).normal(size=(64, 32)), curve()]
+    columns = position_columns(tables)
+    assert columns["position_adjacent"][0] < 0.2 and columns["position_adjacent"][1] == 1.0
+    assert abs(columns["position_order"][0]) < 0.1 < 0.9 < columns["position_order"][1]
+    token = np.random.default_rng(1).normal(size=(200, 16))
+    heads = [np.random.default_rng(3).normal(size=(200, 16)), token * 2.0]
+    agreement = head_columns(heads, [token, token])
+    assert agreement["head_cka_token"][0] < 0.2 and agreement["head_cka_token"][1] == pytest.approx(1.0)
+    assert agreement["head_jaccard10_token"][1] == pytest.approx(1.0)

@@ -1,6 +1,6 @@
 """The wheel, as a new user gets it: built from the sources, installed into a fresh virtual environment,
 it trains and explores from a folder outside the checkout, so its package data (the lexicons under
-``embviz/text/data``, the page under ``embviz/film/web``) ships.
+``embviz/text/data``, the page under ``embviz/film/web``, the live map's view under ``embviz/notebook``) ships.
 
 The fresh environment takes the dependencies from this one (a ``.pth`` file naming its
 site-packages) and embviz from the wheel alone; nothing is downloaded.
@@ -67,3 +67,5 @@ def test_the_wheel_installs_trains_and_explores_outside_the_checkout(tmp_path):
     run(embviz, "explore", "run", "--method", "pca", "-q", cwd=user, env=env)
     page = (user / "run" / "explorer.html").read_text(encoding="utf-8")
     assert "<canvas" in page and len(page) > 10_000
+    widget = run(python, "-c", "import embviz; print(len(embviz.LiveMap._esm), len(embviz.LiveMap._css))", cwd=user, env=env)
+    assert all(int(n) > 100 for n in widget.split())  # the live map's view ships too

@@ -54,6 +54,8 @@ def toy_trajectory(
     t = np.linspace(0.0, 1.0, n_snapshots)
     noise = rng.normal(size=(n, dim))
     out = np.empty((n_snapshots, n, dim), dtype=np.float32)
+    members = [np.array([i for i, p in enumerate(parts) if len(p) > lvl], dtype=int) for lvl in range(levels)]
+    stacked: dict[int, np.ndarray] = {}  # level → its members' centres, drawn in word order when first needed
     for s in range(n_snapshots):
         if s:
             noise = noise + 0.15 * rng.normal(size=(n, dim))
@@ -63,9 +65,9 @@ def toy_trajectory(
             weight = np.clip((t[s] - start) / 0.35, 0.0, 1.0) * (1.6 - 0.3 * lvl)
             if weight == 0:
                 continue
-            for i, p in enumerate(parts):
-                if len(p) > lvl:
-                    x[i] += weight * centre("/".join(p[: lvl + 1]))
+            if lvl not in stacked:
+                stacked[lvl] = np.array([centre("/".join(parts[i][: lvl + 1])) for i in members[lvl]]).reshape(-1, dim)
+            x[members[lvl]] += weight * stacked[lvl]
         x[loose] += 0.8 * t[s] * own
         out[s] = x * (0.02 + t[s])  # norms grow during training, as in a real run
     return out

@@ -6,7 +6,7 @@ options several commands share; one module per command group registers its comma
 """
 
 # isort: off
-from embviz.cli import train, compare, interop, film  # noqa: F401  (registers the commands, in --help order)
+from embviz.cli import train, compare, interop, film, live  # noqa: F401  (registers the commands, in --help order)
 # isort: on
 from embviz.cli.core import app, main
 

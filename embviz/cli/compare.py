@@ -99,6 +99,8 @@ def compare_two_runs(
     tolerance: float = typer.Option(_RUNS.tolerance, help="Pair two snapshots only when they differ by at most "
                                                           "this share of the larger step, token count or fraction."),
     k: int = typer.Option(_RUNS.k, help="Neighbours for Jaccard@k."),
+    sample: int = typer.Option(_RUNS.sample, help="Jaccard@k (and its splits) of this many shared words drawn at "
+                                                  "random (seed 0), each against all shared words; 0: every one."),
     words: opt.NeighbourWords = None,
     neighbours: opt.Neighbours = _RUNS.neighbours,
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON to stdout (and nothing else)."),
@@ -140,6 +142,10 @@ def _runs_summary(d: dict) -> None:
         table.add_row(str(s["step_a"]), str(s["step_b"]), f"{s['fraction_a']:.3f}", fmt(s["cka"]),
                       fmt(s["procrustes_disparity"]), fmt(s["jaccard_mean"]))
     out.print(table)
+    sample = d["jaccard_words"]
+    if sample["sampled"]:
+        out.print(f"Jaccard@{k} of {sample['n']:,} of the {sample['of']:,} shared tokens drawn at random (--sample; "
+                  "each against all of them); CKA and disparity of all", highlight=False, soft_wrap=True)
     for names, title in ((("frequency",), "by corpus frequency"), (("word_class", "pos"), "by word class and part "
                                                                                            "of speech")):
         groups = [g for name in names for g in d["split"].get(name, {}).get("groups", [])]

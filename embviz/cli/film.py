@@ -15,11 +15,13 @@ from embviz.errors import ConfigError
 from embviz.film.animate import animate as run_animate
 from embviz.film.animate_options import AnimateOptions, FilmOptions
 from embviz.film.explore import explore as run_explore
+from embviz.film.explore_serve import serve_explore
 
 _ANIMATE = AnimateOptions()
 _FILM = _ANIMATE.film
 _EXPLORE = defaults_of(run_explore)
 _ANIMATE_DEFAULTS = defaults_of(run_animate)
+_SERVE = defaults_of(serve_explore)
 
 
 def _film_options(params: dict, **given) -> AnimateOptions:
@@ -40,7 +42,8 @@ def animate(
     ctx: typer.Context,
     run_dir: Path = typer.Argument(..., help="A run directory written by embviz train."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Film file, .mp4 or .gif [default: <run>/film.mp4]; "
-                                                                "also writes <out>-grid.png, -metrics.png, -metrics.csv."),
+                                                                "also writes <out>-grid.png, -metrics.png, -metrics.csv, "
+                                                                "-settle.png and <run>/settle.csv."),
     fmt: Optional[str] = typer.Option(_ANIMATE.fmt, "--format", help="mp4 or gif [default: from --out, else mp4]."),
     overwrite: opt.Overwrite = _ANIMATE_DEFAULTS["overwrite"],
     matrix: opt.Matrix = _ANIMATE.matrix,
@@ -92,7 +95,8 @@ def _summary(r, max_rows: int = 20) -> None:
     c = e.columns
     t = len(e.steps)
     shown = sorted({int(round(x)) - 1 for x in np.geomspace(1, t, min(t, max_rows))}) if t > max_rows else range(t)
-    title = (f"emergence · {len(r.words):,} words · {r.n_snapshots} snapshots"
+    points = "positions" if "position_order" in c else "words"
+    title = (f"emergence · {len(r.words):,} {points} · {r.n_snapshots} snapshots"
              + (f" (showing {len(shown)}; all in {r.metrics_csv.name})" if t > max_rows else ""))
     short = {"subfield": "subfld", "category": "categ"}
     columns = [(f"purity\n{short.get(lvl, lvl)}", f"purity_{lvl}", 2) for lvl in e.levels]
@@ -105,11 +109,16 @@ def _summary(r, max_rows: int = 20) -> None:
         ("Jacc.@10\nprevious", "jaccard10_prev", 2), ("drift\nfrom init", "drift_init", 3),
         ("effective\nrank", "effective_rank", 1), ("aniso-\ntropy", "anisotropy", 3),
         ("centred\naniso.", "anisotropy_centred", 3), ("TwoNN\ndim.", "twonn_dim", 1),
-        ("ρ norm\n~ freq.", "norm_freq_spearman", 2)) if key in c]
+        ("ρ norm\n~ freq.", "norm_freq_spearman", 2)) if key in c and np.isfinite(c[key]).any()]
     faithful = [(f"purity\n{short.get(lvl, lvl)}", f"purity2d_{lvl}", 2) for lvl in e.levels]
     faithful += [("trust-\nworthiness", "trustworthiness", 3)] if "trustworthiness" in c else []
-    for heading, cols in ((title, columns), (f"the {r.method} layout (2-D; purity in the space above)", faithful),
-                          ("geometry", geometry)):
+    own = [(head, key, 2) for head, key in (
+        ("nearest is\nadjacent", "position_adjacent"), ("Spearman\n|i−j|~dist.", "position_order"),
+        ("variance\nPC1–3", "position_top3"), ("CKA with\ntoken table", "head_cka_token"),
+        ("Jacc.@10 with\ntoken table", "head_jaccard10_token")) if key in c]
+    whose = "the position table" if "position_order" in c else "the head against the token table"
+    for heading, cols in ((whose, own), (title, columns),
+                          (f"the {r.method} layout (2-D; purity in the space above)", faithful), ("geometry", geometry)):
         if not cols:
             continue
         table = Table(title=heading, box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
@@ -129,16 +138,23 @@ def _summary(r, max_rows: int = 20) -> None:
         notes.append(f"{r.method} layout at the final snapshot: {r.level} purity@10 {fmt(finite(layout), 2)} in 2-D "
                      f"of {fmt(finite(space), 2)} in the space · trustworthiness "
                      f"{fmt(finite(c['trustworthiness'][-1]), 3)}")
+    if "chance_position_adjacent" in c:
+        notes.append(f"nearest-is-adjacent chance: {fmt(finite(c['chance_position_adjacent'][0]), 2)} · Spearman chance 0")
     for key, name in (("wordsim353", "WordSim-353"), ("simlex999", "SimLex-999")):
         if f"{key}_coverage" in c:
             notes.append(f"{name} pairs in vocabulary: {np.nanmax(c[f'{key}_coverage']):.0%}")
+    if r.settled is not None:
+        from embviz.measure.settle import findings_line
+
+        notes.append(findings_line(r.settled.findings))
     cached = [name for name, hit in (("projection", r.projection_cached), ("metrics", r.metrics_cached)) if hit]
     if cached:
         notes.append(f"Reused the cached {' and '.join(cached)}.")
     for note in notes:
         out.print(note, highlight=False, soft_wrap=True)
     out.print(f"Film: {r.film} ({r.n_frames} frames, {r.width}x{r.height}, {r.fmt})", highlight=False, soft_wrap=True)
-    for name, path in (("Grid", r.grid), ("Metrics plot", r.metrics_png), ("Metrics table", r.metrics_csv)):
+    settle = [("Settle table", r.settled.path), ("Settle plot", r.settle_png)] if r.settled is not None else []
+    for name, path in (("Grid", r.grid), ("Metrics plot", r.metrics_png), ("Metrics table", r.metrics_csv), *settle):
         out.print(f"{name}: {path}", highlight=False, soft_wrap=True)
 
 
@@ -161,12 +177,37 @@ def explore(
     level: opt.Level = _ANIMATE.level,
     cache: opt.Cache = _ANIMATE.cache,
     seed: opt.Seed = _ANIMATE.seed,
+    serve: bool = typer.Option(False, "--serve", help="Serve the page on 127.0.0.1 instead of writing it, with each "
+                                                     "word's neighbours read from the snapshots when clicked (for runs "
+                                                     "too big for one file); Ctrl-C stops."),
+    port: opt.Port = _SERVE["port"],
     quiet: opt.Quiet = False,
 ) -> None:
     """Write one self-contained HTML page to play, pause, search and click through the run's training."""
+    if serve:
+        if out_file is not None:
+            raise ConfigError("--serve serves the page instead of writing it; leave out --out")
+        return _serve(run_dir, _film_options(ctx.params), port, quiet)
     with Bars(quiet) as bars:
         result = run_explore(run_dir, out_file, _film_options(ctx.params), overwrite=overwrite, progress=bars.update)
     if not quiet:
         w2v = " with the Word2Vec space" if result.word2vec else ""
         out.print(f"Explorer: {result.path} ({result.n_words:,} words × {result.n_snapshots} snapshots{w2v}, "
                   f"{result.size_bytes / 1e6:.1f} MB)", highlight=False, soft_wrap=True)
+
+
+def _serve(run_dir: Path, options: AnimateOptions, port: int, quiet: bool) -> None:
+    import time
+
+    with Bars(quiet) as bars:
+        served = serve_explore(run_dir, options, port=port or 0, progress=bars.update)
+    with served.server:
+        if not quiet:
+            out.print(f"Explorer: {served.url} ({served.n_words:,} words × {served.n_snapshots} snapshots, page "
+                      f"{served.page_bytes / 1e6:.1f} MB, neighbours {served.engine.mode}); Ctrl-C stops",
+                      highlight=False, soft_wrap=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass

@@ -12,7 +12,7 @@ from embviz.cli import options as opt
 from embviz.cli.core import Bars, app, defaults_of, err, out, split
 from embviz.errors import ConfigError
 from embviz.interop.export import export as run_export
-from embviz.interop.hub import WORKERS, import_hub, list_revisions
+from embviz.interop.hub import WORKERS, Hub, import_hub, list_revisions, resolve, tables_of, vocabulary
 from embviz.interop.importer import import_checkpoints
 from embviz.interop.revisions import hub_repo
 
@@ -59,6 +59,10 @@ def import_(
     key: Optional[str] = typer.Option(_IMPORT["key"], help="Name of the tensor to import [default: the token "
                                                            "embedding, found by its usual names]."),
     matrix: str = typer.Option(_IMPORT["matrix"], help="input (token embedding) or output (an untied LM head)."),
+    head: bool = typer.Option(_IMPORT["head"], "--head", help="Also import an untied LM head (lm_head, embed_out) "
+                                                              "beside the token embedding, for --matrix head: as "
+                                                              "large as the embedding (on the Hub, twice the bytes). "
+                                                              "The position table is always imported where there is one."),
     steps: Optional[str] = typer.Option(None, help="Comma-separated step of each checkpoint, in the order found "
                                                    "[default: trainer_state.json, iter_num, or the name's number]."),
     tokenizer: Optional[Path] = typer.Option(_IMPORT["tokenizer"], help="tokenizer.json, vocab.json (+ merges.txt) or "
@@ -78,7 +82,7 @@ def import_(
     repos = [hub_repo(s) for s in sources]
     if any(repos):
         _import_from_hub(sources, repos[0], out_dir, revisions, list_, steps, workers, dict(
-            key=key, matrix=matrix, tokenizer=tokenizer, vocab=vocab, corpus=corpus, categories=categories,
+            key=key, matrix=matrix, head=head, tokenizer=tokenizer, vocab=vocab, corpus=corpus, categories=categories,
             overwrite=overwrite), quiet)
         return
     if revisions is not None or list_:
@@ -90,7 +94,7 @@ def import_(
     except ValueError:
         raise ConfigError(f"--steps must be comma-separated integers, got {steps!r}") from None
     with Bars(quiet) as bars:
-        r = import_checkpoints(sources, out_dir, key=key, matrix=matrix, steps=step_list, tokenizer=tokenizer,
+        r = import_checkpoints(sources, out_dir, key=key, matrix=matrix, head=head, steps=step_list, tokenizer=tokenizer,
                                vocab=vocab, corpus=corpus, categories=categories, overwrite=overwrite,
                                progress=bars.update)
     _report(r, quiet)
@@ -103,11 +107,7 @@ def _import_from_hub(sources: list[str], repo: str, out_dir: Optional[Path], rev
     if steps is not None:
         raise ConfigError("--steps is for checkpoints on disk; a Hub revision's step is the number in its name")
     if list_:
-        found = list_revisions(repo)[0]
-        for r in found:
-            out.print(r.name, highlight=False)
-        if not quiet:
-            err.print(f"{len(found)} stepN revision(s) in {repo}", highlight=False)
+        _list(repo, revisions, options, quiet)
         return
     if revisions is None:
         raise ConfigError(f"name the revisions to import with --revisions (all, log:N, every:K or a comma list); "
@@ -119,12 +119,41 @@ def _import_from_hub(sources: list[str], repo: str, out_dir: Optional[Path], rev
     _report(r, quiet)
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e9:,.2f} GB" if n >= 1e9 else f"{n / 1e6:,.1f} MB" if n >= 1e6 else f"{n:,} bytes"
+
+
+def _list(repo: str, revisions: Optional[str], options: dict, quiet: bool) -> None:
+    """The stepN revisions on stdout; on stderr what the import of each (and of ``--revisions``) fetches."""
+    found = list_revisions(repo)[0]
+    for r in found:
+        out.print(r.name, highlight=False)
+    if quiet:
+        return
+    err.print(f"{len(found)} stepN revision(s) in {repo}", highlight=False)
+    picked = resolve(repo, revisions) if revisions is not None else found[-1:]
+    if not picked:
+        return
+    tokens = vocabulary(Hub(), repo, picked[-1], options["tokenizer"], options["vocab"])[1]
+    tables = tables_of(repo, picked[-1], key=options["key"], matrix=options["matrix"], tokens=tokens)
+    for m, t in tables:
+        extra = "" if m != "head" or options["head"] else " (only with --head)"
+        err.print(f"  {m}: {t.name} {t.dtype} [{', '.join(f'{n:,}' for n in t.shape)}], {_size(t.nbytes)} "
+                  f"per revision{extra}", highlight=False, soft_wrap=True)
+    fetched = sum(t.nbytes for m, t in tables if m != "head" or options["head"])
+    err.print(f"{'--revisions ' + revisions if revisions else 'Each revision'}: {len(picked)} revision(s), "
+              f"{_size(fetched * len(picked))} to fetch"
+              + (f", {_size(sum(t.nbytes for _, t in tables) * len(picked))} with --head"
+                 if not options["head"] and any(m == "head" for m, _ in tables) else ""), highlight=False, soft_wrap=True)
+
+
 def _report(r, quiet: bool) -> None:
     if not quiet:
         out.print(f"Imported {len(r.steps)} snapshot(s) of {r.key} {list(r.shape)} at steps "
                   f"{', '.join(f'{s:,}' for s in r.steps)} in {r.seconds:.1f} s"
                   + (f"; {len(r.dropped)} duplicate(s) dropped" if r.dropped else ""), highlight=False, soft_wrap=True)
-        if r.fetched_bytes is not None:
-            out.print(f"Fetched {r.fetched_bytes / 2**20:,.2f} MiB of matrix bytes from the Hub (cached ones "
-                      "are not fetched again)", highlight=False, soft_wrap=True)
+        if r.fetched is not None:
+            each = ", ".join(f"{m} {_size(n)}" for m, n in r.fetched.items())
+            out.print(f"Fetched {_size(r.fetched_bytes)} from the Hub{f' ({each})' if len(r.fetched) > 1 else ''}; cached tables "
+                      "are not fetched again", highlight=False, soft_wrap=True)
         out.print(f"Run directory: {r.run_dir}", highlight=False, soft_wrap=True)

@@ -52,3 +52,6 @@ Probe = Annotated[bool, typer.Option("--probe/--no-probe", help="Save the hidden
                                                                 "layer:N).")]
 ProbeWords = Annotated[Optional[str], typer.Option(help="Comma-separated words the probe follows [default: the most "
                                                         "frequent categorised words and every homonym].")]
+
+# Serving on 127.0.0.1 (explore --serve, train --live, watch).
+Port = Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 to serve on [default: a free one].")]

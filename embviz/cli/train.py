@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import contextlib
 from pathlib import Path
 from typing import Optional
 
@@ -11,7 +11,7 @@ from rich.table import Table
 
 from embviz.cli import options as opt
 from embviz.cli.core import Bars, app, auto_default, err, options_from, out
-from embviz.training.config import TrainConfig
+from embviz.training.config import TrainConfig, default_run_dir
 
 _TRAIN = TrainConfig()
 
@@ -71,35 +71,53 @@ def train(
                                                                    "steps)."),
     probe: opt.Probe = _TRAIN.probe,
     probe_words: opt.ProbeWords = _TRAIN.probe_words,
+    live: bool = typer.Option(False, "--live", help="Serve the map on 127.0.0.1 while it forms (the explorer, fed "
+                                                   "each snapshot as it is written; log-spaced snapshots unless a "
+                                                   "schedule is given). After training it keeps serving until Ctrl-C."),
+    port: opt.Port = None,
     quiet: opt.Quiet = False,
 ) -> None:
     """Train a small GPT on CORPUS and save its token embedding at init, every epoch and on schedule."""
+    from embviz.cli.live import keep_serving, live_page, serving_rank
     from embviz.film.warmup import start_warming
     from embviz.training import loop as training
 
     warming = False
+    target = resume or out_dir or default_run_dir(corpus)
+    live = live and serving_rank()  # under torchrun only rank 0 serves; the other ranks train as without --live
+    chosen = {ctx.get_parameter_source(name).name for name in ("snapshot_schedule", "snapshot_every")}
+    if live and chosen == {"DEFAULT"}:  # watchable: early training moves fastest
+        ctx.params["snapshot_schedule"] = "log"
+    config = None
+    if resume is None:  # checked before the page starts: bad options are one Error line
+        config = options_from(TrainConfig, ctx.params, categories=str(categories) if categories is not None else None)
+        config.validate()
+    page = live_page(target, port) if live else contextlib.nullcontext()
 
-    with Bars(quiet, "loss", "tok/s") as bars:
+    with page as child:
+        with Bars(quiet, "loss", "tok/s") as bars:
 
-        def report(st: training.TrainStatus) -> None:
-            nonlocal warming
-            if not warming:  # training has begun: the film's numba code compiles meanwhile, in the background
-                warming = True
-                start_warming()
-            bars.update("training", st.step, st.total_steps, description=f"epoch {st.epoch}/{st.epochs}",
-                        **{"loss": f"{st.loss:.3f}", "tok/s": f"{st.tokens_per_s:,.0f}"})
+            def report(st: training.TrainStatus) -> None:
+                nonlocal warming
+                if not warming:  # training has begun: the film's numba code compiles meanwhile, in the background
+                    warming = True
+                    if child:  # the run directory now holds this run (an old one under --overwrite is gone)
+                        child.begin()
+                    start_warming()
+                bars.update("training", st.step, st.total_steps, description=f"epoch {st.epoch}/{st.epochs}",
+                            **{"loss": f"{st.loss:.3f}", "tok/s": f"{st.tokens_per_s:,.0f}"})
 
-        if resume is not None:
-            result = training.resume(resume, progress=report)
-        else:
-            target = out_dir or Path("runs") / f"{Path(corpus).name.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
-            config = options_from(TrainConfig, ctx.params, categories=str(categories) if categories is not None else None)
-            result = training.train(config, target, overwrite=overwrite, progress=report)
-    if not quiet and result.snapshots:
-        _summary(result)
-    if result.status == "interrupted":
-        err.print(f"Interrupted at step {result.steps}; continue with: embviz train --resume {result.run_dir}")
-        raise typer.Exit(130)
+            if config is None:
+                result = training.resume(resume, progress=report)
+            else:
+                result = training.train(config, target, overwrite=overwrite, progress=report)
+        if not quiet and result.snapshots:
+            _summary(result)
+        if result.status == "interrupted":  # Ctrl-C stops training, and the page with it
+            err.print(f"Interrupted at step {result.steps}; continue with: embviz train --resume {result.run_dir}")
+            raise typer.Exit(130)
+        if child:
+            keep_serving(child.url)
 
 
 def _summary(r) -> None:

@@ -36,6 +36,8 @@ TOLERANCE = 0.05
 """Two snapshots pair only when their steps (tokens, fractions) differ by at most this share of the larger."""
 QUARTILES = 4
 """The frequency split cuts the shared tokens, by corpus count, into this many groups of equal size."""
+SAMPLE = 0
+"""Shared words whose Jaccard@k is measured (their neighbours among all shared words): 0 measures every one."""
 CONVERGED = 0.9
 """A group has converged at the first matched snapshot where its agreement above chance reaches this share of
 its last agreement above chance."""
@@ -51,6 +53,9 @@ class RunsOptions:
     words: tuple[str, ...] = ()
     """Words whose nearest neighbours in both runs (at the last matched pair) the report lists."""
     neighbours: int = 8
+    sample: int = SAMPLE
+    """Measure Jaccard@k (and its splits) on this many shared words drawn at random (seed 0), each against
+    all shared words; 0, or at least as many as are shared: every one."""
 
     def validate(self) -> None:
         if self.match not in MATCHES:
@@ -61,6 +66,8 @@ class RunsOptions:
             raise ConfigError(f"--k must be between 1 and 1000, got {self.k}")
         if not 1 <= self.neighbours <= 100:
             raise ConfigError(f"--neighbours must be between 1 and 100, got {self.neighbours}")
+        if self.sample != 0 and self.sample < 3:
+            raise ConfigError(f"--sample must be 0 (every shared word) or at least 3, got {self.sample}")
 
 
 # -- 1. the runs and their shared tokens -------------------------------------------------------------------
@@ -123,6 +130,21 @@ def shared_tokens(a: Side, b: Side) -> Shared:
                        "(tokens match by their text)")
     return Shared(np.array([index_a[w] for w in words], dtype=np.int64),
                   np.array([index_b[w] for w in words], dtype=np.int64), words, casefold)
+
+
+def sample_of(shared: Shared, count: int) -> np.ndarray:
+    """Positions in ``shared`` [m] of ``count`` words drawn at random (seed 0), in order; all of them when
+    ``count`` is 0 or at least their number."""
+    n = len(shared.words)
+    if count == 0 or count >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, count, replace=False))
+
+
+def subset(shared: Shared, positions: np.ndarray) -> Shared:
+    """The shared words at ``positions`` [m]."""
+    return Shared(shared.rows_a[positions], shared.rows_b[positions], [shared.words[i] for i in positions],
+                  shared.casefold)
 
 
 def find_shared(words: tuple[str, ...], shared: Shared) -> list[tuple[str, int]]:
@@ -217,8 +239,9 @@ class Agreement:
 
 
 def measure_pairs(a: Side, b: Side, shared: Shared, pairs: list[tuple[int, int]], k: int,
-                  progress: Progress | None = None) -> list[Agreement]:
-    """:func:`~embviz.compare.similarity.compare_spaces` on the shared rows of every matched pair."""
+                  progress: Progress | None = None, queries: np.ndarray | None = None) -> list[Agreement]:
+    """:func:`~embviz.compare.similarity.compare_spaces` on the shared rows of every matched pair; Jaccard@k of
+    the shared words at ``queries`` [m] alone when given."""
     k = min(k, len(shared.words) - 1)
 
     def measure(pair: tuple[int, int]) -> Agreement:
@@ -226,7 +249,7 @@ def measure_pairs(a: Side, b: Side, shared: Shared, pairs: list[tuple[int, int]]
         x, y = a.run.load_snapshot(snap_a, shared.rows_a), b.run.load_snapshot(snap_b, shared.rows_b)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             raise RunError(f"snapshot {snap_a.file} or {snap_b.file} contains nan or infinite values")
-        sim = compare_spaces(x, y, k=k)
+        sim = compare_spaces(x, y, k=k, queries=queries)
         return Agreement(snap_a, snap_b, sim.linear_cka, max(0.0, sim.procrustes_disparity), sim.jaccard)
 
     return in_parallel(measure, pairs, progress)
@@ -352,12 +375,13 @@ def compare_runs(run_a: Path | str, run_b: Path | str, options: RunsOptions | No
     shared = shared_tokens(a, b)
     found = find_shared(options.words, shared)
     pairs = matched_pairs(a, b, options)
-    agreements = measure_pairs(a, b, shared, pairs, options.k, progress)
-    splits = split_groups(a, b, shared)
+    queries = sample_of(shared, options.sample)
+    agreements = measure_pairs(a, b, shared, pairs, options.k, progress, queries)
+    splits = split_groups(a, b, subset(shared, queries))
     fractions = progress_keys(a.snapshots, "fraction")[[i for i, _ in pairs]]
     chance = jaccard_chance(len(shared.words), min(options.k, len(shared.words) - 1))
     data = report_data(a, b, shared, pairs, options, agreements, splits,
-                       findings(splits, agreements, fractions, chance))
+                       findings(splits, agreements, fractions, chance), queries.size)
     data["neighbours"] = nearest_words(a, b, shared, agreements[-1], found, options.neighbours)
     data["timings"] = {"total": round(time.perf_counter() - clock, 4)}
     return RunsReport(data, agreements)
@@ -371,7 +395,7 @@ def side_info(side: Side) -> dict:
 
 
 def report_data(a: Side, b: Side, shared: Shared, pairs: list[tuple[int, int]], options: RunsOptions,
-                agreements: list[Agreement], splits: dict[str, dict], found: list[dict]) -> dict:
+                agreements: list[Agreement], splits: dict[str, dict], found: list[dict], sampled: int) -> dict:
     """What ``compare --json`` prints: the runs, the shared tokens, one entry per matched snapshot (with its
     ``cka``), the splits (each group's mean Jaccard@k per matched snapshot) and the findings."""
     frac_a, frac_b = progress_keys(a.snapshots, "fraction"), progress_keys(b.snapshots, "fraction")
@@ -393,6 +417,7 @@ def report_data(a: Side, b: Side, shared: Shared, pairs: list[tuple[int, int]], 
         "match": {"by": options.match, "tolerance": options.tolerance, "pairs": len(pairs),
                   "unmatched_a": len(a.snapshots) - len(pairs), "unmatched_b": len(b.snapshots) - len(pairs)},
         "k": k, "jaccard_chance": jaccard_chance(n, k),
+        "jaccard_words": {"n": sampled, "of": n, "sampled": sampled < n, "seed": 0},
         "snapshots": snapshots,
         "split": {name: {"source": split["source"],
                          "groups": [{"name": g.name, "n": int(g.rows.size), **g.detail,

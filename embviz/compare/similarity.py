@@ -28,7 +28,7 @@ Result = TypeVar("Result")
 @dataclass
 class Similarity:
     """How alike two spaces ``a`` [n, d1] and ``b`` [n, d2] are: CKA, Procrustes disparity (nan when not
-    measured), each word's Jaccard@k [n] of its neighbour lists ``knn_a`` / ``knn_b`` [n, k]."""
+    measured), each (queried) word's Jaccard@k [n] (or [m]) of its neighbour lists ``knn_a`` / ``knn_b`` [n, k]."""
 
     linear_cka: float
     procrustes_disparity: float
@@ -50,12 +50,13 @@ def padded_disparity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def compare_spaces(a: np.ndarray, b: np.ndarray, knn_a: np.ndarray | None = None, knn_b: np.ndarray | None = None,
-               *, k: int = 10, disparity: bool = True) -> Similarity:
+               *, k: int = 10, disparity: bool = True, queries: np.ndarray | None = None) -> Similarity:
     """CKA, disparity (when ``disparity``) and Jaccard@k of ``a`` [n, d1] and ``b`` [n, d2]; neighbour lists
-    [n, k] not given are found here (``k`` lowered to n - 1 for few rows)."""
+    [n, k] not given are found here (``k`` lowered to n - 1 for few rows), for the rows ``queries`` [m] alone
+    when given (their neighbours among all n rows; Jaccard@k then [m])."""
     k = knn_a.shape[1] if knn_a is not None else knn_b.shape[1] if knn_b is not None else min(k, a.shape[0] - 1)
-    knn_a = cosine_knn(a, k) if knn_a is None else knn_a
-    knn_b = cosine_knn(b, k) if knn_b is None else knn_b
+    knn_a = cosine_knn(a, k, queries) if knn_a is None else knn_a
+    knn_b = cosine_knn(b, k, queries) if knn_b is None else knn_b
     return Similarity(linear_cka(a, b), padded_disparity(a, b) if disparity else float("nan"), k, knn_a, knn_b,
                       knn_jaccard(knn_a, knn_b))
 

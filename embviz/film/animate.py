@@ -2,11 +2,13 @@
 
 Reads only the run directory (never retrains). :func:`animate` runs the stages of :mod:`embviz.film.stages`
 (snapshots, words, rows, projection, metrics), then :func:`write_outputs` — ``<out>.mp4|gif``,
-``<out>-grid.png``, ``<out>-metrics.png``, ``<out>-metrics.csv``.
+``<out>-grid.png``, ``<out>-metrics.png``, ``<out>-metrics.csv``; and who settles first: ``<run>/settle.csv``
+and ``<out>-settle.png``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable
@@ -18,9 +20,10 @@ import numpy as np
 from embviz.errors import ConfigError, EmbvizError
 from embviz.film.animate_options import FORMATS, AnimateOptions
 from embviz.film.selection import Selection, choose_words, display_names
-from embviz.film.stages import corpus_name, film_snapshots, film_stages, film_title
+from embviz.film.stages import Settled, corpus_name, film_snapshots, film_stages, film_title, write_settle
 from embviz.layout.trajectory import Trajectory
 from embviz.measure.emergence import Emergence
+from embviz.measure.settle import findings_line
 from embviz.progress import Progress, for_stage
 from embviz.rundir.files import check_writable, write_text
 from embviz.rundir.output import check_output
@@ -47,11 +50,14 @@ class AnimateResult:
     emergence: Emergence
     projection_cached: bool
     metrics_cached: bool
+    settled: Settled | None = None
+    settle_png: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def files(self) -> list[Path]:
-        return [self.film, self.grid, self.metrics_png, self.metrics_csv]
+        settle = [self.settled.path, self.settle_png] if self.settled else []
+        return [self.film, self.grid, self.metrics_png, self.metrics_csv, *settle]
 
 
 # -- the command ------------------------------------------------------------------------------
@@ -79,11 +85,21 @@ def animate(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     film, grid, metrics_png, metrics_csv = write_outputs(run, snapshots, selection, trajectory, table, film_path, fmt,
                                                          options, progress=for_stage(progress, "rendering"),
                                                          laps=laps)
+    settled = settle_png = None
+    if stages.settle is not None:
+        from embviz.film import figures
+
+        settled = write_settle(run, stages.settle)
+        settle_png = settle_path(film.path)
+        figures.render_settle(settled.steps, settled.counts, settled.classes, stages.settle.steps, settle_png,
+                              title=f"{corpus_name(run) or run.path.name} — {findings_line(settled.findings)}")
+        laps("settle figure")
     return AnimateResult(
         film=film.path, fmt=film.fmt, n_frames=film.n_frames, width=film.width, height=film.height, grid=grid,
         metrics_png=metrics_png, metrics_csv=metrics_csv, words=selection.words, n_snapshots=len(snapshots),
         method=options.method, params=trajectory.params, level=selection.level, emergence=table,
-        projection_cached=trajectory.cached, metrics_cached=stages.metrics_cached, seconds=laps.seconds,
+        projection_cached=trajectory.cached, metrics_cached=stages.metrics_cached, settled=settled,
+        settle_png=settle_png, seconds=laps.seconds,
     )
 
 
@@ -129,10 +145,17 @@ def side_paths(film: Path) -> tuple[Path, Path, Path]:
             stem.with_name(stem.name + "-metrics.csv"))
 
 
+def settle_path(film: Path) -> Path:
+    """``<out>-settle.png`` beside the film."""
+    stem = film.with_suffix("")
+    return stem.with_name(stem.name + "-settle.png")
+
+
 def film_of(run: Run, snapshots: list[Snapshot], selection: Selection, trajectory: Trajectory, table: Emergence,
             options: AnimateOptions):
     """The :class:`~embviz.film.drawing.Film` of a run's layouts [T, n, 2]: words coloured by the selection's
-    level, the snapshots' steps, epochs and losses, the run's loss curve and the film's title."""
+    level (positions: a sequence film, by index), the snapshots' steps, epochs and losses, the run's loss curve
+    and the film's title."""
     from embviz.film.drawing import Film
 
     colours = selection.labels(selection.level)
@@ -143,7 +166,7 @@ def film_of(run: Run, snapshots: list[Snapshot], selection: Selection, trajector
     steps = np.array([s.step for s in snapshots], dtype=float)
     epochs = np.array([s.epoch for s in snapshots], dtype=float)
     return Film(trajectory.positions, selection.words, labels, steps, epochs, table.losses, loss_curve,
-                film_title(run, selection, options))
+                film_title(run, selection, options), sequence="position" if options.matrix == "position" else None)
 
 
 def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, trajectory: Trajectory, table: Emergence,
@@ -152,7 +175,6 @@ def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, tra
     """Render the film (a gif beside ``film_path`` when ffmpeg is missing), the grid and the metric curves,
     and write the metrics CSV. Returns ``(RenderResult, grid, metrics_png, metrics_csv)``."""
     from embviz.film import figures, render
-    from embviz.film.drawing import Film
 
     grid_path, metrics_png, metrics_csv = side_paths(film_path)
     film = film_of(run, snapshots, selection, trajectory, table, options)
@@ -163,7 +185,7 @@ def write_outputs(run: Run, snapshots: list[Snapshot], selection: Selection, tra
         warnings.warn(f"{e}; writing {film_path.name} instead", stacklevel=2)
         result = render.render_film(film, film_path, options.film, fmt="gif", progress=progress)
     laps("film")
-    grid_film = Film(film.positions, film.words, film.labels, film.steps, film.epochs, film.losses, title=film.title)
+    grid_film = dataclasses.replace(film, loss_curve=(np.zeros(0), np.zeros(0)))
     figures.render_grid(grid_film, grid_path, snapshots=list(options.grid_snapshots) if options.grid_snapshots else None,
                        font=options.film.font)
     curves, chance = table.curves()

@@ -1,5 +1,6 @@
-"""What the film and the static figures draw alike: the :class:`Film` data, category colours, point groups
-and their legend, the words labelled, axis limits, marker sizes, fonts and the atomic write of a figure."""
+"""What the film and the static figures draw alike: the :class:`Film` data, the points' colours (by category,
+or along a sequence such as the positions), point groups and their legend or colourbar, the words labelled,
+axis limits, marker sizes, fonts and the atomic write of a figure."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 
 from embviz.errors import EmbvizError
@@ -28,6 +31,12 @@ _TAB20 = matplotlib.colormaps["tab20"].colors
 PALETTE: tuple[RGBA, ...] = tuple(
     (*_TAB20[i], 1.0) for i in [*range(0, 20, 2), *range(1, 20, 2)] if i not in (14, 15)
 )
+SEQUENCE_CMAP = "viridis"
+"""The sequential colormap of a sequence film's points: the first point at its dark end, the last at its light end."""
+SEQUENCE_LINE: RGBA = (0.55, 0.55, 0.55, 1.0)
+"""The line joining a sequence film's points in order, drawn under them."""
+SEQUENCE_LABELS = 9
+"""A sequence film labels at most this many points, evenly spaced, the first and the last included."""
 
 
 class RenderError(EmbvizError):
@@ -41,6 +50,9 @@ class Film:
     positions [T, n, 2] aligned layouts, one per snapshot; words and labels (n) are the tokens
     and their categories (None = uncategorised); steps, epochs, losses [T] describe each
     snapshot (loss may be nan); loss_curve is (steps [m], losses [m]) of the whole run.
+    ``sequence`` names the order the points are in (``"position"``: point i is position i), or is None for
+    words: a sequence film joins its points in order by a line, colours them by index along
+    :data:`SEQUENCE_CMAP` and shows a colourbar of that name instead of a category legend.
     """
 
     positions: np.ndarray
@@ -51,6 +63,7 @@ class Film:
     losses: np.ndarray
     loss_curve: tuple[np.ndarray, np.ndarray] = field(default_factory=lambda: (np.zeros(0), np.zeros(0)))
     title: str = ""
+    sequence: str | None = None
 
     def __post_init__(self) -> None:
         self.positions = np.asarray(self.positions, dtype=float)
@@ -115,6 +128,36 @@ def point_groups(labels: Sequence[str | None]) -> list[PointGroup]:
     return groups
 
 
+def film_groups(film: Film) -> list[PointGroup]:
+    """The point groups of ``film`` in drawing order: a sequence film's points as one group in index order,
+    a word film's by :func:`point_groups`."""
+    if film.sequence:
+        return [PointGroup(film.sequence, SEQUENCE_LINE, np.arange(len(film.words)))]
+    return point_groups(film.labels)
+
+
+def sequence_colormap(n: int) -> ScalarMappable:
+    """Index 0..n-1 on :data:`SEQUENCE_CMAP`: what colours a sequence film's points and draws its colourbar."""
+    return ScalarMappable(Normalize(0, max(n - 1, 1)), matplotlib.colormaps[SEQUENCE_CMAP])
+
+
+def sequence_colors(n: int) -> np.ndarray:
+    """The colours RGBA [n, 4] of points 0..n-1 of a sequence, along :func:`sequence_colormap`."""
+    return sequence_colormap(n).to_rgba(np.arange(n))
+
+
+def point_colors(film: Film) -> np.ndarray:
+    """Each point's colour, RGBA [n, 4]: :func:`sequence_colors` in a sequence film, else its group's category
+    colour (:func:`point_groups`)."""
+    n = len(film.words)
+    if film.sequence:
+        return sequence_colors(n)
+    colours = np.empty((n, 4))
+    for g in point_groups(film.labels):
+        colours[g.index] = g.color
+    return colours
+
+
 def legend_handles(groups: list[PointGroup], fontsize: float) -> list[Line2D]:
     """Legend entries: categories by size, then other, then uncategorised."""
     named = [g for g in groups if not g.small and not g.name.startswith("other (")]
@@ -142,6 +185,16 @@ def choose_label_words(
     if unknown:
         warnings.warn(f"label words not in the vocabulary: {', '.join(unknown)}", stacklevel=3)
     return sorted(set(picked) | {where[w] for w in always if w in where})
+
+
+def film_label_index(film: Film, count: int, always: Sequence[str] = ()) -> list[int]:
+    """The points ``film`` labels: at most :data:`SEQUENCE_LABELS` of ``count`` evenly spaced ones (first and last
+    included) in a sequence film, else :func:`choose_label_words`; plus every word of ``always``."""
+    if not film.sequence:
+        return choose_label_words(film.words, film.labels, count, always)
+    n = len(film.words)
+    spaced = np.linspace(0, n - 1, min(count, SEQUENCE_LABELS, n)).round().astype(int) if count > 0 else []
+    return sorted({int(i) for i in spaced} | set(choose_label_words(film.words, film.labels, 0, always)))
 
 
 def axis_limits(points: np.ndarray, margin: float = 0.08) -> tuple[tuple[float, float], tuple[float, float]]:

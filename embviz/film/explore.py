@@ -4,11 +4,15 @@ The page (``embviz/web/explorer.{html,js,css}``, inlined at write time) needs no
 server. It shows the same words, layout and emergence curves as ``animate`` for the same options,
 and adds what a film cannot: hover, search, and for a clicked word its 10 nearest neighbours in the
 original d-dimensional space at every snapshot (cosine, :func:`embviz.measure.metrics.knn_graph`) and its
-trail. When ``compare-word2vec`` has run, the Word2Vec space (projected like the run, scaled and
+trail. Each word carries its settle step (``settle``, null where it never settles or for the position table), and
+``<run>/settle.csv`` is written as ``animate`` writes it. When ``compare-word2vec`` has run, the Word2Vec space (projected like the run, scaled and
 rotated onto the final snapshot) and its neighbours come along.
 
 Numbers travel as base64 of little-endian typed arrays inside one JSON block; tokens only as JSON
-strings, which the page puts into the DOM as text.
+strings, which the page puts into the DOM as text. Layout coordinates travel quantised (:func:`quantise`):
+uint16 per axis per snapshot within that snapshot's bounds. A page whose neighbours would make it larger
+than :data:`MAX_PAGE_BYTES` is refused; ``explore --serve`` writes it without neighbour arrays
+(``"serve": true``) and the page asks ``neighbours?word=<index>&snapshot=<index>`` of the server.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ from embviz.film.stages import (
     film_snapshots,
     film_stages,
     projector_for,
+    write_settle,
 )
 from embviz.layout.projectors import align_to
 from embviz.layout.trajectory import TrajectoryCache, project_snapshots
+from embviz.measure.emergence import Emergence
 from embviz.measure.metrics import knn_graph
 from embviz.progress import Progress, for_stage
 from embviz.rundir import output
@@ -44,11 +50,17 @@ from embviz.rundir.files import check_writable, write_text
 from embviz.rundir.run import WORD2VEC, Run
 
 NEIGHBOURS = 10
-MAX_WORDS = 20_000
-"""Neighbour indices travel as uint16; the page also stays responsive well below this."""
-MAX_CELLS = 250_000
-"""At most this many words × snapshots (≈ 23 MB of page): above it the page is slow to open and to mail."""
+MAX_PAGE_BYTES = 160_000_000
+"""The largest page ``explore`` writes (measured: benchmarks/bench_explore_scale.py). Each word × snapshot
+costs 4 bytes of layout, and 4 bytes per neighbour when they are inlined, ×4/3 for base64."""
+COS_SCALE = 32767
+"""Neighbour cosines travel as int16: ``round(cos × COS_SCALE)`` (3e-5 apart, the page shows 3 decimals)."""
+MAX_GATHERED = 2 * 2**30
+"""A served page's words: at most this many bytes of their rows (float32, every snapshot) are read for the
+layout and the measures (2,300 words × 154 snapshots × d 768 are 1.1 GB)."""
 DEFAULT_NAME = "explorer.html"
+SCRIPTS = ("points.js", "labels.js", "curves.js", "explorer.js", "controls.js")
+"""The page's script files, concatenated in this order into one function scope."""
 _ESCAPES = str.maketrans({ch: f"\\u{ord(ch):04x}" for ch in "<>&\u2028\u2029"})
 
 
@@ -79,15 +91,37 @@ def _nan_to_none(values: np.ndarray) -> list[float | None]:
     return [None if not np.isfinite(v) else round(float(v), 6) for v in values]
 
 
+def index_dtype(n: int) -> np.dtype:
+    """The unsigned type of word indices among ``n`` words, its largest value left for "none"."""
+    return np.dtype(np.uint16 if n < 65535 else np.uint32)
+
+
+def quantise(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Layouts [T, n, 2] as ``(uint16 [T, n, 2], bounds float64 [T, 4])``: each snapshot's axis mapped onto
+    0..65535 between its (min, max), bounds rows ``(min x, max x, min y, max y)``. A coordinate is kept to
+    half a step, 1/131070 of that snapshot's extent (0.01 px of a 1,200 px view of it)."""
+    positions = np.asarray(positions, dtype=np.float64)
+    lo, hi = positions.min(axis=1), positions.max(axis=1)  # [T, 2]
+    span = np.maximum(hi - lo, 1e-30)
+    q = np.rint((positions - lo[:, None]) / span[:, None] * 65535).astype(np.uint16)
+    return q, np.stack([lo[:, 0], lo[:, 0] + span[:, 0], lo[:, 1], lo[:, 1] + span[:, 1]], axis=1)
+
+
+def page_bytes(n_words: int, n_snapshots: int, inline_neighbours: bool = True) -> int:
+    """About how large the page of ``n_words`` × ``n_snapshots`` is (its packed arrays, base64)."""
+    per_cell = 4 + (4 * NEIGHBOURS if inline_neighbours else 0)
+    return n_words * n_snapshots * per_cell * 4 // 3
+
+
 def neighbours(matrices: np.ndarray, k: int = NEIGHBOURS, progress: Callable[[int, int], None] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """Each word's ``k`` nearest other words by cosine in every snapshot of ``matrices`` [T, n, d].
 
-    Returns ``(indices uint16 [T, n, k], cosines float32 [T, n, k])``, most similar first.
+    Returns ``(indices [T, n, k] of :func:`index_dtype`, cosines float32 [T, n, k])``, most similar first.
     """
     t_count, n, _ = matrices.shape
     k = min(k, n - 1)
-    idx = np.empty((t_count, n, k), dtype=np.uint16)
+    idx = np.empty((t_count, n, k), dtype=index_dtype(n))
     cos = np.empty((t_count, n, k), dtype=np.float32)
     for t in range(t_count):
         i, d = knn_graph(matrices[t], k + 1, "cosine")
@@ -103,13 +137,29 @@ def check_output(path: Path, overwrite: bool) -> None:
     check_writable(path)
 
 
-def _check_size(n_words: int, n_snapshots: int) -> None:
-    cells = n_words * n_snapshots
-    if n_words > MAX_WORDS or cells > MAX_CELLS:
+def check_size(n_words: int, n_snapshots: int, inline_neighbours: bool = True) -> None:
+    """Refuse a page larger than :data:`MAX_PAGE_BYTES`, naming ``--serve`` where that would fit."""
+    size = page_bytes(n_words, n_snapshots, inline_neighbours)
+    if size <= MAX_PAGE_BYTES:
+        return
+    served = page_bytes(n_words, n_snapshots, inline_neighbours=False)
+    way = (f"explore --serve keeps the neighbours in the run and makes a page of ~{served / 1e6:,.0f} MB; or "
+           if inline_neighbours and served <= MAX_PAGE_BYTES else "")
+    raise ConfigError(
+        f"{n_words:,} words × {n_snapshots} snapshots make a page of ~{size / 1e6:,.0f} MB, more than one file "
+        f"holds ({MAX_PAGE_BYTES / 1e6:,.0f} MB); {way}narrow the words with --top, --content-only, or "
+        "--words/--words-file with --only")
+
+
+def check_gathered(n_words: int, n_snapshots: int, dim: int) -> None:
+    """Refuse words whose rows of every snapshot (float32 [T, n, d], what the layout and the measures read)
+    would take more than :data:`MAX_GATHERED` bytes."""
+    size = 4 * n_words * n_snapshots * dim
+    if size > MAX_GATHERED:
         raise ConfigError(
-            f"{n_words:,} words × {n_snapshots} snapshots is too much for one page (at most {MAX_WORDS:,} words and "
-            f"{MAX_CELLS:,} words × snapshots); narrow the words with --top, --content-only, or --words/--words-file "
-            "with --only")
+            f"{n_words:,} words × {n_snapshots} snapshots × d {dim} are {size / 1e9:,.1f} GB of rows to lay out and "
+            f"measure (at most {MAX_GATHERED / 1e9:.1f} GB); narrow the words with --top, --content-only, or "
+            "--words/--words-file with --only")
 
 
 def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: AnimateOptions
@@ -117,8 +167,8 @@ def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: 
     """The Word2Vec vectors of the selection projected like the run (``options``, cached like it) and fitted
     onto ``final`` [n, 2] (scale + Procrustes), with their neighbours; None when the run has no baseline.
 
-    Returns ``(positions float32 [n, 2], indices uint16 [n, k], cosines float32 [n, k])``; words without a
-    Word2Vec vector are at nan with no neighbours (index 65535).
+    Returns ``(positions float32 [n, 2], indices [n, k] of :func:`index_dtype`, cosines float32 [n, k])``; words
+    without a Word2Vec vector are at nan with no neighbours (the index type's largest value).
     """
     rows, words = selection.rows, selection.words
     if options.matrix != "token" or not (run.path / WORD2VEC).is_dir():  # the baseline is a token table
@@ -142,21 +192,29 @@ def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: 
     positions = np.full((len(rows), 2), np.nan, dtype=np.float32)
     positions[present] = align_to(layout * scale, target)
     idx, cos = neighbours(vectors[present][None])
-    full_idx = np.full((len(rows), idx.shape[2]), 65535, dtype=np.uint16)
+    full_idx = np.full((len(rows), idx.shape[2]), np.iinfo(idx.dtype).max, dtype=idx.dtype)
     full_cos = np.zeros((len(rows), idx.shape[2]), dtype=np.float32)
     full_idx[present], full_cos[present] = present[idx[0]], cos[0]
     return positions, full_idx, full_cos
 
 
-def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str = DEFAULT_VIEW) -> dict:
-    """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays."""
-    from embviz.film.drawing import category_colors
+def _pack_neighbours(idx: np.ndarray, cos: np.ndarray) -> dict:
+    kind = "u2" if idx.dtype == np.uint16 else "u4"
+    return {"nbrType": kind, "nbrIndex": _b64(idx, kind), "nbrCos": _b64(np.rint(cos * COS_SCALE), "i2")}
 
-    sel = stages.selection
-    n = len(sel.words)
+
+def page_words(selection: Selection, title: str, view: str = DEFAULT_VIEW, matrix: str = "token") -> dict:
+    """The part of the page's JSON that names the words: title, words, counts, paths, category levels
+    (for the position table first a level that gives each position its colour along the film's colormap)."""
+    from embviz.film.drawing import category_colors, sequence_colors
+
+    n = len(selection.words)
     levels = []
-    for level in sel.levels:
-        labels = sel.labels(level)
+    if matrix == "position":
+        levels.append({"name": "position", "categories": selection.words, "codes": list(range(n)),
+                       "colours": ["#%02x%02x%02x" % tuple(round(255 * v) for v in c[:3]) for c in sequence_colors(n)]})
+    for level in selection.levels:
+        labels = selection.labels(level)
         colours = category_colors(labels)
         order = list(colours)
         names = display_names(order)
@@ -164,47 +222,128 @@ def page_data(stages: Stages, idx: np.ndarray, cos: np.ndarray, w2v, view: str =
         levels.append({"name": level, "categories": [names[c] for c in order],
                        "colours": ["#%02x%02x%02x" % tuple(round(255 * v) for v in colours[c][:3]) for c in order],
                        "codes": [code.get(lab, -1) for lab in labels]})
-    table = stages.emergence
-    curves = {f"purity · {lvl}": _nan_to_none(table.columns[f"purity_{lvl}"]) for lvl in table.levels}
-    curves.update({f"purity in 2-D · {lvl}": _nan_to_none(table.columns[f"purity2d_{lvl}"]) for lvl in table.levels})
-    curves["trustworthiness of 2-D"] = _nan_to_none(table.columns["trustworthiness"])
+    return {"title": title, "n": n, "view": view, "words": selection.words, "cosScale": COS_SCALE,
+            "counts": [int(c) for c in selection.counts], "paths": selection.paths, "levels": levels,
+            "level": selection.levels.index(selection.level) if selection.level in selection.levels else 0}
+
+
+def curve_names(levels: list[str]) -> list[str]:
+    """The emergence panel's curves, in order: purity in the space and in 2-D at every level, trustworthiness."""
+    return ([f"purity · {lvl}" for lvl in levels] + [f"purity in 2-D · {lvl}" for lvl in levels]
+            + ["trustworthiness of 2-D"])
+
+
+def page_curves(table: Emergence) -> tuple[dict[str, list[float | None]], dict[str, float | None]]:
+    """The emergence panel's curves (name → one value per snapshot; a position or head film's own columns
+    too) and each purity curve's chance level."""
+    from embviz.measure.positions import MATRIX_COLUMNS
+
+    columns = [f"purity_{lvl}" for lvl in table.levels] + [f"purity2d_{lvl}" for lvl in table.levels]
+    curves = {name: _nan_to_none(table.columns[col])
+              for name, col in zip(curve_names(table.levels), columns + ["trustworthiness"])}
+    curves.update({title: _nan_to_none(table.columns[key]) for key, title in MATRIX_COLUMNS.items() if key in table.columns})
     chance = {f"purity · {lvl}": _nan_to_none(table.columns[f"chance_{lvl}"][:1])[0] for lvl in table.levels}
+    return curves, chance
+
+
+def page_data(stages: Stages, nbrs: tuple[np.ndarray, np.ndarray] | None, w2v, view: str = DEFAULT_VIEW) -> dict:
+    """The JSON the page reads: words, categories per level, snapshots, curves and the packed arrays.
+
+    ``nbrs`` ``(indices, cosines)`` [T, n, k] from :func:`neighbours`, or None for a served page
+    (``"serve": true``: the page asks the server for each word's neighbours)."""
+    table = stages.emergence
+    curves, chance = page_curves(table)
     snaps = stages.snapshots
+    n = len(stages.selection.words)
+    q, bounds = quantise(stages.trajectory.positions)
     data = {
-        "title": stages.title, "n": n, "T": len(snaps), "k": int(idx.shape[2]), "view": view,
-        "words": sel.words, "counts": [int(c) for c in sel.counts], "paths": sel.paths,
-        "levels": levels, "level": sel.levels.index(sel.level) if sel.level in sel.levels else 0,
+        **page_words(stages.selection, stages.title, view, stages.rows.matrix), "T": len(snaps),
+        "k": min(NEIGHBOURS, n - 1),
         "steps": [s.step for s in snaps], "epochs": [s.epoch for s in snaps],
         "trainLoss": [s.train_loss for s in snaps], "valLoss": [s.val_loss for s in snaps],
         "curves": curves, "chance": chance, "loss": _nan_to_none(table.losses),
-        "positions": _b64(stages.trajectory.positions, "f4"), "nbrIndex": _b64(idx, "u2"), "nbrCos": _b64(cos, "f4"),
+        **({"settle": settle_of(stages)} if stages.settle is not None else {}),
+        "positions": _b64(q, "u2"), "bounds": bounds.tolist(),
+        **(_pack_neighbours(*nbrs) if nbrs is not None else {"serve": True}),
     }
     if w2v is not None:
         pos, widx, wcos = w2v
-        data["word2vec"] = {"positions": _b64(pos, "f4"), "nbrIndex": _b64(widx, "u2"), "nbrCos": _b64(wcos, "f4")}
+        data["word2vec"] = {"positions": _b64(pos, "f4"), **_pack_neighbours(widx, wcos)}
     return data
 
 
-def render_page(data: dict) -> str:
-    """The explorer page: the template with its style, script and ``data`` inlined. The page's
-    Content-Security-Policy runs only that script (by its SHA-256) and allows no network request."""
+def settle_of(stages: Stages) -> list[int | None]:
+    """Each shown word's settle step (None where it never settles); only for a film of the token table."""
+    steps = stages.settle.settle_step()[stages.selection.rows]
+    return [None if np.isnan(s) else int(s) for s in steps]
+
+
+def render_page(data: dict, live: bool = False) -> str:
+    """The explorer page: the template with its style, script (:data:`SCRIPTS` in one scope) and ``data``
+    inlined. The page's Content-Security-Policy runs only that script (by its SHA-256) and allows no network
+    request, but for a served page (``"serve": true``) requests to where it came from; a ``live`` page also
+    runs ``live.js`` and may open the event stream of the server it came from."""
     web = resources.files("embviz.film") / "web"
     html = (web / "explorer.html").read_text(encoding="utf-8")
-    script = (web / "explorer.js").read_text(encoding="utf-8")
+    script = "\n".join(["(function () {", '"use strict";'] + [(web / name).read_text(encoding="utf-8") for name in SCRIPTS]
+                       + ["})();\n"])
+    if live:
+        script += (web / "live.js").read_text(encoding="utf-8")
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     parts = {"/*EMBVIZ_STYLE*/": (web / "explorer.css").read_text(encoding="utf-8"),
-             "EMBVIZ_SCRIPT_HASH": f"sha256-{digest}", "/*EMBVIZ_SCRIPT*/": script, "EMBVIZ_DATA": script_json(data)}
+             "EMBVIZ_SCRIPT_HASH": f"sha256-{digest}", "EMBVIZ_CONNECT": "'self'" if data.get("serve") or live else "'none'",
+             "/*EMBVIZ_SCRIPT*/": script, "EMBVIZ_DATA": script_json(data)}
     for key, value in parts.items():
         html = html.replace(key, value, 1)
     return html
 
 
+def explore_data(run: Run, options: AnimateOptions, *, serve: bool = False, progress: Progress | None = None
+                 ) -> tuple[Stages, dict]:
+    """The film's stages for ``options`` and the page's data (:func:`page_data`): with every snapshot's
+    neighbours inlined, or for a served page (``serve``) without them. The size is checked before any
+    snapshot is read: the page's for one file, the rows gathered for the layout and the measures when served."""
+    snapshots = film_snapshots(run, options.matrix)
+    selection = choose_words(run, options)
+    if serve:
+        check_gathered(selection.rows.size, len(snapshots), run.load_snapshot(snapshots[0], selection.rows[:1],
+                                                                              options.matrix).shape[1])
+    else:
+        check_size(selection.rows.size, len(snapshots))
+    stages = film_stages(run, snapshots, selection, options, progress=progress)
+    if stages.settle is not None:
+        write_settle(run, stages.settle)
+    nbrs = None if serve else neighbours(stages.rows.shown, progress=for_stage(progress, "neighbours"))
+    w2v = word2vec_layout(run, stages.selection, stages.trajectory.positions[-1], options)
+    return stages, page_data(stages, nbrs, w2v, options.film.view)
+
+
+@dataclass(frozen=True)
+class ExplorerPage:
+    """The explorer page of a run, built but not written: its HTML and what it holds."""
+
+    html: str
+    n_words: int
+    n_snapshots: int
+    word2vec: bool
+    projection_cached: bool
+
+
+def explorer_page(run: Run, options: AnimateOptions = AnimateOptions(), *,
+                  progress: Progress | None = None) -> ExplorerPage:
+    """The explorer page of ``run`` for ``options`` (animate's word, level and projection options, and of the
+    film options only ``film.view``, where the page's scale toggle starts). Writes only the caches
+    (``options.cache``) and ``<run>/settle.csv``. Raises EmbvizError subclasses for bad input."""
+    options.validate()
+    stages, data = explore_data(run, options, progress=progress)
+    return ExplorerPage(html=render_page(data), n_words=len(stages.selection.words), n_snapshots=len(stages.snapshots),
+                        word2vec="word2vec" in data, projection_cached=stages.trajectory.cached)
+
+
 def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = AnimateOptions(), *,
             overwrite: bool = False, progress: Progress | None = None) -> ExploreResult:
-    """Write the explorer page of the run in ``run_dir`` (default ``<run>/explorer.html``).
+    """Write the explorer page of the run in ``run_dir`` (default ``<run>/explorer.html``; see :func:`explorer_page`).
 
-    ``options`` are animate's; its word, level and projection options are used, and of the film options only ``film.view``
-    (the page's scale toggle starts there).
     Raises EmbvizError subclasses for bad input, before anything is written.
     """
     start = time.perf_counter()
@@ -212,23 +351,16 @@ def explore(run_dir: Path, out: Path | None = None, options: AnimateOptions = An
     run = Run.open(Path(run_dir))
     path = Path(out) if out is not None else run.path / DEFAULT_NAME
     check_output(path, overwrite or out is None)  # the default <run>/explorer.html is regenerated freely
-    snapshots = film_snapshots(run, options.matrix)
-    selection = choose_words(run, options)
-    _check_size(selection.rows.size, len(snapshots))  # before any snapshot is read
-    stages = film_stages(run, snapshots, selection, options, progress=progress)
-    idx, cos = neighbours(stages.rows.shown, progress=for_stage(progress, "neighbours"))
-    w2v = word2vec_layout(run, stages.selection, stages.trajectory.positions[-1], options)
-    data = page_data(stages, idx, cos, w2v, options.film.view)
+    page = explorer_page(run, options, progress=progress)
     if progress:
         progress("writing", 0, 1)
-    page = render_page(data)
     try:
-        write_text(path, page)
+        write_text(path, page.html)
     except OSError as e:
         raise EmbvizError(f"cannot write {path}: {e.strerror or e}") from None
     if progress:
         progress("writing", 1, 1)
-    return ExploreResult(path=path, n_words=len(stages.selection.words), n_snapshots=len(stages.snapshots),
-                         size_bytes=path.stat().st_size, word2vec=w2v is not None,
-                         projection_cached=stages.trajectory.cached, seconds={"total": time.perf_counter() - start})
+    return ExploreResult(path=path, n_words=page.n_words, n_snapshots=page.n_snapshots,
+                         size_bytes=path.stat().st_size, word2vec=page.word2vec,
+                         projection_cached=page.projection_cached, seconds={"total": time.perf_counter() - start})
 

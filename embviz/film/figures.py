@@ -36,7 +36,8 @@ def _panel_shape(count: int, max_cols: int = 3) -> tuple[int, int]:
 
 
 def grid_figure(film: Film, snapshots: Sequence[int] | None = None, *, label: int = 12) -> Figure:
-    """Small multiples of the chosen snapshot layouts, shared colours, one legend (Agg canvas attached)."""
+    """Small multiples of the chosen snapshot layouts, shared colours, one legend (a sequence film: its points
+    joined in order and one colourbar) (Agg canvas attached)."""
     t = len(film.positions)
     chosen = default_grid_snapshots(film.positions) if snapshots is None else list(snapshots)
     if not chosen or any(not 0 <= s < t for s in chosen):
@@ -44,14 +45,19 @@ def grid_figure(film: Film, snapshots: Sequence[int] | None = None, *, label: in
     rows, cols = _panel_shape(len(chosen))
     fig = Figure(figsize=(3.2 * cols, 3.2 * rows + 0.9), layout="constrained", facecolor="white")
     FigureCanvasAgg(fig)
-    groups = drawing.point_groups(film.labels)
-    label_index = drawing.choose_label_words(film.words, film.labels, label)
+    groups = drawing.film_groups(film)
+    colours = drawing.point_colors(film)
+    label_index = drawing.film_label_index(film, label)
     area = drawing.marker_area(film.positions.shape[1], (3.0 * 72) ** 2, 1.0)
+    axes = []
     for panel, s in enumerate(chosen):
         ax = fig.add_subplot(rows, cols, panel + 1)
+        axes.append(ax)
         pos = film.positions[s]
+        if film.sequence:
+            ax.plot(*pos.T, color=drawing.SEQUENCE_LINE, lw=0.6)
         for g in groups:
-            ax.scatter(*pos[g.index].T, s=area * (0.45 if g.small else 1.0), c=[g.color], linewidths=0)
+            ax.scatter(*pos[g.index].T, s=area * (0.45 if g.small else 1.0), c=colours[g.index], linewidths=0)
         for i in label_index:
             ax.annotate(film.words[i], pos[i], xytext=(2, 2), textcoords="offset points", fontsize=6,
                         color="0.1", annotation_clip=True, parse_math=False)
@@ -61,8 +67,12 @@ def grid_figure(film: Film, snapshots: Sequence[int] | None = None, *, label: in
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{drawing.epoch_text(film.epochs[s])}step {round(film.steps[s]):,}", fontsize=9)
-    fig.legend(handles=drawing.legend_handles(groups, 8), loc="outside lower center", fontsize=8, frameon=False,
-               ncols=max(1, min(len(groups), int(cols * 3.2 / 1.7))), handlelength=1.0, columnspacing=1.0)
+    if film.sequence:
+        fig.colorbar(drawing.sequence_colormap(len(film.words)), ax=axes, location="bottom", shrink=0.5, aspect=40,
+                     label=film.sequence)
+    else:
+        fig.legend(handles=drawing.legend_handles(groups, 8), loc="outside lower center", fontsize=8, frameon=False,
+                   ncols=max(1, min(len(groups), int(cols * 3.2 / 1.7))), handlelength=1.0, columnspacing=1.0)
     if film.title:
         fig.suptitle(film.title, fontsize=11)
     return fig
@@ -146,3 +156,70 @@ def render_curves(
     """Write a PNG of metric curves over training steps (see curves_figure). Returns ``out``."""
     with matplotlib.rc_context(drawing.font_rc([title, *table], None)):
         return _save_png(curves_figure(table, steps, chance=chance, beside=beside, title=title), out, dpi=120)
+
+
+CLASS_COLOURS = {"function": "tab:red", "content": "tab:blue", "other": "0.55"}
+"""Colour of each word class (``film.selection.WORD_CLASSES``) in the settle figure."""
+
+
+def settle_figure(settle_steps: np.ndarray, counts: np.ndarray, classes: Sequence[str], steps: np.ndarray, *,
+                  title: str = "") -> Figure:
+    """Who settles first, two panels: each word's settle step [V] (nan = never, drawn in a top row "never")
+    against its corpus count [V] (words seen at least once), coloured by word class [V], with the median
+    per count decile; and, per class, the share of its words settled by each snapshot step (``steps`` [T])."""
+    settle_steps, counts, classes = np.asarray(settle_steps, float), np.asarray(counts, float), np.asarray(classes)
+    steps = np.asarray(steps, dtype=float)
+    fig = Figure(figsize=(10.5, 4.2), layout="constrained", facecolor="white")
+    FigureCanvasAgg(fig)
+    last = float(steps.max())
+    never_y = last * 1.8 if last > 0 else 1.0
+    seen = counts > 0
+    ax = fig.add_subplot(1, 2, 1)
+    for name, colour in CLASS_COLOURS.items():
+        mine = seen & (classes == name)
+        if mine.any():
+            ax.scatter(counts[mine], np.nan_to_num(settle_steps[mine], nan=never_y), s=6, c=colour, alpha=0.5,
+                       linewidths=0, label=f"{name} ({int(mine.sum()):,})")
+    if seen.sum() >= 10:
+        order = np.argsort(counts[seen], kind="stable")
+        deciles = np.array_split(order, 10)
+        ranked = np.nan_to_num(settle_steps[seen], nan=np.inf)
+        medians = np.array([np.median(ranked[d]) for d in deciles])
+        ax.plot([np.median(counts[seen][d]) for d in deciles], np.where(np.isinf(medians), never_y, medians),
+                color="black", lw=1.5, marker="o", ms=3, label="median per count decile")
+    ax.set_xscale("log")
+    positive = steps[steps > 0]
+    ax.set_yscale("symlog", linthresh=float(positive.min()) if len(positive) else 1.0)
+    ax.set_ylim(0, never_y * 1.4)
+    ax.axhline(never_y, color="0.85", lw=6, zorder=0)
+    ax.text(0.01, never_y, "never", transform=ax.get_yaxis_transform(), va="center", fontsize=7, color="0.3")
+    ax.set_xlabel("corpus count", fontsize=8)
+    ax.set_ylabel("settle step", fontsize=8)
+    ax.set_title("settle step against frequency", fontsize=10, loc="left")
+    ax.legend(fontsize=7, frameon=False, loc="lower left")
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax = fig.add_subplot(1, 2, 2)
+    for name, colour in CLASS_COLOURS.items():
+        mine = settle_steps[seen & (classes == name)]
+        if mine.size:
+            share = [(mine <= s).sum() / mine.size for s in steps]
+            ax.plot(steps, share, drawstyle="steps-post", color=colour, lw=1.5, label=f"{name} ({mine.size:,})")
+    ax.set_xscale("symlog", linthresh=float(positive.min()) if len(positive) else 1.0)
+    ax.set_ylim(0, 1)
+    if last > steps.min():
+        ax.set_xlim(steps.min(), last)
+    ax.set_xlabel("step", fontsize=8)
+    ax.set_title("share of words settled, by word class", fontsize=10, loc="left")
+    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def render_settle(settle_steps: np.ndarray, counts: np.ndarray, classes: Sequence[str], steps: np.ndarray,
+                  out: Path, *, title: str = "") -> Path:
+    """Write :func:`settle_figure` as a PNG. Returns ``out``."""
+    return _save_png(settle_figure(settle_steps, counts, classes, steps, title=title), out, dpi=120)

@@ -26,16 +26,19 @@ from embviz.errors import ConfigError
 from embviz.film import sprites
 from embviz.film.animate_options import DEFAULT_VIEW, FORMATS, FilmOptions
 from embviz.film.drawing import (
+    SEQUENCE_LINE,
     Film,
     RenderError,
     atomic_output,
     axis_limits,
-    choose_label_words,
     epoch_text,
+    film_groups,
+    film_label_index,
     font_rc,
     legend_handles,
     marker_area,
-    point_groups,
+    point_colors,
+    sequence_colormap,
     view_caption,
     view_limits,
 )
@@ -127,11 +130,11 @@ class _FilmScene:
         xlim, ylim = axis_limits(film.positions)
         ax.set_xlim(xlim)
         ax.set_ylim(ylim)
-        self.groups = point_groups(film.labels)
+        self.groups = film_groups(film)
         axes_px = 0.72 * 0.86 * width * height
         area = marker_area(film.positions.shape[1], axes_px, dpi / 72)
         self.markers = {small_: sprites.marker_sprite(area * (0.45 if small_ else 1.0), dpi) for small_ in (False, True)}
-        self.colours = [(*_rgb8(g.color), 255) for g in self.groups]
+        self.colours = [(*_rgb8(c), 255) for c in point_colors(film)]
         self.label_index = np.asarray(label_index, dtype=int)
         self.labels = sprites.LabelSprites([film.words[i] for i in label_index], small * 1.15, dpi)
         self.label_shift = 2.5 * dpi / 72  # labels sit 2.5 pt right of and above their point
@@ -142,9 +145,16 @@ class _FilmScene:
         self.caption = self.fig.text(0.02, 0.018, view_caption(view, 1.0), fontsize=small, color="0.4", va="center",
                                      parse_math=False)
         self.view = view
-        self.fig.legend(handles=legend_handles(self.groups, small), loc="upper left",
-                        bbox_to_anchor=(0.755, 0.90), fontsize=small, frameon=False,
-                        handlelength=1.0, handletextpad=0.4, borderaxespad=0.0, labelspacing=0.3)
+        self.path = None
+        if film.sequence:  # the points joined in order, and a colourbar of their index instead of a legend
+            self.path = ax.plot([], [], color=SEQUENCE_LINE, lw=max(0.8, small * 0.12), solid_joinstyle="round")[0]
+            bar = self.fig.colorbar(sequence_colormap(len(film.words)), cax=self.fig.add_axes((0.77, 0.42, 0.018, 0.46)))
+            bar.set_label(film.sequence, fontsize=small)
+            bar.ax.tick_params(labelsize=small * 0.9)
+        else:
+            self.fig.legend(handles=legend_handles(self.groups, small), loc="upper left",
+                            bbox_to_anchor=(0.755, 0.90), fontsize=small, frameon=False,
+                            handlelength=1.0, handletextpad=0.4, borderaxespad=0.0, labelspacing=0.3)
         self.marker = None
         curve_steps, curve_losses = film.loss_curve
         if len(curve_steps):
@@ -156,7 +166,8 @@ class _FilmScene:
             inset.tick_params(labelsize=small * 0.8, length=2, pad=1)
             inset.set_xlim(max(0.0, float(curve_steps.min())), float(curve_steps.max()) * 1.05 or 1.0)
             self.marker = inset.plot([], [], "o", color="tab:red", ms=small * 0.7, clip_on=False)[0]
-        self.moving = [self.stats, *([self.marker] if self.marker else []), *([self.caption] if view == "follow" else [])]
+        self.moving = [self.stats, *([self.marker] if self.marker else []), *([self.caption] if view == "follow" else []),
+                       *([self.path] if self.path else [])]
         for artist in self.moving:
             artist.set_animated(True)
         self.canvas.draw()
@@ -170,8 +181,8 @@ class _FilmScene:
         """The frame [height, width, 4] uint8 (RGBA; a view of the canvas, valid until the next draw) with the points at positions [n, 2] (data coordinates)
         in axis limits [2 (x, y), 2 (lo, hi)], stating the zoom when the view follows the points.
 
-        Matplotlib draws the counter and loss marker over the static part rendered once in __init__;
-        then the points (group by group, in drawing order) and labels are pasted into the axes.
+        Matplotlib draws the counter, loss marker and (a sequence film) the line through the points over the static
+        part rendered once in __init__; then the points (group by group, in drawing order) and labels are pasted into the axes.
         """
         self.stats.set_text(_stat_line(step, epoch, loss))
         self.caption.set_text(view_caption(self.view, zoom))
@@ -180,16 +191,19 @@ class _FilmScene:
         if self.marker is not None:
             curve_steps, curve_losses = self.film.loss_curve
             self.marker.set_data([step], [np.interp(step, curve_steps, curve_losses)])
+        if self.path is not None:
+            self.path.set_data(positions[:, 0], positions[:, 1])
         self.canvas.restore_region(self.background)
         for artist in self.moving:
             self.fig.draw_artist(artist)
         region, (top, left) = self.region, self.clip[::2]
         display = self.ax.transData.transform(positions)
         rows, cols = sprites.pixel_anchors(display, self.height)
-        for group, colour in zip(self.groups, self.colours):
+        colours = self.colours
+        for group in self.groups:
             sprite = self.markers[group.small]
             for i in group.index:
-                sprites.paste(region, (top, left), sprite, rows[i], cols[i], colour)
+                sprites.paste(region, (top, left), sprite, rows[i], cols[i], colours[i])
         if len(self.label_index):
             rows, cols, qx, qy = sprites.label_anchors(display[self.label_index] + self.label_shift, self.height)
             for j in range(len(self.label_index)):
@@ -309,7 +323,7 @@ def render_film(
             raise FfmpegUnavailable(f"ffmpeg is not available for mp4 ({err}); render a gif instead") from None
     k = frames_per_snapshot(rate, seconds_per_snapshot)
     total = frame_count(len(film.positions), fps, seconds_per_snapshot, fmt)
-    label_index = choose_label_words(film.words, film.labels, options.label, options.label_words)
+    label_index = film_label_index(film, options.label, options.label_words)
     rc = font_rc([film.title, *(film.words[i] for i in label_index)], options.font)
     with matplotlib.rc_context(rc), atomic_output(out) as tmp:
         scene = _FilmScene(film, width, height, dpi, label_index, options.view)

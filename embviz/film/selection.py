@@ -59,17 +59,13 @@ class Selection:
         return {level: self.labels(level) for level in self.levels}
 
 
-POSITION_BINS = 8
-"""The position film colours positions 0..context-1 by this many consecutive ranges, in order."""
-
-
 def choose_words(run: Run, options: AnimateOptions) -> Selection:
     """The words ``options`` asks for (see :func:`select_words`), checked: at least 3, and ``options.level``
     one the run's categories have. Warns once about requested words not in the vocabulary.
 
     For ``options.matrix == "position"`` the "words" are the positions 0..context-1 (labels ``"0"``, ``"1"``, …),
-    each in the range of :data:`POSITION_BINS` consecutive ranges that holds it; for ``layer:N`` they are the
-    probe's occurrences and its words' static vectors (:func:`layer_selection`)."""
+    without categories: the film colours them by index; for ``layer:N`` they are the probe's occurrences and its
+    words' static vectors (:func:`layer_selection`)."""
     if options.matrix == "position":
         return position_selection(run.load_snapshot(run.snapshots()[0], matrix="position").shape[0])
     if layer_of(options.matrix) is not None:
@@ -126,13 +122,9 @@ def layer_selection(occurrences: Occurrences, tokens: Sequence[str], level: str 
 
 
 def position_selection(context: int) -> Selection:
-    """Positions 0..context-1 as a film's words, categorised by consecutive, zero-padded index ranges."""
-    width = len(str(context - 1))
-    edges = np.linspace(0, context, min(POSITION_BINS, context) + 1).round().astype(int)
-    bin_of = np.searchsorted(edges, np.arange(context), side="right") - 1
-    paths = [f"{edges[b]:0{width}d}–{edges[b + 1] - 1:0{width}d}" for b in bin_of]
+    """Positions 0..context-1 as a film's words: no categories, so no category measure is taken of them."""
     return Selection(rows=np.arange(context), words=[str(i) for i in range(context)], counts=[0] * context,
-                     paths=paths, levels=[FLAT_LEVEL], level=FLAT_LEVEL)
+                     paths=[None] * context, levels=[], level=FLAT_LEVEL)
 
 
 def _stop_words() -> frozenset[str]:

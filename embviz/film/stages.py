@@ -8,9 +8,14 @@ call to get exactly the film's words, layouts and numbers without a film.
    under ``projections/``;
 5. :func:`measure` — purity, silhouette, neighbour overlap, CKA, drift and word-similarity scores per
    snapshot on the full-dimensional rows, and how faithful the layout is to them (2-D purity,
-   trustworthiness) — an :class:`~embviz.measure.emergence.Emergence` table, cached too.
+   trustworthiness), plus the position table's order, an untied head's agreement with the token table or a
+   probe layer's contextual measures (:func:`matrix_columns`) — an
+   :class:`~embviz.measure.emergence.Emergence` table, cached too.
 
-:func:`film_stages` runs 3–5 for chosen snapshots and words.
+6. :func:`settle` — who settles first: each vocabulary word's settle step and its cosine with its initial
+   vector (:class:`~embviz.measure.settle.Settle`, over the whole token table), cached too.
+
+:func:`film_stages` runs 3–6 for chosen snapshots and words.
 """
 
 from __future__ import annotations
@@ -25,15 +30,19 @@ import numpy as np
 
 from embviz.errors import EmbvizError, RunError
 from embviz.film.animate_options import AnimateOptions
-from embviz.film.selection import Selection
+from embviz.film.selection import Selection, word_classes
 from embviz.layout.projectors import Projector, make_projector
 from embviz.layout.trajectory import Trajectory, TrajectoryCache, project_snapshots
 from embviz.measure.emergence import CONTEXTUAL, Emergence, EmergenceCache, compute_emergence
+from embviz.measure.settle import K as SETTLE_K
+from embviz.measure.settle import Settle, SettleCache, measure_settle, settle_findings
 from embviz.progress import Progress, Ticks, for_stage
+from embviz.rundir.files import write_text
 from embviz.rundir.run import Run, Snapshot
 from embviz.rundir.snapshot import DEFAULT_MATRIX, layer_of
 from embviz.text.tokenizer import word_form
 
+SETTLE_CSV = "settle.csv"
 PROJECTING = {"umap": "projecting (UMAP; numba compiles once per environment)"}
 """The projecting stage's name by method, where the first film pays more than the projection itself."""
 
@@ -153,8 +162,10 @@ def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Be
     epochs = [s.epoch for s in snapshots]
     losses = [s.train_loss if s.train_loss is not None else s.val_loss for s in snapshots]
     store = EmergenceCache(run.path) if cache else None
-    key = EmergenceCache.key(selection.rows, selection.words, selection.level_labels,
-                             [describe_snapshot(run, s, rows.matrix) for s in snapshots], bench.files, trajectory.key)
+    matrices = (rows.matrix, DEFAULT_MATRIX) if rows.matrix == "head" else (rows.matrix,)  # the head is measured
+    described = [describe_snapshot(run, s, matrix) for matrix in matrices for s in snapshots]  # against the tokens
+    key = EmergenceCache.key(selection.rows, selection.words, selection.level_labels, described, bench.files,
+                             trajectory.key)
     table = store.load(key, steps, epochs, losses, selection.levels) if store else None
     cached = table is not None
     if cached:
@@ -165,6 +176,7 @@ def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Be
                                   layouts=trajectory.positions, benchmark_vectors=rows.bench,
                                   benchmark_words=bench.words, benchmark_files=bench.files, progress=progress,
                                   frequencies=selection.counts if any(selection.counts) else None)
+        table.columns.update(matrix_columns(rows))
         if store:
             store.save(key, table)
     warning = table.unfaithful(selection.level)
@@ -183,6 +195,69 @@ def layer_measures(run: Run, snapshots: list[Snapshot], layer: int) -> dict[str,
     rows = [contextual.measure_layer(np.asarray(run.load_probe(s)[:, layer], dtype=np.float32), occ.words,
                                      occ.sentences.tolist(), occ.senses) for s in snapshots]
     return {f"{CONTEXTUAL}{name}": np.array([r[name] for r in rows]) for name in contextual.COLUMNS}
+
+
+def matrix_columns(rows: SnapshotRows) -> dict[str, np.ndarray]:
+    """The columns [T] of the filmed matrix itself: the position table's order (``position_columns``), an untied
+    head's agreement with the same rows of the token table (``head_columns``), a probe layer's contextual measures
+    (:func:`layer_measures`); none for the token table."""
+    from embviz.measure.positions import head_columns, position_columns
+
+    if layer_of(rows.matrix) is not None:
+        return layer_measures(rows.run, rows.snapshots, layer_of(rows.matrix))
+    if rows.matrix == "position":
+        return position_columns(rows.shown)
+    if rows.matrix == "head":
+        return head_columns(rows.shown, SnapshotRows(rows.run, rows.snapshots, rows.rows).shown)
+    return {}
+
+
+# -- 6. settling ------------------------------------------------------------------------------
+
+
+def settle(run: Run, snapshots: list[Snapshot], options: AnimateOptions, *,
+           progress: Ticks | None = None) -> Settle | None:
+    """Who settles first in the run's token table, every word of the vocabulary (None when the film shows
+    another matrix), from the run's cache when ``options.cache`` allows."""
+    if options.matrix != DEFAULT_MATRIX:
+        return None
+    steps = [s.step for s in snapshots]
+    store = SettleCache(run.path) if options.cache else None
+    key = SettleCache.key([describe_snapshot(run, s) for s in snapshots], SETTLE_K)
+    found = store.load(key, steps, SETTLE_K) if store else None
+    if found is not None:
+        if progress:
+            progress(len(steps), len(steps))
+        return found
+    found = measure_settle(lambda t: run.load_snapshot(snapshots[t]), steps, SETTLE_K, progress=progress)
+    if store:
+        store.save(key, found)
+    return found
+
+
+@dataclass(frozen=True)
+class Settled:
+    """``<run>/settle.csv`` as written, and what it holds per vocabulary word [V]: settle step (nan = never),
+    corpus count, word class; with :func:`~embviz.measure.settle.settle_findings` of them."""
+
+    path: Path
+    steps: np.ndarray
+    counts: np.ndarray
+    classes: list[str]
+    findings: dict
+
+
+def write_settle(run: Run, settled: Settle) -> Settled:
+    """Write ``<run>/settle.csv`` (atomically; regenerated freely, like the default film) and say what it holds."""
+    tokens, counts, categories = run.vocab()
+    classes = word_classes(tokens, categories)
+    path = run.path / SETTLE_CSV
+    try:
+        write_text(path, settled.to_csv(tokens, counts, categories, classes))
+    except OSError as e:
+        raise EmbvizError(f"cannot write {path}: {e.strerror or e}") from None
+    steps = settled.settle_step()
+    return Settled(path, steps, np.asarray(counts), classes, settle_findings(steps, counts, classes))
 
 
 # -- the title --------------------------------------------------------------------------------
@@ -211,7 +286,8 @@ def corpus_name(run: Run) -> str | None:
 @dataclass(frozen=True)
 class Stages:
     """The film's stages for one set of options: its snapshots, words, trajectory [T, n, 2], emergence
-    table (and whether it came from the cache), the gathered rows and the film's title."""
+    table (and whether it came from the cache), the gathered rows, the film's title and who settles first
+    (None for the position table)."""
 
     snapshots: list[Snapshot]
     selection: Selection
@@ -220,13 +296,14 @@ class Stages:
     metrics_cached: bool
     rows: SnapshotRows
     title: str
+    settle: Settle | None = None
 
 
 def film_stages(run: Run, snapshots: list[Snapshot], selection: Selection, options: AnimateOptions, *,
                 progress: Progress | None = None, laps: Callable[[str], None] = lambda name: None) -> Stages:
     """Stages 3–5 for ``snapshots`` (from :func:`film_snapshots`) and ``selection`` (from
     :func:`~embviz.film.selection.choose_words`): rows, projection and metrics, from the run's caches where
-    ``options.cache`` allows. ``laps(name)`` is called after each of "setup", "project" and "metrics"."""
+    ``options.cache`` allows. ``laps(name)`` is called after each of "setup", "project", "metrics" and "settle"."""
     bench = word_benchmarks(run.vocab()[0]) if options.matrix in ("token", "head") else Benchmarks(
         {}, np.zeros(0, dtype=np.int64), [])  # positions and occurrences are not words: no word-similarity scores
     rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=for_stage(progress, "loading"),
@@ -237,7 +314,8 @@ def film_stages(run: Run, snapshots: list[Snapshot], selection: Selection, optio
     laps("project")
     table, metrics_cached = measure(run, snapshots, selection, bench, rows, trajectory, cache=options.cache,
                                     progress=for_stage(progress, "metrics"))
-    if layer_of(options.matrix) is not None:
-        table.columns.update(layer_measures(run, snapshots, layer_of(options.matrix)))
     laps("metrics")
-    return Stages(snapshots, selection, trajectory, table, metrics_cached, rows, film_title(run, selection, options))
+    settled = settle(run, snapshots, options, progress=for_stage(progress, "settling (whole vocabulary)"))
+    laps("settle")
+    return Stages(snapshots, selection, trajectory, table, metrics_cached, rows, film_title(run, selection, options),
+                  settled)

@@ -32,12 +32,15 @@ def warm() -> None:
 
     from embviz.film.animate_options import AnimateOptions
     from embviz.film.stages import projector_for
+    from embviz.measure.settle import vocabulary_knn
 
     options = AnimateOptions()
     if options.method != "umap":
         return
     rng = np.random.default_rng(0)
-    projector_for(options).fit([rng.normal(size=(WORDS, DIM)).astype(np.float32) for _ in range(FRAMES)])
+    frames = [rng.normal(size=(WORDS, DIM)).astype(np.float32) for _ in range(FRAMES)]
+    projector_for(options).fit(frames)
+    vocabulary_knn(frames[0])  # the settle stage's top-k
     _done_path().touch()
 
 
@@ -55,7 +58,7 @@ def _lock_path() -> Path:
 def _done_path() -> Path:
     """Written after a warm-up; named for numba's cache folder and the sources whose compiled code it holds
     (numba keys its cache on their modification time and size), so a changed source warms again."""
-    sources = [Path(__file__).parents[1] / "layout" / "temporal_umap.py"]
+    sources = [Path(__file__).parents[1] / "layout" / "temporal_umap.py", Path(__file__).parents[1] / "measure" / "settle.py"]
     for package in ("umap", "pynndescent"):
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.submodule_search_locations:

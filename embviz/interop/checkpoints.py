@@ -1,5 +1,5 @@
 """Checkpoints written by other trainers: finding a series, telling each one's step, and reading
-only the token-embedding matrix out of each.
+only the token-embedding matrix (and the tables beside it) out of each.
 
 Kinds (one per series):
 
@@ -8,7 +8,7 @@ Kinds (one per series):
 ``pt``           nanoGPT's ``ckpt.pt`` (``{"model": state_dict, "model_args", "iter_num", ...}``) or a plain
                  ``torch.save(model.state_dict())`` file (``.pt``, ``.pth``, ``.ckpt``)
 
-Only the one tensor is read: safetensors through ``safe_open`` slices, torch files through
+Only the tensors imported are read: safetensors through ``safe_open`` slices, torch files through
 ``torch.load(mmap=True, weights_only=True)``, so the rest of the checkpoint stays on disk. Nothing is
 ever unpickled beyond what ``weights_only`` allows.
 """
@@ -51,6 +51,9 @@ class Checkpoint:
     path: Path
     kind: str
     folder: Path | None = None
+    parts: tuple[tuple[str, Path], ...] = ()
+    """(tensor name, one-tensor safetensors file) of a checkpoint held as separate files, ``path`` the first
+    (a Hub import's cache); empty for a checkpoint on disk."""
 
     @property
     def name(self) -> str:
@@ -116,11 +119,14 @@ def _from_dir(folder: Path) -> list[Checkpoint]:
     return found
 
 
-def find_checkpoints(sources: Sequence[str | Path]) -> list[Checkpoint]:
-    """The checkpoints named by ``sources`` (files, checkpoint folders, folders of them, globs), in the
-    order given (natural order within a folder or glob); every one of one kind."""
+def find_checkpoints(sources: Sequence[str | Path | Checkpoint]) -> list[Checkpoint]:
+    """The checkpoints named by ``sources`` (files, checkpoint folders, folders of them, globs, or
+    checkpoints already found), in the order given (natural order within a folder or glob); every one of one kind."""
     found: list[Checkpoint] = []
     for source in sources:
+        if isinstance(source, Checkpoint):
+            found.append(source)
+            continue
         text = str(source)
         if glob.has_magic(text):
             paths = sorted((Path(p) for p in glob.glob(text)), key=_natural)
@@ -244,7 +250,9 @@ class _Reader:
         self.checkpoint = checkpoint
         self.iter_num: int | None = None
         path = checkpoint.path
-        if path.name.endswith(".index.json"):
+        if checkpoint.parts:
+            self._open_shards(dict(checkpoint.parts))
+        elif path.name.endswith(".index.json"):
             self._open_index(path)
         elif checkpoint.kind == "safetensors":
             self._files = {None: path}
@@ -260,7 +268,12 @@ class _Reader:
                 raise CheckpointError(f"{path} lists the shard {shard!r}, which is not a file beside it")
             if not (path.parent / shard).is_file():
                 raise CheckpointError(f"{path} lists the shard {shard}, which is missing")
-        self._where = {name: path.parent / shard for name, shard in weight_map.items()}
+        self._open_shards({name: path.parent / shard for name, shard in weight_map.items()})
+
+    def _open_shards(self, where: dict[str, Path]) -> None:
+        """The tensors named in ``where`` (name → the shard file holding it)."""
+        path = self.checkpoint.path
+        self._where = where
         self.shapes, self.dtypes = {}, {}
         if self.checkpoint.kind == "safetensors":
             for shard in sorted(set(self._where.values())):
@@ -372,10 +385,10 @@ def inspect(checkpoint: Checkpoint, key: str | None = None, matrix: str = "input
     if len(shape) != 2 or not reader.dtypes[name].lower().startswith(("f", "bf")):
         raise CheckpointError(f"{name} in {checkpoint.name} is not a 2-D float matrix "
                               f"(shape {list(shape)}, {reader.dtypes[name]})")
-    return Tensor(name, shape, reader.dtypes[name], reader.iter_num, _others(reader.shapes, matrix, shape[1]))
+    return Tensor(name, shape, reader.dtypes[name], reader.iter_num, others_of(reader.shapes, matrix, shape[1]))
 
 
-def _others(shapes: dict[str, tuple[int, ...]], matrix: str, dim: int) -> tuple[tuple[str, str], ...]:
+def others_of(shapes: dict[str, tuple[int, ...]], matrix: str, dim: int) -> tuple[tuple[str, str], ...]:
     """The position table and (beside the input embedding) the LM head, each where exactly one 2-D float
     tensor of width ``dim`` has its name; a head tied to the embedding is dropped when read."""
     stripped: dict[str, list[str]] = {}
@@ -389,6 +402,12 @@ def _others(shapes: dict[str, tuple[int, ...]], matrix: str, dim: int) -> tuple[
         if len(found) == 1:
             others.append((run_matrix, found[0]))
     return tuple(others)
+
+
+def beside(others: Sequence[tuple[str, str]], head: bool) -> tuple[tuple[str, str], ...]:
+    """The tables imported beside the chosen matrix: the position table always (it is small), the untied
+    head only with ``head`` (it is as large as the token table)."""
+    return tuple((m, name) for m, name in others if m != "head" or head)
 
 
 def read_matrix(checkpoint: Checkpoint, name: str, rows: int | None) -> np.ndarray:

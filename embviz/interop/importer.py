@@ -1,8 +1,8 @@
 """``import``: a series of checkpoints from another trainer → an ordinary embviz run directory.
 
 The run holds one snapshot per distinct checkpoint (the token-embedding matrix, or the untied LM
-head, rows past the tokenizer's size dropped; beside the token embedding, the position table and an
-untied LM head where the checkpoints hold them), ``vocab.tsv`` with readable tokens and lexicon
+head, rows past the tokenizer's size dropped; beside the token embedding, the position table where the
+checkpoints hold one and, with ``head``, an untied LM head), ``vocab.tsv`` with readable tokens and lexicon
 categories, ``tokenizer.json`` (so a corpus can be tokenized the model's way) and a ``run.json``
 that records every source, its step and the SHA-256 of its matrix, and the tokenizer's origin.
 ``animate`` and ``compare-word2vec`` read it like a run of ``embviz train``.
@@ -74,8 +74,12 @@ class ImportResult:
     tokenizer: str
     frequencies: bool
     seconds: float
-    fetched_bytes: int | None = None
-    """Matrix bytes fetched from the Hub (None for checkpoints on disk)."""
+    fetched: dict[str, int] | None = None
+    """Bytes fetched from the Hub per run matrix (``token``, ``position``, ``head``; None for checkpoints on disk)."""
+
+    @property
+    def fetched_bytes(self) -> int | None:
+        return None if self.fetched is None else sum(self.fetched.values())
 
 
 # -- readable tokens ----------------------------------------------------------------------------
@@ -209,6 +213,17 @@ def rows_to_keep(vocab_size: int, rows: int) -> int:
 # -- the run ------------------------------------------------------------------------------------
 
 
+def check_options(tokenizer: Path | None, vocab: Path | None, matrix: str, head: bool) -> None:
+    """The import options that exclude each other, as a ConfigError."""
+    if tokenizer is not None and vocab is not None:
+        raise ConfigError("give --tokenizer or --vocab, not both")
+    if matrix not in ck.MATRICES:
+        raise ConfigError(f"unknown --matrix {matrix!r}; choose one of {', '.join(ck.MATRICES)}")
+    if head and matrix != "input":
+        raise ConfigError("--head imports the LM head beside the token embedding; with --matrix output "
+                          "the head is the matrix imported")
+
+
 def check_target(out: Path, overwrite: bool) -> None:
     """The overwrite rule for ``--out``: a new path, or with ``overwrite`` an embviz run no process holds."""
     check_output(out, overwrite, folder=True, marker=RUN_JSON, what="an embviz run")
@@ -284,9 +299,10 @@ def survey(found: Sequence[ck.Checkpoint], key: str | None, matrix: str, steps: 
     return entries
 
 
-def write_snapshots(run: Run, entries: Sequence[Entry], rows: int, matrix: str,
+def write_snapshots(run: Run, entries: Sequence[Entry], rows: int, matrix: str, head: bool,
                     progress: Progress | None = None) -> tuple[list[dict], list[str]]:
-    """Read each entry's matrix (its first ``rows`` rows) into ``run`` as a snapshot, dropping repeats.
+    """Read each entry's matrix (its first ``rows`` rows) and the tables beside it (:func:`~embviz.interop.
+    checkpoints.beside`) into ``run`` as a snapshot, dropping repeats.
 
     One checkpoint is read and hashed on a thread while the previous one is written: disk reads,
     hashing and the snapshot's write + fsync overlap (each releases the GIL). Returns the sources
@@ -296,7 +312,7 @@ def write_snapshots(run: Run, entries: Sequence[Entry], rows: int, matrix: str,
     def load(e: Entry) -> tuple[np.ndarray, str, dict[str, np.ndarray]]:
         array = ck.read_matrix(e.checkpoint, e.tensor.key, rows)
         others = {m: ck.read_matrix(e.checkpoint, name, None if m == "position" else rows)
-                  for m, name in e.tensor.others}
+                  for m, name in ck.beside(e.tensor.others, head)}
         if "head" in others and np.array_equal(others["head"], array):
             del others["head"]  # tied: the head is the token table
         return array, hashlib.sha256(memoryview(array).cast("B")).hexdigest(), others
@@ -334,7 +350,7 @@ def write_snapshots(run: Run, entries: Sequence[Entry], rows: int, matrix: str,
 
 
 def import_checkpoints(
-    sources: Sequence[str | Path],
+    sources: Sequence[str | Path | ck.Checkpoint],
     out: Path,
     *,
     key: str | None = None,
@@ -344,12 +360,17 @@ def import_checkpoints(
     vocab: Path | None = None,
     corpus: str | None = None,
     categories: Path | None = None,
+    head: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
     hub: dict | None = None,
+    stored_rows: int | None = None,
 ) -> ImportResult:
-    """Build the run ``out`` from the checkpoints ``sources`` (see the module docstring); ``hub`` (the
-    repository, endpoint and revisions they were fetched from) is recorded in ``run.json`` when given.
+    """Build the run ``out`` from the checkpoints ``sources`` (see the module docstring); ``head`` also
+    imports an untied LM head beside the token embedding (the position table always is, where there is
+    one). ``hub`` (the repository, endpoint and revisions they were fetched from) is recorded in
+    ``run.json`` when given, and ``stored_rows``, the row count of the stored matrices when the files
+    hold only the rows the tokenizer labels (what a Hub import fetches).
 
     Raises EmbvizError subclasses for bad input, before anything is written where possible; warns
     (``warnings.warn``) about duplicate checkpoints, dropped padding rows and unknown frequencies.
@@ -358,8 +379,7 @@ def import_checkpoints(
 
     t0 = time.perf_counter()
     out = Path(out)
-    if tokenizer is not None and vocab is not None:
-        raise ConfigError("give --tokenizer or --vocab, not both")
+    check_options(tokenizer, vocab, matrix, head)
     check_target(out, overwrite)
     found = ck.find_checkpoints(sources)
     entries = survey(found, key, matrix, steps, progress)
@@ -369,6 +389,7 @@ def import_checkpoints(
     words = load_token_list(vocab) if vocab is not None else (
         load_vocabulary(tokenizer) if tokenizer is not None else find_vocabulary(found))
     keep = rows_to_keep(len(words.tokens), rows)
+    rows = stored_rows or rows
     if keep < rows:
         warnings.warn(f"dropped {rows - keep} padding row(s) past the tokenizer's {keep:,} tokens", stacklevel=2)
     tok = words.tokenizer()
@@ -385,7 +406,7 @@ def import_checkpoints(
     out.parent.mkdir(parents=True, exist_ok=True)
     with replacing(out, folder=True) as built:
         run = Run(built)
-        sources_json, dropped = write_snapshots(run, entries, keep, matrix, progress)
+        sources_json, dropped = write_snapshots(run, entries, keep, matrix, head, progress)
         last_state = entries[-1].state or {}
         epochs = last_state.get("epoch")
         run.write_metrics(_metrics_rows(last_state))
@@ -400,7 +421,10 @@ def import_checkpoints(
             model={"d_model": int(dim), "vocab_size": int(keep), "rows": int(rows)},
             snapshot_matrix=f"{'token embedding' if matrix == 'input' else 'LM head'} {first.key} of imported checkpoints",
             frequencies="corpus" if text else "unknown",
-            import_={"kind": found[0].kind, "matrix": matrix, "key": first.key, "others": dict(first.others),
+            import_={"kind": found[0].kind, "matrix": matrix, "key": first.key,
+                     "others": dict(ck.beside(first.others, head)),
+                     "left_out": {m: n for m, n in {**dict(first.others), **(hub or {}).get("beside", {})}.items()
+                                  if m not in dict(ck.beside(first.others, head))},
                      "sources": sources_json,
                      "dropped_duplicates": dropped, "padding_rows_dropped": rows - keep,
                      **({"hub": hub} if hub is not None else {}),

@@ -17,7 +17,7 @@ import math
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from embviz.errors import CheckpointError
@@ -44,6 +44,11 @@ class TensorRange:
     shape: tuple[int, ...]
     start: int
     nbytes: int
+
+    def rows(self, n: int) -> TensorRange:
+        """Its first ``n`` rows, ``[n, *shape[1:]]``: a row-major tensor's leading rows are one contiguous block."""
+        row = self.nbytes // self.shape[0] if self.shape and self.shape[0] else 0
+        return replace(self, shape=(n, *self.shape[1:]), nbytes=n * row)
 
 
 class RemoteFile:

@@ -20,10 +20,11 @@ reads the fitted trajectory from the run's ``projections/`` cache.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -44,9 +45,9 @@ def _shape(matrices: Sequence[np.ndarray]) -> tuple[int, int]:
     return shape
 
 
-def _checked(matrices: Sequence[np.ndarray], i: int, shape: tuple[int, int]) -> np.ndarray:
-    """Snapshot ``i`` as a float64 copy, checked to have ``shape`` and finite values."""
-    x = np.asarray(matrices[i], dtype=np.float64)
+def _checked(matrix: np.ndarray, i: int, shape: tuple[int, int]) -> np.ndarray:
+    """Snapshot ``i`` (``matrix``) as a float64 copy, checked to have ``shape`` and finite values."""
+    x = np.asarray(matrix, dtype=np.float64)
     if x.shape != shape:
         raise EmbvizError(f"snapshot {i} has shape {list(x.shape)}, the first has {list(shape)}")
     if not np.isfinite(x).all():
@@ -57,7 +58,7 @@ def _checked(matrices: Sequence[np.ndarray], i: int, shape: tuple[int, int]) -> 
 def _stack(matrices: Sequence[np.ndarray]) -> list[np.ndarray]:
     """The matrices as float64 arrays, checked to be T >= 1 matrices [n, d] of one shape."""
     shape = _shape(matrices)
-    return [_checked(matrices, i, shape) for i in range(len(matrices))]
+    return [_checked(matrices[i], i, shape) for i in range(len(matrices))]
 
 
 def align_to(layout: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -128,7 +129,7 @@ class PCAProjector(Projector):
         shape, total = _shape(matrices), len(matrices)
 
         def prepared(i: int) -> np.ndarray:
-            x = _checked(matrices, i, shape)
+            x = _checked(matrices[i], i, shape)
             return unit_rows(x) if self.metric == "cosine" else x
 
         basis = pca_basis(prepared(total - 1)) if self.align == "final" else None
@@ -188,10 +189,7 @@ class UMAPProjector(Projector):
         if progress:
             progress(0, len(matrices) + (self.align_epochs if self.mode == "chain" else 0))
         umap = import_umap()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*n_jobs.*")
-            warnings.filterwarnings("ignore", category=UserWarning, module="umap")
-            warnings.filterwarnings("ignore", message=".*(spectral|disconnected|Graph is not fully).*")
+        with quiet_umap():
             fit = self._fit_aligned if self.mode == "aligned" else self._fit_chain
             self.embeddings_ = fit(umap, matrices, progress)
         return self
@@ -207,31 +205,24 @@ class UMAPProjector(Projector):
         return chain_align([np.asarray(e, dtype=np.float64) for e in model.embeddings_], anchor="first")
 
     def _fit_chain(self, umap, matrices, progress: Ticks | None) -> np.ndarray:
-        """Each frame's UMAP warm-started from the previous layout and aligned onto it, then every frame
-        refined together (:func:`embviz.layout.temporal_umap.optimise_jointly`) and Procrustes-chained."""
+        """Each frame's UMAP warm-started from the previous layout and aligned onto it
+        (:class:`~embviz.layout.incremental.IncrementalLayout`, the live layout's one code path), then every
+        frame refined together (:func:`embviz.layout.temporal_umap.optimise_jointly`) and Procrustes-chained."""
         from umap.umap_ import find_ab_params
 
+        from embviz.layout.incremental import IncrementalLayout
         from embviz.layout.temporal_umap import optimise_jointly
 
-        shape, count = _shape(matrices), len(matrices)
-        neighbours = min(self.n_neighbors, shape[0] - 1)
-        frames: list[np.ndarray] = []
-        graphs = []
+        count = len(matrices)
+        chain = IncrementalLayout(self, refine=False)
         total = count + self.align_epochs
         for i in range(count):
-            m = _checked(matrices, i, shape)
-            warm = dict(n_epochs=self.warm_epochs, learning_rate=self.warm_learning_rate, init=_spread(frames[-1])) \
-                if frames else dict(n_epochs=self.n_epochs)
-            model = umap.UMAP(n_neighbors=neighbours, min_dist=self.min_dist, metric=self.metric,
-                              random_state=self.random_state, **warm, **_knn_kwargs(m, neighbours, self.metric))
-            layout = np.asarray(model.fit_transform(m), dtype=np.float64)
-            frames.append(align_to(layout, frames[-1]) if frames else layout)
-            graphs.append(model.graph_)
+            chain.add(matrices[i])
             if progress:
                 progress(i + 1, total)
         a, b = find_ab_params(1.0, self.min_dist)
         joint = optimise_jointly(
-            np.stack(frames), graphs, a=a, b=b, n_epochs=self.align_epochs, strength=self.align_strength,
+            chain.positions, chain.graphs, a=a, b=b, n_epochs=self.align_epochs, strength=self.align_strength,
             window=self.align_window, seed=self.random_state or 0,
             progress=progress and (lambda done, _: progress(count + done, total)))
         return chain_align(list(joint), anchor="first")
@@ -265,7 +256,7 @@ class TSNEProjector(Projector):
         perplexity = min(self.perplexity, (shape[0] - 1) / 3)
         frames: list[np.ndarray] = []
         for i in range(count):
-            m = _checked(matrices, i, shape)
+            m = _checked(matrices[i], i, shape)
             if not frames:
                 model = TSNE(perplexity=perplexity, metric=self.metric, init="pca", max_iter=self.max_iter,
                              random_state=self.random_state)
@@ -310,6 +301,16 @@ UNCACHED_UMAP = ("umap_.smooth_knn_dist", "umap_.compute_membership_strengths",
 (``module.name`` under ``umap``): without a disk cache every process compiles them again (≈ 4 s of a
 first fit on two quiet cores). The layout epoch's parallel twin (used only with ``random_state=None``)
 shares its source, so numba would give both one cache file: it stays uncached."""
+
+
+@contextlib.contextmanager
+def quiet_umap() -> Iterator[None]:
+    """umap-learn's warnings about n_jobs, spectral init and disconnected graphs silenced (tiny runs raise them)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*n_jobs.*")
+        warnings.filterwarnings("ignore", category=UserWarning, module="umap")
+        warnings.filterwarnings("ignore", message=".*(spectral|disconnected|Graph is not fully).*")
+        yield
 
 
 @functools.cache

@@ -24,6 +24,12 @@ Columns (``<L>`` is each category level, e.g. ``pos``, ``field``, ``subfield``):
 ``wordsim353_spearman`` / ``simlex999_spearman`` and their ``_coverage``: gensim-equal pair scores
 ``contextual_<m>``      ``--matrix layer:N`` only: the probe's measures at that layer (:mod:`embviz.measure.contextual`:
                         self-similarity, intra-sentence similarity, anisotropy, MEV, sense purity and its chance)
+``rsa_<L>``             RSA: Spearman of two words' cosine with same (1) / different (0) category at level L
+``rsa_logfreq``         RSA: Spearman of two words' cosine with −|log count difference| (:mod:`embviz.measure.rsa`)
+
+A film of the position table or of an untied head adds the columns of :data:`embviz.measure.positions.MATRIX_COLUMNS`
+(``position_adjacent``, ``position_order``, ``position_top3`` and ``chance_position_adjacent``; ``head_cka_token``,
+``head_jaccard10_token``), drawn first among the curves.
 """
 
 from __future__ import annotations
@@ -43,7 +49,9 @@ import numpy as np
 from embviz.errors import EmbvizError
 from embviz.measure import geometry as g
 from embviz.measure import metrics as m
+from embviz.measure import rsa
 from embviz.measure.gensim_eval import WordIndex, file_key, word_pair_spearman
+from embviz.measure.positions import MATRIX_COLUMNS
 from embviz.progress import Ticks
 from embviz.rundir.files import read_json, write_json
 from embviz.rundir.run import PROJECTIONS
@@ -101,8 +109,13 @@ class Emergence:
     def curves(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """Panels for ``figures.render_curves``: {title: values [T]} and {title: chance level}.
         The 2-D purity is drawn beside the d-dimensional one (:meth:`layout_curves`)."""
-        table: dict[str, np.ndarray] = {}
+        table: dict[str, np.ndarray] = {title: self.columns[key] for key, title in MATRIX_COLUMNS.items()
+                                        if key in self.columns}
         chance: dict[str, float] = {}
+        for key, level in (("position_adjacent", "chance_position_adjacent"), ("position_order", None),
+                           ("head_jaccard10_token", "chance_jaccard10")):
+            if key in self.columns:
+                chance[MATRIX_COLUMNS[key]] = float(self.columns[level][0]) if level else 0.0
         for level in self.levels:
             title = f"purity@{K} · {level}"
             table[title] = self.columns[f"purity_{level}"]
@@ -117,13 +130,14 @@ class Emergence:
         table["linear CKA with final"] = self.columns["cka_final"]
         table["drift from previous"] = self.columns["drift_prev"]
         for key, title in GEOMETRY_PANELS.items():
-            if key in self.columns:
+            if key in self.columns and np.isfinite(self.columns[key]).any():  # no frequencies: no norm panel
                 table[title] = self.columns[key]
         if "chance_jaccard10" in self.columns:
             for title in (f"Jaccard@{K} with final", GEOMETRY_PANELS["jaccard10_prev"]):
                 chance[title] = float(self.columns["chance_jaccard10"][0])
             for key in ("anisotropy", "norm_freq_spearman"):
-                chance[GEOMETRY_PANELS[key]] = 0.0
+                if GEOMETRY_PANELS[key] in table:
+                    chance[GEOMETRY_PANELS[key]] = 0.0
         for key, title in CONTEXTUAL_PANELS.items():
             if key in self.columns:
                 table[title] = self.columns[key]
@@ -135,6 +149,10 @@ class Emergence:
             if key in self.columns and np.isfinite(self.columns[key]).any():
                 coverage = np.nanmax(self.columns[f"{name}_coverage"])
                 table[f"{label} Spearman ({coverage:.0%} pairs)"] = self.columns[key]
+        for key in self.columns:
+            if key.startswith("rsa_"):
+                title = "RSA · " + ("log frequency" if key == f"rsa_{rsa.FREQUENCY}" else key.removeprefix("rsa_"))
+                table[title], chance[title] = self.columns[key], 0.0
         return table, chance
 
     def layout_curves(self) -> dict[str, tuple[str, np.ndarray]]:
@@ -172,7 +190,7 @@ class EmergenceCache:
     names, steps, sizes and modification times), the benchmark files, the threshold and the layout.
     """
 
-    VERSION = 3
+    VERSION = 6
 
     def __init__(self, run_path: Path):
         self.folder = Path(run_path) / PROJECTIONS
@@ -319,6 +337,9 @@ def _compute(
         cols[f"{name}_spearman"] = np.full(t_count, np.nan)
         cols[f"{name}_coverage"] = np.full(t_count, 0.0 if not use_bench else np.nan)
     index = WordIndex.from_words(list(benchmark_words)) if use_bench else None
+    probes = rsa.probes(level_labels, frequencies)
+    for name in probes:
+        cols[name] = np.full(t_count, np.nan)
 
     final = np.asarray(matrices[-1])
     k = min(K, n - 1)
@@ -372,6 +393,8 @@ def _compute(
         if frequencies is not None:
             cols["norm_freq_spearman"][t] = g.norm_frequency_spearman(x, frequencies)
         previous = x
+        for name, value in rsa.rsa_scores(x, probes).items():
+            cols[name][t] = value
         if use_bench:
             vectors = benchmark_vectors[t]
             for name, path in bench.items():

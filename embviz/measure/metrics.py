@@ -37,12 +37,12 @@ def unit_rows(x) -> np.ndarray:
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
-def cosine_knn(x, k: int) -> np.ndarray:
+def cosine_knn(x, k: int, queries: np.ndarray | None = None) -> np.ndarray:
     """Indices of each row's ``k`` most cosine-similar other rows: :func:`knn` with ``metric="cosine"``."""
-    return knn(x, k, "cosine")
+    return knn(x, k, "cosine", queries)
 
 
-def knn(x, k: int, metric: str = "cosine") -> np.ndarray:
+def knn(x, k: int, metric: str = "cosine", queries: np.ndarray | None = None) -> np.ndarray:
     """Indices of each row's ``k`` nearest other rows, by cosine similarity or euclidean distance.
 
     The score matrix is computed in row blocks, so memory stays bounded for large n,
@@ -55,17 +55,21 @@ def knn(x, k: int, metric: str = "cosine") -> np.ndarray:
         1 <= k <= n - 1.
     metric : {"cosine", "euclidean"}
         Euclidean is what a 2-D layout shows: a word's neighbours are the points drawn nearest to it.
+    queries : int array, shape [m], optional
+        The rows whose neighbours (among all n rows) are wanted; default every row.
 
     Returns
     -------
-    ndarray, int64, shape [n, k]
+    ndarray, int64, shape [n, k] (or [m, k])
         Neighbours, nearest first; a row is never its own neighbour.
     """
-    return nearest(x, k, metric)[0]
+    return nearest(x, k, metric, queries=queries)[0]
 
 
-def nearest(x, k: int, metric: str = "cosine", dtype=None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`knn` with the scores it ranks by: ``(indices int64 [n, k], scores [n, k])``, nearest first.
+def nearest(x, k: int, metric: str = "cosine", dtype=None,
+            queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`knn` with the scores it ranks by: ``(indices int64 [m, k], scores [m, k])``, nearest first,
+    for the rows ``queries`` [m] (default all n).
 
     A score is the cosine similarity, or for euclidean ``x_i·x_j - |x_j|²/2`` (``|x_i - x_j|² =
     |x_i|² - 2·score``). ``dtype`` is the precision (None: float32 for float32 or narrower input,
@@ -84,20 +88,26 @@ def nearest(x, k: int, metric: str = "cosine", dtype=None) -> tuple[np.ndarray, 
     n = y.shape[0]
     if not 1 <= k <= n - 1:
         raise ConfigError(f"k must be between 1 and {n - 1} for {n} rows, got {k}")
+    queries = np.arange(n) if queries is None else np.asarray(queries, dtype=np.int64)
+    m = queries.size
     block = max(1, BLOCK_ELEMENTS // n)
-    out = np.empty((n, k), dtype=np.int64)
-    scores = np.empty((n, k), dtype=dtype)
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        sims = y[start:stop] @ y.T + bias
+    out = np.empty((m, k), dtype=np.int64)
+    scores = np.empty((m, k), dtype=dtype)
+    for start in range(0, m, block):
+        stop = min(start + block, m)
+        sims = y[queries[start:stop]] @ y.T + bias
         rows = np.arange(stop - start)
-        sims[rows, rows + start] = -np.inf
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        top_sims = np.take_along_axis(sims, top, axis=1)
-        order = np.argsort(-top_sims, axis=1, kind="stable")
-        out[start:stop] = np.take_along_axis(top, order, axis=1)
-        scores[start:stop] = np.take_along_axis(top_sims, order, axis=1)
+        sims[rows, queries[start:stop]] = -np.inf
+        out[start:stop], scores[start:stop] = top_k(sims, k)
     return out, scores
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` highest of each row of ``scores`` [m, n]: ``(columns int64 [m, k], scores [m, k])``, highest first."""
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-top_scores, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)
 
 
 def knn_graph(x, k: int, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:

@@ -235,7 +235,7 @@ class Run:
         snaps = self.snapshots()
         layer = layer_of(matrix)
         if (matrix if layer is None else PROBE) not in (snaps[0].files if snaps else (matrix,)):
-            require_matrix(snaps, matrix, imported=self.manifest().import_ is not None)
+            require_matrix(snaps, matrix, imported=self.manifest().import_)
         if layer is not None and snaps:
             depth = self.load_probe(snaps[0]).shape[1] - 1
             if layer > depth:

@@ -97,8 +97,9 @@ def layer_of(matrix: str) -> int | None:
     return int(number)
 
 
-def require_matrix(snapshots: list[Snapshot], matrix: str, imported: bool) -> None:
-    """Raise a one-line RunError naming the matrices the run has when its snapshots lack ``matrix``."""
+def require_matrix(snapshots: list[Snapshot], matrix: str, imported: dict | None) -> None:
+    """Raise a one-line RunError naming the matrices the run has when its snapshots lack ``matrix``
+    (``imported``: ``run.json``'s ``import`` of an imported run, None for a trained one)."""
     if layer_of(matrix) is not None:
         if snapshots and PROBE not in snapshots[0].files:
             raise RunError(f"--matrix {matrix}: this run has no probe (train it without --no-probe to save "
@@ -109,9 +110,13 @@ def require_matrix(snapshots: list[Snapshot], matrix: str, imported: bool) -> No
     if not snapshots or matrix in snapshots[0].files:
         return
     have = ", ".join(snapshots[0].matrices)
+    left = (imported or {}).get("left_out") or {}
+    if matrix in left:
+        raise RunError(f"--matrix {matrix}: the import left the checkpoints' {left[matrix]} out (import again "
+                       f"with --head to read it); this run has: {have}")
     why = {("head", False): "the run's output head is tied to its token table (train with --no-tie for a head "
                             "of its own)",
            ("head", True): "the imported checkpoints hold no separate output head",
            ("position", True): "the imported checkpoints hold no position table",
-           ("position", False): "the run was written before position tables were saved"}[matrix, imported]
+           ("position", False): "the run was written before position tables were saved"}[matrix, imported is not None]
     raise RunError(f"--matrix {matrix}: {why}; this run has: {have}")

@@ -35,6 +35,13 @@ def check_model(**values: int | float | None) -> None:
         raise ConfigError(f"--dropout must be in [0, 1), got {dropout}")
 
 
+def default_run_dir(corpus: str) -> Path:
+    """Where a run of ``corpus`` goes when no directory is named: ``runs/<corpus name>-<local time>``."""
+    import time
+
+    return Path("runs") / f"{Path(corpus).name.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a run needs; ``None`` means chosen from the corpus (see :mod:`embviz.training.defaults`)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ __all__ = ["LR_FLOOR", "VAL_PARTS", "Session", "TrainConfig", "TrainResult", "Tr
            "resume", "split_validation", "train"]
 
 
+_BUILDING = threading.Lock()
+
 OnStep = Callable[[TrainStatus], None]
 """on_step(status) after every step: the loss and speed that train's bar shows (where :data:`embviz.progress.Progress` has only counts)."""
 
@@ -46,8 +49,9 @@ OnStep = Callable[[TrainStatus], None]
 
 
 def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
-          progress: OnStep | None = None) -> TrainResult:
-    """Train a new run into ``out`` (refused if it exists, unless ``overwrite``).
+          progress: OnStep | None = None, stop: StopFlag | None = None) -> TrainResult:
+    """Train a new run into ``out`` (refused if it exists, unless ``overwrite``). ``stop`` asks for a stop from
+    another thread (``stop.was_requested = True``; SIGINT/SIGTERM do it in the main thread), as Ctrl-C does.
 
     Under ``torchrun`` every rank calls this; each reads the corpus itself, only rank 0 creates, locks
     and writes ``out``. An error on any rank stops every rank with that error.
@@ -68,7 +72,7 @@ def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False,
                 write_new_run(run, session, corpus, lexicon, min_count, probe)
 
             dist.on_writer(create)
-            return _train_run(session, Run(Path(out)), lexicon, progress, start=None, probe=probe)
+            return _train_run(session, Run(Path(out)), lexicon, progress, start=None, probe=probe, stop=stop)
     finally:
         dist.stop()
 
@@ -164,7 +168,7 @@ def _probe_set(session: "Session", corpus: Corpus, lexicon: Lexicon) -> Occurren
 
 
 def _train_run(session: "Session", run: Run, lexicon: Lexicon, progress: OnStep | None,
-               start: dict | None, probe: Occurrences | None) -> TrainResult:
+               start: dict | None, probe: Occurrences | None, stop: StopFlag | None = None) -> TrainResult:
     """Train ``session`` into ``run`` from the checkpoint ``start`` (None: step 0), and record its result;
     ``probe``'s contextual vectors are saved at every snapshot."""
     dist = session.dist
@@ -175,7 +179,7 @@ def _train_run(session: "Session", run: Run, lexicon: Lexicon, progress: OnStep 
     capture = contextual.Capture(probe, session.val_ids, session.config.context, dist.device) \
         if probe is not None and dist.is_writer else None
     recorder = RunRecorder(run, dist, session.config.snapshot_dtype, session.tokens_per_step, start, capture)
-    t_start, stop = time.perf_counter(), StopFlag()
+    t_start, stop = time.perf_counter(), stop or StopFlag()
     with stop.catch_signals():
         ended = session.run_epochs(model, optimizer, recorder, progress, start and Position.of(start), stop=stop)
     at = ended.at
@@ -252,9 +256,11 @@ class Session:
 
     def build(self, device: torch.device) -> tuple[TinyGPT, torch.optim.Optimizer]:
         """The model (seeded init, head bias at the training text's unigram prior) and its AdamW
-        optimiser (no decay on biases and norms)."""
-        torch.manual_seed(self.config.seed)
-        model = TinyGPT(self.model_cfg).to(device)
+        optimiser (no decay on biases and norms). One build at a time in a process: the init draws from torch's
+        global generator, and a run training in a background thread (a notebook's) builds beside others."""
+        with _BUILDING:
+            torch.manual_seed(self.config.seed)
+            model = TinyGPT(self.model_cfg).to(device)
         model.set_unigram_prior(torch.bincount(self.train_ids, minlength=self.model_cfg.vocab_size))
         decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
