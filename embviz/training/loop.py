@@ -156,15 +156,18 @@ def _inputs(config: TrainConfig, tokenizer_json: Any = None) -> tuple[Corpus, Le
 
 
 def _probe_set(session: "Session", corpus: Corpus, lexicon: Lexicon) -> Occurrences | None:
-    """The run's probe set (None with ``--no-probe``); an unknown ``--probe-words`` word is a ConfigError."""
+    """The run's probe set: None with ``--no-probe``, or where no word qualifies (a corpus without categories
+    whose tokens are characters, say); an unknown ``--probe-words`` word is a ConfigError."""
     config, tokenizer = session.config, session.tokenizer
     if not config.probe:
         return None
     ids = tokenizer.encode(corpus.text)
-    return contextual.choose(
+    words = [w.strip() for w in (config.probe_words or "").split(",") if w.strip()]
+    chosen = contextual.choose(
         ids, tokenizer.tokens, token_categories(tokenizer, lexicon), context=config.context,
-        val_fraction=config.val_fraction, seed=config.seed, words=[w.strip() for w in (config.probe_words or "").split(",") if w.strip()],
+        val_fraction=config.val_fraction, seed=config.seed, words=words,
         senses=contextual.senses_of(corpus.senses, ids, tokenizer.tokens, lexicon.ambiguous))
+    return chosen if len(chosen.token_ids) else None
 
 
 def _train_run(session: "Session", run: Run, lexicon: Lexicon, progress: OnStep | None,
