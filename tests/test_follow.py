@@ -73,6 +73,21 @@ def test_a_half_synced_file_waits_with_every_later_entry(toy: Path, tmp_path: Pa
     assert [s.step for s in follower.poll()] == [snaps[1].step, snaps[2].step]
 
 
+def test_a_half_synced_probe_file_waits_too(toy: Path, tmp_path: Path) -> None:
+    """The probe's file lives under probe/, not snapshots/: its entry waits until that file is whole."""
+    run, snaps = growing_run(toy, tmp_path)
+    follower = Follower(run.path)
+    probe = np.ones((6, 3, 4), dtype=np.float32)
+    run.add_snapshot(Run.open(toy).load_snapshot(snaps[0]), snaps[0], {"probe": probe})
+    path = run.matrix_file(run.snapshots()[0], "layer:0")
+    assert path.parent == run.probe_dir
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-8])  # a synced folder: the token table is whole, the probe not yet
+    assert follower.poll() == []
+    path.write_bytes(whole)
+    assert [s.step for s in follower.poll()] == [snaps[0].step]
+
+
 def test_a_half_synced_index_or_manifest_is_no_news(toy: Path, tmp_path: Path) -> None:
     run, snaps = growing_run(toy, tmp_path)
     add(run, toy, snaps[0])

@@ -77,7 +77,7 @@ class Follower:
         for snap in listed:
             if snap.step <= self._last_step:
                 continue
-            if not all(whole_npy(self.run.snapshot_dir / f) for f in snap.files.values()):
+            if not all(whole_npy(path) for path in self.run.files_of(snap).values()):
                 break
             new.append(snap)
             self._last_step = snap.step

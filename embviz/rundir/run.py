@@ -273,11 +273,14 @@ class Run:
             raise RunError(f"snapshot {path} is not a 2-D float matrix")
         return array
 
+    def files_of(self, snapshot: Snapshot) -> dict[str, Path]:
+        """Every file ``snapshot``'s entry names, by its key in ``files`` (the probe's under ``probe/``)."""
+        return {name: (self.probe_dir if name == PROBE else self.snapshot_dir) / file
+                for name, file in snapshot.files.items()}
+
     def matrix_file(self, snapshot: Snapshot, matrix: str = DEFAULT_MATRIX) -> Path:
         """The file that holds ``matrix`` of ``snapshot`` (the probe's file for ``layer:N``)."""
-        if layer_of(matrix) is not None:
-            return self.probe_dir / snapshot.files[PROBE]
-        return self.snapshot_dir / snapshot.files[matrix]
+        return self.files_of(snapshot)[PROBE if layer_of(matrix) is not None else matrix]
 
     @property
     def probe_dir(self) -> Path:
