@@ -91,8 +91,9 @@ def assert_same_as_reference(run_dir: Path, reference: dict) -> None:
     assert state["metrics"] == reference["metrics"]  # one row per step: no duplicates, no gaps
     assert state["losses"] == reference["losses"]
     run = Run.open(run_dir)
-    on_disk = sorted(p.name for p in run.snapshot_dir.glob("*.npy"))
-    assert on_disk == sorted(f for s in run.snapshots() for f in s.files.values())  # the index lists exactly the whole files
+    on_disk = sorted(str(p) for folder in (run.snapshot_dir, run.probe_dir) for p in folder.glob("*.npy"))
+    listed = sorted(str(p) for s in run.snapshots() for p in run.files_of(s).values())
+    assert on_disk == listed  # the index lists exactly the whole files, the probe's included
     assert not list(run_dir.rglob("*.tmp")) and not (run_dir / LOCK).exists()
 
 
