@@ -7,10 +7,13 @@
    first paint ≤ 3 s, ≥ 30 frames/s. The layouts are a synthetic drift from noise to category clusters
    (the page's cost does not depend on what they show); the words' metadata and curves come from a real
    ``explore`` of a toy run with the same snapshots.
-2. The layouts: PCA, UMAP and t-SNE timed on 50,304 × 768 matrices (Pythia-160M's width) for 2 and 3
+2. The largest page chromium opens: the 50,304 × 154 served page's data repeated k times along the
+   snapshots (pages of 41 MB to ~580 MB), each opened and its first paint timed; the grounds for
+   ``MAX_PAGE_BYTES``.
+3. The layouts: PCA, UMAP and t-SNE timed on 50,304 × 768 matrices (Pythia-160M's width) for 2 and 3
    snapshots (t-SNE on 1,000 words, scaled by n log n), the difference extrapolated to 154 snapshots.
 
-    python benchmarks/bench_explore_scale.py [--smoke] [--part page|layouts|all]
+    python benchmarks/bench_explore_scale.py [--smoke] [--part page|sizes|layouts|all]
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from bench_emergence import matmul_peak  # noqa: E402
 from bench_explore import chromium  # noqa: E402
 
 from embviz.film.animate_options import AnimateOptions  # noqa: E402
-from embviz.film.explore import _b64, explore, quantise, render_page, script_json  # noqa: E402
+from embviz.film.explore import MAX_PAGE_BYTES, _b64, explore, quantise, render_page, script_json  # noqa: E402
 from embviz.layout.projectors import make_projector  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # toyrun.py lives in tests/
@@ -167,6 +170,48 @@ def page_part(smoke: bool) -> None:
               f"search of the last word {big['search_ms']:.1f} ms (found: {big['found']}); {big['labels']} labels")
 
 
+def opened(page: Path) -> float | None:
+    """First paint (s) of ``page`` in chromium, or None where its script never made ``window.embviz``."""
+    profile = tempfile.mkdtemp(prefix="embviz-bench-chromium-")
+    driver = chromium(profile)
+    try:
+        driver.set_page_load_timeout(600)
+        driver.get(page.resolve().as_uri())  # returns once the document is loaded and its script has run
+        for _ in range(600):
+            paint = driver.execute_script("return window.embviz ? embviz.firstPaint() : false")
+            if paint is None:  # the hook exists, the first frame is still to come
+                time.sleep(0.05)
+                continue
+            return paint / 1000 if paint else None
+        return None
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def sizes_part(smoke: bool) -> None:
+    n, t_count, repeats = (3_000, 20, (1, 2)) if smoke else (50_304, 154, (1, 2, 4, 8, 12, 13, 14))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        run = make_toy_run(root / "run", n_words=60, n_snapshots=t_count, dim=8)
+        page = explore(run.path, root / "toy.html", AnimateOptions(method="pca", cache=False))
+        template = json.loads(re.search(r'id="embviz-data">(.*?)</script>', page.path.read_text(encoding="utf-8"), re.S).group(1))
+        base = page_at(template, n, t_count, toy_categories(n))
+        assert (n * t_count * 4) % 3 == 0  # whole base64 groups: the repeated text decodes to the repeated bytes
+        print(f"\npages of {n:,} words × {t_count} snapshots × k (the data repeated), opened in chromium (MAX_PAGE_BYTES "
+              f"{MAX_PAGE_BYTES / 1e6:,.0f} MB):")
+        for k in repeats:
+            data = dict(base, positions=base["positions"] * k, steps=list(range(k * t_count)),
+                        curves={name: values * k for name, values in base["curves"].items()},
+                        **{key: base[key] * k for key in ("bounds", "epochs", "trainLoss", "valLoss", "loss")})
+            path = root / "page.html"
+            path.write_text(render_page(data), encoding="utf-8")
+            del data
+            paint = opened(path)
+            print(f"  k {k:2d}: {k * t_count:5,} snapshots {path.stat().st_size / 1e6:7.1f} MB  "
+                  + (f"first paint {paint:6.2f} s" if paint is not None else "does not open (no window.embviz)"))
+
+
 def layout_part(smoke: bool) -> None:
     n, d, few = (500, 16, (2, 3)) if smoke else (50_304, 768, (2, 3))
     tsne_n = 1_000  # t-SNE is measured on fewer words, and not in a smoke run
@@ -202,14 +247,17 @@ def layout_part(smoke: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small sizes: 3,000 × 20 (reference 2,000 × 12), layouts of 500 × 16")
-    parser.add_argument("--part", choices=("page", "layouts", "all"), default="all")
+    parser.add_argument("--part", choices=("page", "sizes", "layouts", "all"), default="all")
     args = parser.parse_args()
     print(f"matmul peak (fp32, 1024², this process): {matmul_peak() / 1e9:.1f} GFLOP/s")
-    if args.part in ("page", "all"):
-        if Path("/usr/bin/chromium").exists():
-            page_part(args.smoke)
-        else:
+    if args.part in ("page", "sizes", "all"):
+        if not Path("/usr/bin/chromium").exists():
             print("no /usr/bin/chromium: the page is not measured (apt-get install chromium chromium-driver)")
+        else:
+            if args.part in ("page", "all"):
+                page_part(args.smoke)
+            if args.part in ("sizes", "all"):
+                sizes_part(args.smoke)
     if args.part in ("layouts", "all"):
         layout_part(args.smoke)
 
