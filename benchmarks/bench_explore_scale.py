@@ -4,7 +4,9 @@
    in Debian's headless chromium, for the page ``explore --serve`` writes at 50,304 × 154 (uint16 layouts,
    no neighbour arrays), beside the reference: the Canvas 2D page of commit REFERENCE (before WebGL) at
    its own limit, 20,000 words × 12 snapshots, and this page at that same size. Floors at 50,304 × 154:
-   first paint ≤ 3 s, ≥ 30 frames/s. The layouts are a synthetic drift from noise to category clusters
+   first paint ≤ 3 s, ≥ 30 frames/s. Beside them, the floor of the browser's GL: a bare page (BARE) drawing
+   as many points, one uint16 attribute, 3 px opaque squares, nothing else, on a canvas of the page's stage size.
+   The layouts are a synthetic drift from noise to category clusters
    (the page's cost does not depend on what they show); the words' metadata and curves come from a real
    ``explore`` of a toy run with the same snapshots.
 2. The largest page chromium opens: the 50,304 × 154 served page's data repeated k times along the
@@ -47,6 +49,43 @@ REFERENCE = "0faaeaf"
 """The last commit whose page drew with Canvas 2D (float32 layouts, at most 20,000 words and 250,000 cells)."""
 MAX_PAINT_S, MIN_FPS = 3.0, 30.0
 REPO = Path(__file__).resolve().parents[1]
+
+
+BARE = """<!DOCTYPE html><html><body style="margin:0"><canvas id="c" style="width:950px;height:572px"></canvas><script>
+const n = BARE_N, c = document.getElementById("c"); c.width = 950; c.height = 572;
+const gl = c.getContext("webgl2", { alpha: false, depth: false, stencil: false, antialias: false });
+const VS = `#version 300 es
+layout(location = 0) in vec2 q; uniform float t;
+void main() { gl_Position = vec4(q * 1.8 - 0.9 + vec2(t, 0.0), 0.0, 1.0); gl_PointSize = 3.0; }`;
+const FS = `#version 300 es
+precision mediump float; out vec4 o; void main() { o = vec4(0.2, 0.3, 0.6, 1.0); }`;
+const p = gl.createProgram();
+for (const [type, src] of [[gl.VERTEX_SHADER, VS], [gl.FRAGMENT_SHADER, FS]]) {
+  const sh = gl.createShader(type); gl.shaderSource(sh, src); gl.compileShader(sh); gl.attachShader(p, sh);
+}
+gl.linkProgram(p); gl.useProgram(p);
+const q = new Uint16Array(2 * n).map(() => Math.random() * 65535), t = gl.getUniformLocation(p, "t");
+gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer()); gl.bufferData(gl.ARRAY_BUFFER, q, gl.STATIC_DRAW);
+gl.enableVertexAttribArray(0); gl.vertexAttribPointer(0, 2, gl.UNSIGNED_SHORT, true, 0, 0);
+let k = 0, painted = null;
+function draw() {
+  const start = performance.now();
+  gl.clearColor(1, 1, 1, 1); gl.clear(gl.COLOR_BUFFER_BIT); gl.uniform1f(t, (k++ % 10) * 0.001); gl.drawArrays(gl.POINTS, 0, n);
+  return performance.now() - start;
+}
+draw(); requestAnimationFrame(() => { painted = performance.now(); });
+window.embviz = { firstPaint: () => painted, drawnPoints: () => n, scrub: (frames) => new Promise((done) => {
+  let i = 0, start = null, ms = 0;
+  const step = (now) => {
+    if (start === null) start = now;
+    if (i === frames) { done({ frames, fps: 1000 * frames / (now - start), drawMs: ms / frames }); return; }
+    ms += draw(); i++; requestAnimationFrame(step);
+  };
+  requestAnimationFrame(step);
+}) };
+</script></body></html>
+"""
+"""The bare-minimum WebGL2 page of BARE_N points: what the browser's GL costs before any of the explorer's work."""
 
 
 def drift(n: int, t_count: int, seed: int = 0) -> tuple[np.ndarray, list[str | None]]:
@@ -143,22 +182,23 @@ def page_part(smoke: bool) -> None:
             pages[t_count] = json.loads(re.search(r'id="embviz-data">(.*?)</script>', html, re.S).group(1))
         rows = []
         for name, n, t_count in (("reference (Canvas 2D, f32)", ref_n, ref_t), ("this page (WebGL, u16)", ref_n, ref_t),
-                                 ("this page (WebGL, u16)", big_n, big_t)):
+                                 ("bare WebGL2 points", big_n, 1), ("this page (WebGL, u16)", big_n, big_t)):
             labels = toy_categories(n)
             html = (reference_page(pages[t_count], n, t_count, labels) if name.startswith("reference")
+                    else BARE.replace("BARE_N", str(n), 1) if name.startswith("bare")
                     else render_page(page_at(pages[t_count], n, t_count, labels)))
             if html is None:
                 print(f"{name}: no git checkout with {REFERENCE}, not measured")
                 continue
             path = root / "page.html"
             path.write_text(html, encoding="utf-8")
-            got = in_browser(path, frames, probe_labels=not name.startswith("reference"))
+            got = in_browser(path, frames, probe_labels=name.startswith("this"))
             rows.append((name, n, t_count, path.stat().st_size / 1e6, got))
         print(f"\n{'page':28s} {'words × snapshots':>19s} {'MB':>7s} {'first paint':>12s} {'frames/s':>9s} {'draw ms':>8s}")
         for name, n, t_count, mb, got in rows:
             print(f"{name:28s} {n:>10,} × {t_count:<6d} {mb:7.1f} {got['paint']:10.2f} s {got['fps']:9.1f} "
                   f"{got['drawMs']:8.2f}   drew {got['drawn']:,}")
-        if len(rows) == 3:
+        if len(rows) == 4:
             ref, same = rows[0][4], rows[1][4]
             print(f"\nratio at {ref_n:,} × {ref_t}: first paint {ref['paint'] / same['paint']:.2f}× faster, "
                   f"scrubbing {same['fps'] / ref['fps']:.2f}× the frames/s, drawing {ref['drawMs'] / same['drawMs']:.1f}× "
@@ -167,6 +207,7 @@ def page_part(smoke: bool) -> None:
         ok = big["paint"] <= MAX_PAINT_S and big["fps"] >= MIN_FPS
         print(f"at {big_n:,} × {big_t}: first paint {big['paint']:.2f} s (floor ≤ {MAX_PAINT_S:g} s), "
               f"{big['fps']:.1f} frames/s (floor ≥ {MIN_FPS:g}): {'met' if ok else 'NOT MET'}; "
+              f"{big['fps'] / rows[-2][4]['fps']:.2f}× the bare page's frames/s; "
               f"search of the last word {big['search_ms']:.1f} ms (found: {big['found']}); {big['labels']} labels")
 
 
