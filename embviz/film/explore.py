@@ -51,8 +51,11 @@ from embviz.rundir.run import WORD2VEC, Run
 
 NEIGHBOURS = 10
 MAX_PAGE_BYTES = 160_000_000
-"""The largest page ``explore`` writes (measured: benchmarks/bench_explore_scale.py). Each word × snapshot
-costs 4 bytes of layout, and 4 bytes per neighbour when they are inlined, ×4/3 for base64."""
+"""The largest page ``explore`` writes. Each word × snapshot costs 4 bytes of layout, and 4 bytes per
+neighbour when they are inlined, ×4/3 for base64. Measured (``benchmarks/bench_explore_scale.py --part
+sizes``): headless chromium on this 2-core machine opens a 167 MB page in 1.9–3.4 s to first paint and a
+498 MB one in 5.0–8.7 s, and no page of 539 MB, whose data block is longer than V8's longest string
+(2²⁹ − 24 characters) and reads empty. The limit keeps first paint within about 3 s."""
 COS_SCALE = 32767
 """Neighbour cosines travel as int16: ``round(cos × COS_SCALE)`` (3e-5 apart, the page shows 3 decimals)."""
 MAX_GATHERED = 2 * 2**30

@@ -221,10 +221,9 @@ function draw() {
   if (state.follow) state.view = followView(state.t);
   ctx.clearRect(0, 0, state.width, state.height);
   const [i0, i1, f] = span(state.t);
-  const size = n > 5000 ? 3 : n > 1000 ? 5 : 7;
   if (points) {
     points.draw(i0, i1, frames[i0].b, frames[i1].b, f, W ? state.blend : 0, state.view, state.width, state.height,
-                window.devicePixelRatio || 1, size, state.selected >= 0 ? 0.45 : 0.85);
+                window.devicePixelRatio || 1, state.selected >= 0 ? 0.45 : 0.85);
   }
   state.drawn = points ? countShown() : 0;
   const boxes = makeBoxes(), special = new Set();
