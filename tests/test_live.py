@@ -170,16 +170,17 @@ def test_train_live_page_grows_and_ends_as_the_finished_run(browser, tmp_path: P
             if js(browser, "!!(window.embvizLive && embvizLive.finished())"):
                 break
             if js(browser, "!!window.embviz"):
-                counts.append(js(browser, "embviz.snapshotCount()"))
-                if not reloaded and counts[-1] >= 3:
+                counts.append((js(browser, "embviz.snapshotCount()"), js(browser, "embvizLive.settled()")))
+                if not reloaded and counts[-1][0] >= 3:
                     browser.refresh()  # a reloaded tab starts again from the server's frames
                     reloaded = True
             time.sleep(0.2)
         run = Run.open(tmp_path / "live")
         steps = [s.step for s in run.snapshots()]
         assert run.manifest().status == "complete"
-        assert len(set(counts)) >= 3 and reloaded, counts  # it grew while training ran
+        assert len(set(counts)) >= 3 and reloaded, counts  # it grew (snapshots, then their final layouts)
         assert js(browser, "embviz.snapshotCount()") == len(steps) > 10  # log-spaced by default under --live
+        assert js(browser, "embvizLive.settled()") == len(steps)  # every snapshot in its final layout
         info = js(browser, "document.getElementById('info').textContent")
         assert f"step {steps[-1]:,}" in info
         shown = js(browser, "embvizLive.shown()")

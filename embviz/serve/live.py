@@ -286,7 +286,8 @@ def _child_main(conn, run_dir: str, options: AnimateOptions, port: int) -> None:
     service.start(follow=False)
     try:
         conn.send(("ready", service.url))
-        _warm_layout()  # while the parent reads the corpus: the first frame then waits for no import or compile
+        # while the parent reads the corpus: the first final frame then waits for no import or compile
+        threading.Thread(target=_warm_layout, name="embviz-live-warm", daemon=True).start()
         while True:
             if conn.recv() == "begin":
                 service.begin()
