@@ -146,6 +146,29 @@ def test_hostile_tokens_stay_text_on_the_live_page(browser, hostile_run: Run) ->
         assert errors == []
 
 
+@needs_browser
+def test_a_page_opened_before_the_first_snapshot_waits_then_fills(browser, tmp_path: Path) -> None:  # noqa: F811
+    source = make_toy_run(tmp_path / "source", n_snapshots=4, dim=16)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    for name in (RUN_JSON, VOCAB_TSV):
+        shutil.copy(source.path / name, run_dir / name)
+    Run.open(run_dir).set_status("running")
+    with LiveService(run_dir) as service:
+        browser.get(service.url)
+        assert "Waiting for the run's first snapshot" in js(browser, "document.body.textContent")
+        time.sleep(2.5)  # the waiting page asks again each second
+        assert js(browser, "!!document.getElementById('waiting') && !window.embviz")
+        shutil.copytree(source.snapshot_dir, run_dir / source.snapshot_dir.name)
+        Run.open(run_dir).set_status("complete")
+        deadline = time.monotonic() + 120
+        while not js(browser, "!!(window.embvizLive && embvizLive.finished())") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert js(browser, "embviz.snapshotCount()") == js(browser, "embvizLive.settled()") == 4
+        assert [s["step"] for s in js(browser, "embvizLive.shown()")] == [s.step for s in source.snapshots()]
+        assert js(browser, "embviz.drawnPoints()") == js(browser, "embviz.n")
+
+
 def _train(tmp_path: Path, name: str, *extra: str) -> subprocess.Popen:
     corpus = tmp_path / "c.txt"
     if not corpus.exists():
