@@ -4,8 +4,8 @@ server's memory after many snapshots, and the live layout's 2-D purity beside ex
 1. The same training run (built-in synthetic corpus, log-spaced snapshots) with and without ``--live``, side by
    side in this process, alternated; headless chromium (Debian's) holds the live page open while it trains.
    Tokens/s from each run's ``run.json``; floor: with ``--live`` ≥ 0.9× without. Latency per snapshot:
-   the time the page drew it (``embvizLive.shown()``) minus the time its token file was written; floor:
-   median ≤ 1 s.
+   the time the page drew it (``embvizLive.shown()``: first with its provisional placement, then with its
+   final layout) minus the time its token file was written; floor: median ≤ 1 s to the first drawing.
 2. The live run's last frame: 2-D purity@10 of the live layout against ``explore``'s layout of the finished
    run (UMAP chain + joint refinement); floor ≥ 0.9×.
 3. ``watch`` on a toy run of many snapshots: the service process's resident memory before and after it
@@ -56,12 +56,13 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def train(out: Path, args: list[str], live: bool, profile: str) -> tuple[float, list[float]]:
-    """Train into ``out``; with ``live``, a chromium tab on the page meanwhile. Returns (tokens/s, latencies s)."""
+def train(out: Path, args: list[str], live: bool, profile: str) -> tuple[float, list[tuple[float, float]]]:
+    """Train into ``out``; with ``live``, a chromium tab on the page meanwhile. Returns (tokens/s, latencies s
+    per snapshot: to its first drawing, to its final layout's)."""
     cmd = [sys.executable, "-m", "embviz", "train", "synthetic", "--out", str(out), "--quiet", *args]
     proc = subprocess.Popen(cmd + (["--live"] if live else []), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    latencies: list[float] = []
+    latencies: list[tuple[float, float]] = []
     try:
         if live:
             url = proc.stdout.readline().split("Live page: ")[1].strip()
@@ -73,7 +74,7 @@ def train(out: Path, args: list[str], live: bool, profile: str) -> tuple[float, 
                     if proc.poll() is not None:
                         raise SystemExit(f"training failed: {proc.stderr.read()[-2000:]}")
                 shown = driver.execute_script("return embvizLive.shown()")
-                latencies = [s["shown"] - s["written"] for s in shown]
+                latencies = [(s["shown"] - s["written"], s["final"] - s["written"]) for s in shown]
             finally:
                 driver.quit()
             proc.send_signal(signal.SIGINT)  # the page keeps serving after training until Ctrl-C
@@ -134,10 +135,12 @@ def main() -> None:
               f"({len(Run.open(root / 'live0').snapshots())} snapshots), median of {repeats}:")
         print(f"  without --live {np.median(plain):,.0f} · with --live {np.median(live):,.0f} · ratio {ratio:.2f} "
               f"(floor 0.90: {verdict(ratio >= 0.9)})")
-        lat = np.array(latencies)
+        lat, final = np.array(latencies).T
         print(f"snapshot-to-screen latency in chromium over {lat.size} snapshots: median {np.median(lat):.2f} s · "
               f"p95 {np.percentile(lat, 95):.2f} s · max {lat.max():.2f} s (floor: median ≤ 1 s: "
               f"{verdict(np.median(lat) <= 1.0)})")
+        print(f"  to the final layout (replacing the provisional placement): median {np.median(final):.2f} s · "
+              f"p95 {np.percentile(final, 95):.2f} s · max {final.max():.2f} s")
         ours, theirs, level = purity(root / "live0")
         print(f"final frame, 2-D purity@10 by {level}: live layout {ours:.3f} · explore's layout {theirs:.3f} · "
               f"ratio {ours / theirs:.2f} (floor 0.90: {verdict(ours >= 0.9 * theirs)})")

@@ -17,9 +17,17 @@ from embviz.film.selection import choose_words
 from embviz.film.stages import film_snapshots, film_stages
 from embviz.layout.incremental import IncrementalLayout
 from embviz.layout.projectors import UMAPProjector
+from embviz.measure.metrics import knn_purity
 from embviz.rundir.run import Run
 
 from toyrun import toy_categories, toy_trajectory
+
+
+def dequantised(frame: dict) -> np.ndarray:
+    """A live frame's positions [n, 2]."""
+    q = np.frombuffer(base64.b64decode(frame["positions"]), dtype="<u2").reshape(-1, 2) / 65535
+    lo_x, hi_x, lo_y, hi_y = frame["bounds"][0]
+    return np.stack([lo_x + q[:, 0] * (hi_x - lo_x), lo_y + q[:, 1] * (hi_y - lo_y)], axis=1)
 
 
 def spread(layout: np.ndarray) -> float:
@@ -71,8 +79,15 @@ def test_live_last_frame_keeps_the_purity_of_explores_layout(toy: Path) -> None:
     live = LiveFrames(run, options)
     header = live.header()
     assert header["T"] == 0 and header["words"] == stages.selection.words
+    looks = []
     for snap in snaps:
+        looks.append(live.first_look(snap))  # what the page shows at once, before the final layout
         frame = live.add(snap)
+        assert looks[-1]["nbrIndex"] == frame["nbrIndex"] and not looks[-1]["final"] and frame["final"]
+        assert all(v == [None] for v in looks[-1]["curves"].values())  # the curves come with the final layout
+    labels = stages.selection.labels(level)
+    look_purity = knn_purity(dequantised(looks[-1]), labels, 10, metric="euclidean")
+    assert look_purity >= 0.8 * knn_purity(dequantised(frame), labels, 10, metric="euclidean"), look_purity
     live_purity = frame["curves"][f"purity in 2-D · {level}"][0]
     assert live_purity >= 0.9 * explore_purity, (live_purity, explore_purity)
     assert [f["step"] for f in live.frames] == [s.step for s in snaps]

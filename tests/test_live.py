@@ -146,6 +146,29 @@ def test_hostile_tokens_stay_text_on_the_live_page(browser, hostile_run: Run) ->
         assert errors == []
 
 
+@needs_browser
+def test_a_page_opened_before_the_first_snapshot_waits_then_fills(browser, tmp_path: Path) -> None:  # noqa: F811
+    source = make_toy_run(tmp_path / "source", n_snapshots=4, dim=16)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    for name in (RUN_JSON, VOCAB_TSV):
+        shutil.copy(source.path / name, run_dir / name)
+    Run.open(run_dir).set_status("running")
+    with LiveService(run_dir) as service:
+        browser.get(service.url)
+        assert "Waiting for the run's first snapshot" in js(browser, "document.body.textContent")
+        time.sleep(2.5)  # the waiting page asks again each second
+        assert js(browser, "!!document.getElementById('waiting') && !window.embviz")
+        shutil.copytree(source.snapshot_dir, run_dir / source.snapshot_dir.name)
+        Run.open(run_dir).set_status("complete")
+        deadline = time.monotonic() + 120
+        while not js(browser, "!!(window.embvizLive && embvizLive.finished())") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert js(browser, "embviz.snapshotCount()") == js(browser, "embvizLive.settled()") == 4
+        assert [s["step"] for s in js(browser, "embvizLive.shown()")] == [s.step for s in source.snapshots()]
+        assert js(browser, "embviz.drawnPoints()") == js(browser, "embviz.n")
+
+
 def _train(tmp_path: Path, name: str, *extra: str) -> subprocess.Popen:
     corpus = tmp_path / "c.txt"
     if not corpus.exists():
@@ -170,16 +193,17 @@ def test_train_live_page_grows_and_ends_as_the_finished_run(browser, tmp_path: P
             if js(browser, "!!(window.embvizLive && embvizLive.finished())"):
                 break
             if js(browser, "!!window.embviz"):
-                counts.append(js(browser, "embviz.snapshotCount()"))
-                if not reloaded and counts[-1] >= 3:
+                counts.append((js(browser, "embviz.snapshotCount()"), js(browser, "embvizLive.settled()")))
+                if not reloaded and counts[-1][0] >= 3:
                     browser.refresh()  # a reloaded tab starts again from the server's frames
                     reloaded = True
             time.sleep(0.2)
         run = Run.open(tmp_path / "live")
         steps = [s.step for s in run.snapshots()]
         assert run.manifest().status == "complete"
-        assert len(set(counts)) >= 3 and reloaded, counts  # it grew while training ran
+        assert len(set(counts)) >= 3 and reloaded, counts  # it grew (snapshots, then their final layouts)
         assert js(browser, "embviz.snapshotCount()") == len(steps) > 10  # log-spaced by default under --live
+        assert js(browser, "embvizLive.settled()") == len(steps)  # every snapshot in its final layout
         info = js(browser, "document.getElementById('info').textContent")
         assert f"step {steps[-1]:,}" in info
         shown = js(browser, "embvizLive.shown()")

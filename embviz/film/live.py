@@ -5,6 +5,12 @@ out each new snapshot with :class:`~embviz.layout.incremental.IncrementalLayout`
 ``explore`` (purity in the space and in 2-D, trustworthiness), and packs it as the explorer page reads a snapshot. :meth:`LiveFrames.header` is the
 page's JSON before any snapshot; each :meth:`LiveFrames.add` returns one frame for
 the page's ``window.embviz.append``.
+
+A frame takes a UMAP fit and a joint refinement (a few tenths of a second on a quiet core, seconds when
+training holds the cores), so :meth:`LiveFrames.first_look` gives a snapshot's frame at once with a
+provisional placement (a few milliseconds): each word at the mean of its own and its nearest words' places
+in the last laid-out frame, weighted by cosine. :meth:`LiveFrames.add` later gives the final frame, which
+replaces it on the page.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ class LiveFrames:
         params = {**projector_for(self.options).get_params(), "align_epochs": LIVE_REFINE_EPOCHS}
         self.layout = IncrementalLayout(UMAPProjector(**params))
         self.frames: list[dict] = []
+        self._looked: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # step → (matrix, idx, cos)
 
     def header(self) -> dict:
         """The page's JSON with no snapshot yet (``T`` 0, empty arrays, ``live`` true): words, levels, the
@@ -56,24 +63,48 @@ class LiveFrames:
                 "k": min(NEIGHBOURS, len(sel.words) - 1), "steps": [], "epochs": [], "trainLoss": [], "valLoss": [],
                 "curves": curves, "chance": chance, "loss": [], "positions": "", "bounds": [], "live": True}
 
+    def first_look(self, snap: Snapshot) -> dict:
+        """``snap``'s provisional frame, in :meth:`add`'s format with ``final`` false and null curves (they come
+        with the final layout): each word [n, 2] at the cosine-weighted mean of its own and its
+        ``NEIGHBOURS`` nearest words' places in the last frame :meth:`add` made, or, before any, the
+        matrix's first two principal components. Call :meth:`add` for the same snapshot next."""
+        matrix, idx, cos = self._looked[snap.step] = self._load(snap)
+        done = self.layout.frames
+        if done:
+            last = done[-1]
+            members = np.concatenate([np.arange(len(last))[:, None], idx.astype(np.int64)], axis=1)  # [n, k + 1]
+            weights = np.concatenate([np.ones((len(last), 1)), np.maximum(cos, 0.0)], axis=1)
+            layout = (weights[..., None] * last[members]).sum(axis=1) / weights.sum(axis=1)[:, None]
+        else:
+            centred = (matrix - matrix.mean(axis=0)).astype(np.float64)
+            layout = centred @ np.linalg.eigh(centred.T @ centred)[1][:, -2:]  # LAPACK's SVD: seconds under load
+        return self._frame(snap, layout, idx, cos, dict.fromkeys(curve_names(self.selection.levels)), final=False)
+
     def add(self, snap: Snapshot) -> dict:
         """Lay out and measure ``snap``; returns its frame, a one-snapshot chunk of the page's own format
         (``steps``, ``epochs``, ``trainLoss``, ``valLoss``, ``loss``, ``curves``: name → [value], ``positions``
         [1, n, 2] u16 within ``bounds``, the packed neighbours [1, n, k]) for ``window.embviz.append``, with its
-        ``step`` and ``written`` (the token file's mtime, seconds since the epoch)."""
-        sel = self.selection
-        matrix = self.run.load_snapshot(snap, sel.rows, self.options.matrix)  # [n, d]
+        ``step``, ``final`` true and ``written`` (the token file's mtime, seconds since the epoch)."""
+        matrix, idx, cos = self._looked.pop(snap.step, None) or self._load(snap)
         layout = self.layout.add(matrix)
-        loss = snap.train_loss if snap.train_loss is not None else snap.val_loss
-        idx, cos = neighbours(matrix[None])
-        q, bounds = quantise(layout[None])
-        frame = {"step": snap.step, "steps": [snap.step], "epochs": [snap.epoch], "trainLoss": [snap.train_loss],
-                 "valLoss": [snap.val_loss], "loss": [loss],
-                 "curves": {name: [v] for name, v in self._measure(matrix, layout).items()},
-                 "positions": _b64(q, "u2"), "bounds": bounds.tolist(), **_pack_neighbours(idx, cos),
-                 "written": (Path(self.run.snapshot_dir) / snap.file).stat().st_mtime}
+        frame = self._frame(snap, layout, idx, cos, self._measure(matrix, layout), final=True)
         self.frames.append(frame)
         return frame
+
+    def _load(self, snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``snap``'s rows of the page's words [n, d] and their neighbours (indices [n, k], cosines [n, k])."""
+        matrix = self.run.load_snapshot(snap, self.selection.rows, self.options.matrix)
+        idx, cos = neighbours(matrix[None])
+        return matrix, idx[0], cos[0]
+
+    def _frame(self, snap: Snapshot, layout: np.ndarray, idx: np.ndarray, cos: np.ndarray,
+               curves: dict[str, float | None], final: bool) -> dict:
+        loss = snap.train_loss if snap.train_loss is not None else snap.val_loss
+        q, bounds = quantise(layout[None])
+        return {"step": snap.step, "final": final, "steps": [snap.step], "epochs": [snap.epoch], "trainLoss": [snap.train_loss], "valLoss": [snap.val_loss], "loss": [loss],
+                "curves": {name: [v] for name, v in curves.items()}, "positions": _b64(q, "u2"),
+                "bounds": bounds.tolist(), **_pack_neighbours(idx[None], cos[None]),
+                "written": (Path(self.run.snapshot_dir) / snap.file).stat().st_mtime}
 
     def _measure(self, matrix: np.ndarray, layout: np.ndarray) -> dict[str, float | None]:
         """Explore's curves at one snapshot (:func:`~embviz.measure.emergence.compute_emergence`'s purity,

@@ -14,9 +14,11 @@ holds it), and runs at a lower priority than training.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
@@ -30,8 +32,17 @@ from embviz.serve.server import Request, Response, Routes, Server
 
 KEEP_ALIVE_SECONDS = 15.0
 """A stream with no new frame sends a comment this often, so a closed tab is noticed."""
-PAGE_WAIT_SECONDS = 60.0
-"""How long ``/`` waits for the run's words (a run being created) before it answers 503."""
+REFINE_NICENESS = 5
+"""How much lower the priority of the thread that makes the final layouts is than the service's own."""
+PAGE_WAIT_SECONDS = 1.0
+"""How long ``/`` waits for the run's words (its first snapshot) before it answers with a page that waits."""
+WAITING_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="1">
+<title>embviz live · waiting</title></head>
+<body style="font: 15px system-ui, sans-serif; margin: 2em"><p id="waiting">Waiting for the run's first snapshot…
+this page loads the map as soon as it is written.</p></body></html>
+"""
+"""``/`` before the first snapshot: 503, and the page asks again every second until the map is there."""
 
 
 class LiveService:
@@ -50,14 +61,18 @@ class LiveService:
         self.run_dir, self.options, self.first_timeout = Path(run_dir), options, first_timeout
         if not wait_for_run:
             Follower(self.run_dir)  # a folder that is not a run: one RunError before the port is taken
-        self.frames: list[str] = []  # each frame's JSON, in step order
+        self.frames: list[str] = []  # each frame's JSON, in step order: [0, settled) final, the rest provisional
+        self.settled = 0
         self.finished = False
+        self._complete = False  # the follower saw the run finish
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()  # (LiveFrames, Snapshot) to refine; None: no more
         self.error: str | None = None
         self._header: str | None = None
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self.server = Server(Routes(pages={"/": self._page}, streams={"/frames": self._stream}), port)
         self._worker = threading.Thread(target=self._follow, name="embviz-live", daemon=True)
+        self._refiner = threading.Thread(target=self._refine, name="embviz-live-refine", daemon=True)
 
     @property
     def url(self) -> str:
@@ -74,14 +89,16 @@ class LiveService:
         """Start following the run (once)."""
         if not self._worker.is_alive() and not self._stop.is_set():
             self._worker.start()
+            self._refiner.start()
 
     def stop(self) -> None:
         self._stop.set()
         with self._changed:
             self._changed.notify_all()
         self.server.stop()
-        if self._worker.is_alive():
-            self._worker.join(timeout=30)
+        for thread in (self._worker, self._refiner):
+            if thread.is_alive():
+                thread.join(timeout=30)
 
     def __enter__(self) -> "LiveService":
         return self.start()
@@ -94,9 +111,11 @@ class LiveService:
         with self._changed:
             return self._changed.wait_for(lambda: self.finished or self.error is not None, timeout)
 
-    # -- the worker: snapshots → frames ------------------------------------------------------------
+    # -- the workers: snapshots → frames ------------------------------------------------------------
 
     def _follow(self) -> None:
+        """Each new snapshot's provisional frame at once (:meth:`LiveFrames.first_look`); the refining
+        thread makes the final ones in order."""
         from embviz.film.live import LiveFrames
         from embviz.rundir.follow import Follower
         from embviz.rundir.run import Run
@@ -112,17 +131,47 @@ class LiveService:
                     with self._changed:
                         self._header = _page_html(live.header())
                         self._changed.notify_all()
-                frame = json.dumps(live.add(snap), ensure_ascii=False, allow_nan=False)
+                frame = live.first_look(snap)
                 with self._changed:
-                    self.frames.append(frame)
-                    self._changed.notify_all()
-            with self._changed:
-                self.finished = follower.finished
-                self._changed.notify_all()
+                    self._publish(len(self.frames), frame)
+                self._queue.put((live, snap))
+            self._complete = follower.finished
         except EmbvizError as e:
+            self._failed(e)
+        finally:
+            self._queue.put(None)
+
+    def _refine(self) -> None:
+        """The final frames, in step order, each replacing its provisional one; then the run is finished.
+        This thread runs at a lower priority than the one that follows the run."""
+        _lower_priority(REFINE_NICENESS)
+        while (item := self._queue.get()) is not None and not self._stop.is_set():
+            live, snap = item
+            try:
+                frame = live.add(snap)
+            except EmbvizError as e:
+                self._failed(e)
+                return
             with self._changed:
-                self.error = str(e)
-                self._changed.notify_all()
+                self._publish(self.settled, frame)
+                self.settled += 1
+        with self._changed:
+            self.finished = self._complete and self.settled == len(self.frames)
+            self._changed.notify_all()
+
+    def _publish(self, index: int, frame: dict) -> None:
+        """Frame ``index`` (a new one, or the final one of a provisional): call holding ``_changed``."""
+        text = json.dumps({**frame, "index": index}, ensure_ascii=False, allow_nan=False)
+        if index < len(self.frames):
+            self.frames[index] = text
+        else:
+            self.frames.append(text)
+        self._changed.notify_all()
+
+    def _failed(self, error: EmbvizError) -> None:
+        with self._changed:
+            self.error = str(error)
+            self._changed.notify_all()
 
     # -- the routes ---------------------------------------------------------------------------------
 
@@ -131,31 +180,44 @@ class LiveService:
             self._changed.wait_for(lambda: self._header is not None or self.error is not None or request.stopping.is_set(),
                                    PAGE_WAIT_SECONDS)
             header, error = self._header, self.error
-        if header is None:
-            why = error or "the run has not written its first snapshot yet"
-            return Response(f"{why}; reload this page in a moment\n".encode(), status=503)
-        return Response.html(header)
+        if header is not None:
+            return Response.html(header)
+        if error is not None:
+            return Response(f"{error}\n".encode(), status=503)
+        return Response.html(WAITING_PAGE, status=503)
 
     def _stream(self, request: Request) -> Iterator[str | None]:
+        """Every frame from ``from`` on, then each final one as it replaces a provisional one it sent."""
         given = request.query.get("from", "0")
         if not given.isdigit():
             return
-        i, last = int(given), time.monotonic()
+        sent = settled = int(given)  # frames [0, sent) sent; [settled, sent) of them provisional
+        last = time.monotonic()
         while not (request.stopping.is_set() or self._stop.is_set()):
             with self._changed:
-                self._changed.wait_for(lambda: len(self.frames) > i or self.finished or self._stop.is_set(), 1.0)
-                batch, done = self.frames[i:], self.finished
-            for frame in batch:
+                self._changed.wait_for(lambda: len(self.frames) > sent or self.settled > settled or self.finished
+                                       or self._stop.is_set(), 1.0)
+                final, batch = self.frames[settled:min(self.settled, sent)], self.frames[sent:]
+                done, count = self.finished, len(self.frames)
+                settled, sent = max(settled, min(self.settled, count)), max(sent, count)
+            for frame in final + batch:
                 yield frame
-            i, now = i + len(batch), time.monotonic()
-            if done and i >= len(self.frames):
-                yield json.dumps({"finished": True, "snapshots": len(self.frames)})
+            now = time.monotonic()
+            if done and settled >= count:
+                yield json.dumps({"finished": True, "snapshots": count})
                 return
-            if batch:
+            if final or batch:
                 last = now
             elif now - last > KEEP_ALIVE_SECONDS:
                 yield None
                 last = now
+
+
+def _lower_priority(by: int) -> None:
+    """Lower the calling thread's priority (Linux schedules threads by their own niceness; elsewhere a no-op)."""
+    with contextlib.suppress(AttributeError, OSError):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + by))
 
 
 def _page_html(header: dict) -> str:
@@ -224,7 +286,8 @@ def _child_main(conn, run_dir: str, options: AnimateOptions, port: int) -> None:
     service.start(follow=False)
     try:
         conn.send(("ready", service.url))
-        _warm_layout()  # while the parent reads the corpus: the first frame then waits for no import or compile
+        # while the parent reads the corpus: the first final frame then waits for no import or compile
+        threading.Thread(target=_warm_layout, name="embviz-live-warm", daemon=True).start()
         while True:
             if conn.recv() == "begin":
                 service.begin()

@@ -44,8 +44,8 @@ class Response:
         return cls(json.dumps(data, ensure_ascii=False, allow_nan=False).encode(), "application/json", status)
 
     @classmethod
-    def html(cls, text: str) -> Response:
-        return cls(text.encode(), "text/html; charset=utf-8")
+    def html(cls, text: str, status: int = 200) -> Response:
+        return cls(text.encode(), "text/html; charset=utf-8", status)
 
 
 Handler = Callable[[Request], Response]

@@ -267,6 +267,13 @@ const hook = Object.freeze({
     if (newest && !state.playing) setTime(T - 1); else request();
     return T;
   },
+  // A live feed's final layout of a snapshot it sent with a provisional one (the same chunk format, one snapshot).
+  // The first snapshot's provisional placement is in other coordinates: its replacement fits the view again.
+  replace: (t, chunk) => {
+    replace(t, chunk);
+    if (t === 0) fit();
+    request();
+  },
 });
 Object.defineProperty(window, "embviz", { value: hook, writable: false, configurable: false });
 

@@ -51,6 +51,18 @@ function append(chunk) {
   if (points) points.append(q);
   T = frames.length; slider.max = T - 1;
 }
+// A live feed's final layout of snapshot t, which the page holds with a provisional one: a one-snapshot chunk.
+function replace(t, chunk) {
+  const q = decode(chunk.positions, Uint16Array);
+  if (!(t >= 0 && t < T) || q.length !== n * 2) throw new Error(`no snapshot ${t} of ${T} to replace with ${q.length / (2 * n)} words`);
+  frames[t] = { q, b: chunk.bounds[0] };
+  if (chunk.nbrIndex) nbrs[t] = { idx: decode(chunk.nbrIndex, IndexType(chunk.nbrType)), cos: decode(chunk.nbrCos, Int16Array) };
+  for (const name of Object.keys(run.curves)) run.curves[name][t] = (chunk.curves[name] || [null])[0];
+  minX = Math.min(...frames.map((f) => f.b[0])); maxX = Math.max(...frames.map((f) => f.b[1]));
+  minY = Math.min(...frames.map((f) => f.b[2])); maxY = Math.max(...frames.map((f) => f.b[3]));
+  if (points) points.replace(t, q);
+  placed = null;
+}
 
 const state = {
   t: 0, playing: false, level: D.level, selected: -1, hover: -1, found: -1, blend: 0, blendTo: 0, settle: false,

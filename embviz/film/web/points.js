@@ -74,6 +74,11 @@ function makePoints(canvas, n) {
     append(q) {
       for (let off = 0; off < q.length; off += 2 * n) frames.push({ q: q.subarray(off, off + 2 * n), buffer: null });
     },
+    // Snapshot t's new positions q Uint16Array [n, 2].
+    replace(t, q) {
+      if (frames[t].buffer) gl.deleteBuffer(frames[t].buffer);
+      frames[t] = { q, buffer: null };
+    },
     colours(rgba) { gl.bindBuffer(gl.ARRAY_BUFFER, colourBuffer); gl.bufferData(gl.ARRAY_BUFFER, rgba, gl.STATIC_DRAW); },
     word2vec(xyz) { attribute(3, upload(xyz), 3, gl.FLOAT, false); },
     // One frame: snapshots i0, i1 (bounds b0, b1: min x, max x, min y, max y), eased fraction f, Word2Vec blend,
