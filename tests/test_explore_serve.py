@@ -21,6 +21,7 @@ from embviz.errors import ConfigError
 from embviz.film import explore as ex
 from embviz.film.animate_options import AnimateOptions
 from embviz.film.explore_serve import serve_explore
+from embviz.film.stages import SnapshotRows, StreamedRows
 from embviz.measure.neighbours import NeighbourEngine
 from embviz.rundir.run import Run
 
@@ -150,10 +151,37 @@ def test_a_run_too_big_for_one_file_is_served(run_dir, monkeypatch):
     assert status == 200 and _page_data(body.decode())["n"] == 80
 
 
-def test_too_many_rows_are_refused(run_dir, monkeypatch):
-    monkeypatch.setattr(ex, "MAX_GATHERED", 1000)
-    with pytest.raises(ConfigError, match="80 words × 5 snapshots × d 16 .* narrow the words with --top"):
-        serve_explore(run_dir, PCA)
+def test_rows_too_many_to_gather_are_streamed_and_laid_out_as_gathered(run_dir):
+    run = Run.open(run_dir)
+    gathered, _ = ex.explore_data(run, PCA, serve=True)
+    streamed, data = ex.explore_data(run, PCA, serve=True, gather_limit=1000)  # 80 words × 5 × 16 × 4 bytes > 1000
+    assert not gathered.rows.streamed and streamed.rows.streamed and data["n"] == 80
+    assert isinstance(streamed.rows.shown, StreamedRows) and len(streamed.rows.shown) == 5
+    scale = np.abs(gathered.trajectory.positions).max()
+    assert np.abs(streamed.trajectory.positions - gathered.trajectory.positions).max() < 1e-9 * scale
+    for name, column in gathered.emergence.columns.items():  # 80 words: the sample is every word
+        assert np.allclose(streamed.emergence.columns[name], column, equal_nan=True, atol=1e-6), name
+
+
+def test_streamed_words_are_measured_on_a_fixed_sample(run_dir):
+    run = Run.open(run_dir)
+    snapshots = run.snapshots()
+    rows = SnapshotRows(run, snapshots, np.arange(80), limit=1000)
+    picked = rows.sample(30)
+    assert picked.size == 30 and np.unique(picked).size == 30 and list(picked) == sorted(picked)
+    assert list(picked) == list(rows.sample(30))  # the same sample every time: the metrics cache holds
+    sub = rows.subset(picked)
+    assert sub.streamed and np.array_equal(sub.shown[2], run.load_snapshot(snapshots[2], picked))
+    assert list(SnapshotRows(run, snapshots, np.arange(80)).sample(30)) == list(range(80))  # gathered: all
+
+
+@pytest.mark.parametrize("method", ["umap", "tsne"])
+def test_a_layout_that_cannot_stream_is_refused_in_one_line(run_dir, method):
+    with pytest.raises(ConfigError) as refused:
+        serve_explore(run_dir, AnimateOptions(method=method, cache=False), gather_limit=1000)
+    said = str(refused.value)
+    assert "\n" not in said and f"--method {method} reads every snapshot" in said
+    assert "80 words × 5 snapshots × d 16" in said and "--method pca streams them" in said
 
 
 def test_serve_with_out_is_an_error(cli_error, run_dir, tmp_path):

@@ -33,6 +33,7 @@ from embviz.errors import ConfigError, EmbvizError
 from embviz.film.animate_options import DEFAULT_VIEW, AnimateOptions
 from embviz.film.selection import Selection, choose_words, display_names
 from embviz.film.stages import (
+    MAX_GATHERED,
     Stages,
     describe_snapshot,
     film_snapshots,
@@ -58,9 +59,6 @@ sizes``): headless chromium on this 2-core machine opens a 167 MB page in 1.9–
 (2²⁹ − 24 characters) and reads empty. The limit keeps first paint within about 3 s."""
 COS_SCALE = 32767
 """Neighbour cosines travel as int16: ``round(cos × COS_SCALE)`` (3e-5 apart, the page shows 3 decimals)."""
-MAX_GATHERED = 2 * 2**30
-"""A served page's words: at most this many bytes of their rows (float32, every snapshot) are read for the
-layout and the measures (2,300 words × 154 snapshots × d 768 are 1.1 GB)."""
 DEFAULT_NAME = "explorer.html"
 SCRIPTS = ("points.js", "labels.js", "curves.js", "explorer.js", "controls.js")
 """The page's script files, concatenated in this order into one function scope."""
@@ -118,11 +116,12 @@ def page_bytes(n_words: int, n_snapshots: int, inline_neighbours: bool = True) -
 
 def neighbours(matrices: np.ndarray, k: int = NEIGHBOURS, progress: Callable[[int, int], None] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Each word's ``k`` nearest other words by cosine in every snapshot of ``matrices`` [T, n, d].
+    """Each word's ``k`` nearest other words by cosine in every snapshot of ``matrices`` [T, n, d] (or a sequence
+    of T [n, d]).
 
     Returns ``(indices [T, n, k] of :func:`index_dtype`, cosines float32 [T, n, k])``, most similar first.
     """
-    t_count, n, _ = matrices.shape
+    t_count, n = len(matrices), len(matrices[0])
     k = min(k, n - 1)
     idx = np.empty((t_count, n, k), dtype=index_dtype(n))
     cos = np.empty((t_count, n, k), dtype=np.float32)
@@ -152,17 +151,6 @@ def check_size(n_words: int, n_snapshots: int, inline_neighbours: bool = True) -
         f"{n_words:,} words × {n_snapshots} snapshots make a page of ~{size / 1e6:,.0f} MB, more than one file "
         f"holds ({MAX_PAGE_BYTES / 1e6:,.0f} MB); {way}narrow the words with --top, --content-only, or "
         "--words/--words-file with --only")
-
-
-def check_gathered(n_words: int, n_snapshots: int, dim: int) -> None:
-    """Refuse words whose rows of every snapshot (float32 [T, n, d], what the layout and the measures read)
-    would take more than :data:`MAX_GATHERED` bytes."""
-    size = 4 * n_words * n_snapshots * dim
-    if size > MAX_GATHERED:
-        raise ConfigError(
-            f"{n_words:,} words × {n_snapshots} snapshots × d {dim} are {size / 1e9:,.1f} GB of rows to lay out and "
-            f"measure (at most {MAX_GATHERED / 1e9:.1f} GB); narrow the words with --top, --content-only, or "
-            "--words/--words-file with --only")
 
 
 def word2vec_layout(run: Run, selection: Selection, final: np.ndarray, options: AnimateOptions
@@ -301,19 +289,16 @@ def render_page(data: dict, live: bool = False) -> str:
     return html
 
 
-def explore_data(run: Run, options: AnimateOptions, *, serve: bool = False, progress: Progress | None = None
-                 ) -> tuple[Stages, dict]:
+def explore_data(run: Run, options: AnimateOptions, *, serve: bool = False, progress: Progress | None = None,
+                 gather_limit: int = MAX_GATHERED) -> tuple[Stages, dict]:
     """The film's stages for ``options`` and the page's data (:func:`page_data`): with every snapshot's
-    neighbours inlined, or for a served page (``serve``) without them. The size is checked before any
-    snapshot is read: the page's for one file, the rows gathered for the layout and the measures when served."""
+    neighbours inlined, or for a served page (``serve``) without them. The page's size for one file is checked
+    before any snapshot is read; rows of more than ``gather_limit`` bytes are streamed (:func:`film_stages`)."""
     snapshots = film_snapshots(run, options.matrix)
     selection = choose_words(run, options)
-    if serve:
-        check_gathered(selection.rows.size, len(snapshots), run.load_snapshot(snapshots[0], selection.rows[:1],
-                                                                              options.matrix).shape[1])
-    else:
+    if not serve:
         check_size(selection.rows.size, len(snapshots))
-    stages = film_stages(run, snapshots, selection, options, progress=progress)
+    stages = film_stages(run, snapshots, selection, options, progress=progress, gather_limit=gather_limit)
     if stages.settle is not None:
         write_settle(run, stages.settle)
     nbrs = None if serve else neighbours(stages.rows.shown, progress=for_stage(progress, "neighbours"))

@@ -18,6 +18,7 @@ from pathlib import Path
 from embviz.errors import ConfigError
 from embviz.film.animate_options import AnimateOptions
 from embviz.film.explore import NEIGHBOURS, explore_data, render_page
+from embviz.film.stages import MAX_GATHERED
 from embviz.measure.neighbours import NeighbourEngine
 from embviz.progress import Progress
 from embviz.rundir.run import Run
@@ -65,9 +66,10 @@ def neighbours_route(engine: NeighbourEngine):
 
 
 def serve_explore(run_dir: Path, options: AnimateOptions = AnimateOptions(), *, port: int = 0, mode: str = "auto",
-                  progress: Progress | None = None) -> ServedExplorer:
+                  progress: Progress | None = None, gather_limit: int = MAX_GATHERED) -> ServedExplorer:
     """Build the served page of the run in ``run_dir`` and a server for it on ``127.0.0.1:port`` (0: a free
     port); neighbours by ``mode`` (:data:`embviz.measure.neighbours.MODES`). Start it with ``with result.server:``.
+    Words whose rows take more than ``gather_limit`` bytes are streamed (:func:`~embviz.film.stages.film_stages`).
 
     Raises EmbvizError subclasses for bad input (a port in use first of all, before any snapshot is read).
     """
@@ -76,11 +78,10 @@ def serve_explore(run_dir: Path, options: AnimateOptions = AnimateOptions(), *, 
     pages: dict = {}
     server = Server(Routes(pages=pages), port)  # the port is taken now, the routes filled in once ready
     try:
-        stages, data = explore_data(run, options, serve=True, progress=progress)
+        stages, data = explore_data(run, options, serve=True, progress=progress, gather_limit=gather_limit)
         snapshots, rows, matrix = stages.snapshots, stages.selection.rows, options.matrix
-        dim = run.load_snapshot(snapshots[0], rows[:1], matrix).shape[1]
-        engine = NeighbourEngine(lambda t, r: run.load_snapshot(snapshots[t], r, matrix), len(snapshots), rows, dim,
-                                 k=NEIGHBOURS, mode=mode, seed=options.seed)
+        engine = NeighbourEngine(lambda t, r: run.load_snapshot(snapshots[t], r, matrix), len(snapshots), rows,
+                                 stages.rows.dim, k=NEIGHBOURS, mode=mode, seed=options.seed)
         page = Response.html(render_page(data))
     except BaseException:
         server.stop()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embviz.errors import EmbvizError, RunError
+from embviz.errors import ConfigError, EmbvizError, RunError
 from embviz.film.animate_options import AnimateOptions
 from embviz.film.selection import Selection, word_classes
 from embviz.layout.projectors import Projector, make_projector
@@ -106,16 +106,61 @@ def word_benchmarks(tokens: Sequence[str]) -> Benchmarks:
     return Benchmarks(files, rows, [forms[i] for i in rows])
 
 
+MAX_GATHERED = 2 * 2**30
+"""At most this many bytes of rows (float32, every snapshot: 2,300 words × 154 snapshots × d 768 are 1.1 GB) are
+gathered into memory; more are streamed: read one snapshot at a time from its memory map
+(:class:`StreamedRows`), laid out only by the methods in :data:`STREAMED_METHODS` and measured on a sample."""
+STREAMED_METHODS = ("pca",)
+"""The layouts that read one snapshot at a time and keep nothing of it: PCA (one float64 copy [n, d] at once).
+UMAP's and t-SNE's minutes per frame at a vocabulary's size make 154 frames hours (docs/explore.md)."""
+METRICS_SAMPLE = 2000
+"""Streamed words are measured on a fixed random sample of this many of them (neighbours among the sample)."""
+
+
+class StreamedRows(Sequence):
+    """Rows ``rows`` of every snapshot's ``matrix`` as a sequence of T float32 arrays [n, d], each read from
+    its memory map when indexed (nothing is kept): what the layout and the measures read of words too many
+    to gather. A nan or infinite value is a RunError."""
+
+    def __init__(self, run: Run, snapshots: list[Snapshot], rows: np.ndarray, matrix: str = DEFAULT_MATRIX):
+        self.run, self.snapshots, self.rows, self.matrix = run, snapshots, rows, matrix
+
+    def __len__(self) -> int:
+        return len(self.snapshots)
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        snap = self.snapshots[t]
+        block = self.run.load_snapshot(snap, self.rows, self.matrix)
+        if not np.isfinite(block).all():
+            raise RunError(f"snapshot {snap.file} contains nan or infinite values")
+        return block
+
+
 class SnapshotRows:
     """The shown words' rows ``shown`` [T, n, d] and the benchmark words' rows ``bench`` [T, m, d] of every
     snapshot's ``matrix``, float32, gathered in one pass through memory maps (:meth:`Run.gather`) on first
-    use, so a cached projection and cached metrics read no snapshot at all."""
+    use, so a cached projection and cached metrics read no snapshot at all; rows of more than ``limit``
+    bytes are ``streamed`` (:class:`StreamedRows`) instead."""
 
     def __init__(self, run: Run, snapshots: list[Snapshot], rows: np.ndarray,
                  bench_rows: np.ndarray = np.zeros(0, dtype=np.int64), *, progress: Ticks | None = None,
-                 matrix: str = DEFAULT_MATRIX):
+                 matrix: str = DEFAULT_MATRIX, limit: int = MAX_GATHERED):
         self.run, self.snapshots, self.rows, self.bench_rows, self.progress = run, snapshots, rows, bench_rows, progress
-        self.matrix = matrix
+        self.matrix, self.limit = matrix, limit
+
+    @functools.cached_property
+    def dim(self) -> int:
+        """d, from the first snapshot's first row."""
+        return self.run.load_snapshot(self.snapshots[0], self.rows[:1], self.matrix).shape[1]
+
+    @property
+    def size(self) -> int:
+        """The bytes the rows take gathered (float32 [T, n + m, d])."""
+        return 4 * (self.rows.size + self.bench_rows.size) * len(self.snapshots) * self.dim
+
+    @property
+    def streamed(self) -> bool:
+        return self.size > self.limit
 
     @functools.cached_property
     def _gathered(self) -> np.ndarray:
@@ -123,12 +168,38 @@ class SnapshotRows:
                                matrix=self.matrix)
 
     @property
-    def shown(self) -> np.ndarray:
+    def shown(self) -> np.ndarray | StreamedRows:
+        if self.streamed:
+            return StreamedRows(self.run, self.snapshots, self.rows, self.matrix)
         return self._gathered[:, : self.rows.size]
 
     @property
-    def bench(self) -> np.ndarray:
+    def bench(self) -> np.ndarray | StreamedRows:
+        if self.streamed:
+            return StreamedRows(self.run, self.snapshots, self.bench_rows, self.matrix)
         return self._gathered[:, self.rows.size:]
+
+    def sample(self, size: int = METRICS_SAMPLE) -> np.ndarray:
+        """The shown words measured: all of them [n] when gathered, else a fixed random ``size`` of them (sorted)."""
+        n = self.rows.size
+        if not self.streamed or n <= size:
+            return np.arange(n)
+        return np.sort(np.random.default_rng(0).choice(n, size, replace=False))
+
+    def subset(self, picked: np.ndarray) -> "SnapshotRows":
+        """The same rows restricted to the shown words ``picked`` [k] (streamed when these are)."""
+        return SnapshotRows(self.run, self.snapshots, self.rows[picked], self.bench_rows, progress=self.progress,
+                            matrix=self.matrix, limit=-1 if self.streamed else self.limit)
+
+
+def check_streamable(rows: SnapshotRows, method: str) -> None:
+    """Refuse a layout ``method`` that cannot stream rows too many to gather, naming what can."""
+    if rows.streamed and method not in STREAMED_METHODS:
+        raise ConfigError(
+            f"--method {method} reads every snapshot's rows in memory: {rows.rows.size:,} words × "
+            f"{len(rows.snapshots)} snapshots × d {rows.dim} are {rows.size / 1e9:,.1f} GB (at most "
+            f"{rows.limit / 1e9:.1f} GB); --method pca streams them, or narrow the words with --top, "
+            "--content-only, or --words/--words-file with --only")
 
 
 # -- 4. projection ----------------------------------------------------------------------------
@@ -156,26 +227,32 @@ def project(run: Run, snapshots: list[Snapshot], selection: Selection, options: 
 def measure(run: Run, snapshots: list[Snapshot], selection: Selection, bench: Benchmarks, rows: SnapshotRows,
             trajectory: Trajectory, *, cache: bool = True, progress: Ticks | None = None) -> tuple[Emergence, bool]:
     """The emergence table of the selection (one row per snapshot), with the faithfulness of
-    ``trajectory``'s layouts, and whether it came from the cache. Warns when the final layout keeps
-    much less purity than the space holds (:meth:`Emergence.unfaithful`)."""
+    ``trajectory``'s layouts, and whether it came from the cache; of streamed rows, of their
+    :meth:`SnapshotRows.sample` only. Warns when the final layout keeps much less purity than the space holds
+    (:meth:`Emergence.unfaithful`)."""
+    picked = rows.sample()
+    if picked.size < rows.rows.size:
+        rows = rows.subset(picked)
+    labels = {level: [labels[i] for i in picked] for level, labels in selection.level_labels.items()}
+    words = [selection.words[i] for i in picked]
+    counts = [selection.counts[i] for i in picked]
     steps = [s.step for s in snapshots]
     epochs = [s.epoch for s in snapshots]
     losses = [s.train_loss if s.train_loss is not None else s.val_loss for s in snapshots]
     store = EmergenceCache(run.path) if cache else None
     matrices = (rows.matrix, DEFAULT_MATRIX) if rows.matrix == "head" else (rows.matrix,)  # the head is measured
     described = [describe_snapshot(run, s, matrix) for matrix in matrices for s in snapshots]  # against the tokens
-    key = EmergenceCache.key(selection.rows, selection.words, selection.level_labels, described, bench.files,
-                             trajectory.key)
+    key = EmergenceCache.key(rows.rows, words, labels, described, bench.files, trajectory.key)
     table = store.load(key, steps, epochs, losses, selection.levels) if store else None
     cached = table is not None
     if cached:
         if progress:
             progress(len(snapshots), len(snapshots))
     else:
-        table = compute_emergence(rows.shown, selection.level_labels, steps, epochs, losses,
-                                  layouts=trajectory.positions, benchmark_vectors=rows.bench,
+        table = compute_emergence(rows.shown, labels, steps, epochs, losses,
+                                  layouts=trajectory.positions[:, picked], benchmark_vectors=rows.bench,
                                   benchmark_words=bench.words, benchmark_files=bench.files, progress=progress,
-                                  frequencies=selection.counts if any(selection.counts) else None)
+                                  frequencies=counts if any(counts) else None)
         table.columns.update(matrix_columns(rows))
         if store:
             store.save(key, table)
@@ -208,7 +285,7 @@ def matrix_columns(rows: SnapshotRows) -> dict[str, np.ndarray]:
     if rows.matrix == "position":
         return position_columns(rows.shown)
     if rows.matrix == "head":
-        return head_columns(rows.shown, SnapshotRows(rows.run, rows.snapshots, rows.rows).shown)
+        return head_columns(rows.shown, SnapshotRows(rows.run, rows.snapshots, rows.rows, limit=rows.limit).shown)
     return {}
 
 
@@ -300,14 +377,18 @@ class Stages:
 
 
 def film_stages(run: Run, snapshots: list[Snapshot], selection: Selection, options: AnimateOptions, *,
-                progress: Progress | None = None, laps: Callable[[str], None] = lambda name: None) -> Stages:
+                progress: Progress | None = None, laps: Callable[[str], None] = lambda name: None,
+                gather_limit: int = MAX_GATHERED) -> Stages:
     """Stages 3–5 for ``snapshots`` (from :func:`film_snapshots`) and ``selection`` (from
     :func:`~embviz.film.selection.choose_words`): rows, projection and metrics, from the run's caches where
-    ``options.cache`` allows. ``laps(name)`` is called after each of "setup", "project", "metrics" and "settle"."""
+    ``options.cache`` allows; rows of more than ``gather_limit`` bytes are streamed (:class:`SnapshotRows`), and
+    a method that cannot stream them is refused before any is read. ``laps(name)`` is called after each of
+    "setup", "project", "metrics" and "settle"."""
     bench = word_benchmarks(run.vocab()[0]) if options.matrix in ("token", "head") else Benchmarks(
         {}, np.zeros(0, dtype=np.int64), [])  # positions and occurrences are not words: no word-similarity scores
     rows = SnapshotRows(run, snapshots, selection.rows, bench.rows, progress=for_stage(progress, "loading"),
-                        matrix=options.matrix)
+                        matrix=options.matrix, limit=gather_limit)
+    check_streamable(rows, options.method)
     laps("setup")
     trajectory = project(run, snapshots, selection, options, lambda: rows.shown,
                          progress=for_stage(progress, PROJECTING.get(options.method, "projecting")))
