@@ -262,16 +262,7 @@ class Run:
         if matrix not in snapshot.files:
             raise RunError(f"snapshot at step {snapshot.step} has no {matrix} matrix "
                            f"(it has: {', '.join(snapshot.matrices)})")
-        path = self.snapshot_dir / snapshot.files[matrix]
-        try:
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
-        except FileNotFoundError:
-            raise RunError(f"snapshot {path} is missing") from None
-        except (ValueError, OSError, EOFError) as e:
-            raise RunError(f"snapshot {path} is corrupt ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
-        if not isinstance(array, np.ndarray) or array.ndim != 2 or array.dtype.kind != "f":
-            raise RunError(f"snapshot {path} is not a 2-D float matrix")
-        return array
+        return _open_npy(self.matrix_file(snapshot, matrix), "snapshot", 2, "a 2-D float matrix")
 
     def files_of(self, snapshot: Snapshot) -> dict[str, Path]:
         """Every file ``snapshot``'s entry names, by its key in ``files`` (the probe's under ``probe/``)."""
@@ -294,16 +285,8 @@ class Run:
         """The contextual vectors of ``snapshot`` ``[occurrences, layers + 1, d]`` (a memory map)."""
         if PROBE not in snapshot.files:
             raise RunError(f"snapshot at step {snapshot.step} has no probe")
-        path = self.probe_dir / snapshot.files[PROBE]
-        try:
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
-        except FileNotFoundError:
-            raise RunError(f"probe file {path} is missing") from None
-        except (ValueError, OSError, EOFError) as e:
-            raise RunError(f"probe file {path} is corrupt ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
-        if not isinstance(array, np.ndarray) or array.ndim != 3 or array.dtype.kind != "f":
-            raise RunError(f"probe file {path} is not a 3-D float array [occurrences, layers + 1, d]")
-        return array
+        return _open_npy(self.files_of(snapshot)[PROBE], "probe file", 3,
+                         "a 3-D float array [occurrences, layers + 1, d]")
 
     def layer_items(self, snapshot: Snapshot, layer: int) -> np.ndarray:
         """The points of ``--matrix layer:N`` [m + n, d]: the token-table row (the static vector) of each of the m
@@ -492,3 +475,17 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _open_npy(path: Path, what: str, ndim: int, shape: str) -> np.ndarray:
+    """The float array of ``ndim`` dimensions in ``path`` (a memory map, never unpickled); a missing, corrupt or
+    differently shaped file is one RunError naming ``what`` and the ``shape`` it should be."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise RunError(f"{what} {path} is missing") from None
+    except (ValueError, OSError, EOFError) as e:
+        raise RunError(f"{what} {path} is corrupt ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
+    if not isinstance(array, np.ndarray) or array.ndim != ndim or array.dtype.kind != "f":
+        raise RunError(f"{what} {path} is not {shape}")
+    return array
