@@ -195,6 +195,7 @@ def test_the_explorer_takes_the_occurrences_as_its_items(probed_runs, tmp_path):
     n = len(Run.open(probed_runs / "run").occurrences())
     assert result.n_words == n + len(set(Run.open(probed_runs / "run").occurrences().words))
     assert "layer 1 · " in page and '"[the]"' in page and '"the@' in page
+    assert '"intra-sentence similarity"' in page and '"anisotropy of occurrences (mean cosine)"' in page  # its panel
 
 
 @pytest.mark.slow

@@ -225,14 +225,16 @@ def curve_names(levels: list[str]) -> list[str]:
 
 
 def page_curves(table: Emergence) -> tuple[dict[str, list[float | None]], dict[str, float | None]]:
-    """The emergence panel's curves (name → one value per snapshot; a position or head film's own columns
+    """The emergence panel's curves (name → one value per snapshot; a position, head or layer film's own columns
     too) and each purity curve's chance level."""
+    from embviz.measure.emergence import CONTEXTUAL_PANELS
     from embviz.measure.positions import MATRIX_COLUMNS
 
     columns = [f"purity_{lvl}" for lvl in table.levels] + [f"purity2d_{lvl}" for lvl in table.levels]
     curves = {name: _nan_to_none(table.columns[col])
               for name, col in zip(curve_names(table.levels), columns + ["trustworthiness"])}
-    curves.update({title: _nan_to_none(table.columns[key]) for key, title in MATRIX_COLUMNS.items() if key in table.columns})
+    curves.update({title: _nan_to_none(table.columns[key]) for key, title in {**MATRIX_COLUMNS, **CONTEXTUAL_PANELS}.items()
+                   if key in table.columns})
     chance = {f"purity · {lvl}": _nan_to_none(table.columns[f"chance_{lvl}"][:1])[0] for lvl in table.levels}
     return curves, chance
 
