@@ -64,6 +64,15 @@ def js(driver, expr: str, *args):
     return driver.execute_script(f"return {expr}", *args)
 
 
+def settled_js(driver, expr: str, expected, timeout: float = 10.0):
+    """``expr``'s value once it equals ``expected`` or ``timeout`` s have passed: what the page draws in its next
+    animation frame (a selection's panel) is read after that frame, however loaded the machine."""
+    deadline = time.monotonic() + timeout
+    while (value := js(driver, expr)) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
+
+
 def page_rows(run: Run, driver) -> np.ndarray:
     tokens = run.vocab()[0]
     return np.array([tokens.index(w) for w in js(driver, "embviz.words()")])
@@ -155,7 +164,7 @@ def test_search_finds_and_centres_a_word(browser, toy) -> None:
     x, y = js(browser, "embviz.screenPosition(arguments[0])", j)
     rect = js(browser, "document.getElementById('map').getBoundingClientRect().toJSON()")
     assert abs(x - (rect["left"] + rect["width"] / 2)) < 1 and abs(y - (rect["top"] + rect["height"] / 2)) < 1
-    assert browser.find_element("id", "word-title").text == "w17"
+    assert settled_js(browser, "document.getElementById('word-title').textContent", "w17") == "w17"
     box.clear()
     box.send_keys("nosuchword\n")
     time.sleep(0.1)
@@ -246,7 +255,7 @@ def test_hostile_token_is_text_and_nothing_runs(browser, toy) -> None:
     box.send_keys(HOSTILE + "\n")
     time.sleep(0.2)
     assert js(browser, "embviz.selected()") == 0
-    assert browser.find_element("id", "word-title").text == HOSTILE
+    assert settled_js(browser, "document.getElementById('word-title').textContent", HOSTILE) == HOSTILE
     x, y = js(browser, "embviz.screenPosition(0)")
     from selenium.webdriver.common.action_chains import ActionChains
 

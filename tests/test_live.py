@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_explorer_page import js
+from test_explorer_page import js, settled_js
 
 from embviz.errors import ConfigError, RunError
 from embviz.rundir.run import RUN_JSON, VOCAB_TSV, Run
@@ -134,12 +134,13 @@ def test_hostile_tokens_stay_text_on_the_live_page(browser, hostile_run: Run) ->
         deadline = time.monotonic() + 120
         while not js(browser, "!!(window.embvizLive && embvizLive.finished())") and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert js(browser, "embvizLive.finished()")
         assert js(browser, "embviz.snapshotCount()") == len(hostile_run.snapshots())
         assert js(browser, "embviz.words()[0]") == HOSTILE
         assert js(browser, "document.querySelectorAll('img').length") == 0
         browser.execute_script("const s = document.getElementById('search'); s.value = arguments[0];"
                                "s.dispatchEvent(new Event('change'));", HOSTILE)
-        assert js(browser, "document.getElementById('word-title').textContent") == HOSTILE
+        assert settled_js(browser, "document.getElementById('word-title').textContent", HOSTILE) == HOSTILE
         assert js(browser, "document.querySelectorAll('img').length") == 0
         assert js(browser, "embviz.drawnPoints()") == js(browser, "embviz.n")
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
@@ -164,6 +165,7 @@ def test_a_page_opened_before_the_first_snapshot_waits_then_fills(browser, tmp_p
         deadline = time.monotonic() + 120
         while not js(browser, "!!(window.embvizLive && embvizLive.finished())") and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert js(browser, "embvizLive.finished()")
         assert js(browser, "embviz.snapshotCount()") == js(browser, "embvizLive.settled()") == 4
         assert [s["step"] for s in js(browser, "embvizLive.shown()")] == [s.step for s in source.snapshots()]
         assert js(browser, "embviz.drawnPoints()") == js(browser, "embviz.n")
