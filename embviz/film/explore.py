@@ -292,16 +292,17 @@ def render_page(data: dict, live: bool = False) -> str:
 
 
 def explore_data(run: Run, options: AnimateOptions, *, serve: bool = False, progress: Progress | None = None,
-                 gather_limit: int = MAX_GATHERED) -> tuple[Stages, dict]:
+                 gather_limit: int = MAX_GATHERED, settle_csv: bool = True) -> tuple[Stages, dict]:
     """The film's stages for ``options`` and the page's data (:func:`page_data`): with every snapshot's
     neighbours inlined, or for a served page (``serve``) without them. The page's size for one file is checked
-    before any snapshot is read; rows of more than ``gather_limit`` bytes are streamed (:func:`film_stages`)."""
+    before any snapshot is read; rows of more than ``gather_limit`` bytes are streamed (:func:`film_stages`).
+    Writes ``<run>/settle.csv`` unless ``settle_csv`` is False."""
     snapshots = film_snapshots(run, options.matrix)
     selection = choose_words(run, options)
     if not serve:
         check_size(selection.rows.size, len(snapshots))
     stages = film_stages(run, snapshots, selection, options, progress=progress, gather_limit=gather_limit)
-    if stages.settle is not None:
+    if settle_csv and stages.settle is not None:
         write_settle(run, stages.settle)
     nbrs = None if serve else neighbours(stages.rows.shown, progress=for_stage(progress, "neighbours"))
     w2v = word2vec_layout(run, stages.selection, stages.trajectory.positions[-1], options)
@@ -319,13 +320,14 @@ class ExplorerPage:
     projection_cached: bool
 
 
-def explorer_page(run: Run, options: AnimateOptions = AnimateOptions(), *,
-                  progress: Progress | None = None) -> ExplorerPage:
+def explorer_page(run: Run, options: AnimateOptions = AnimateOptions(), *, progress: Progress | None = None,
+                  settle_csv: bool = True) -> ExplorerPage:
     """The explorer page of ``run`` for ``options`` (animate's word, level and projection options, and of the
     film options only ``film.view``, where the page's scale toggle starts). Writes only the caches
-    (``options.cache``) and ``<run>/settle.csv``. Raises EmbvizError subclasses for bad input."""
+    (``options.cache``) and, unless ``settle_csv`` is False, ``<run>/settle.csv``. Raises EmbvizError subclasses
+    for bad input."""
     options.validate()
-    stages, data = explore_data(run, options, progress=progress)
+    stages, data = explore_data(run, options, progress=progress, settle_csv=settle_csv)
     return ExplorerPage(html=render_page(data), n_words=len(stages.selection.words), n_snapshots=len(stages.snapshots),
                         word2vec="word2vec" in data, projection_cached=stages.trajectory.cached)
 

@@ -87,5 +87,5 @@ def show(run_dir: Path | str, *, out: Path | str | None = None, overwrite: bool 
                             n_snapshots=written.n_snapshots, word2vec=written.word2vec,
                             projection_cached=written.projection_cached)
     else:
-        page = explorer_page(Run.open(Path(run_dir)), chosen, progress=progress)
+        page = explorer_page(Run.open(Path(run_dir)), chosen, progress=progress, settle_csv=False)
     return Explorer(page, height)
