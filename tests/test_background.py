@@ -44,10 +44,10 @@ def test_a_run_trained_in_the_background_equals_one_trained_in_the_foreground(tm
 @pytest.mark.slow
 def test_stop_saves_a_resumable_run(tmp_path) -> None:
     training = embviz.start_training("synthetic", tmp_path / "run", live=False, **{**SMALL, "epochs": 50})
-    for _ in range(600):
-        if training.status is not None:
-            break
+    deadline = time.monotonic() + 120
+    while training.status is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert training.status is not None, "no step reported in 120 s"
     training.stop()
     result = training.wait(60)
     assert result.status == "interrupted" and 0 < result.steps < training.status.total_steps

@@ -6,11 +6,10 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 
 import numpy as np
 import pytest
-from test_explorer_page import js, load, move_slider, page_rows
+from test_explorer_page import PAINTED, js, load, move_slider, next_frame, page_rows, settled_js
 
 from embviz.film.animate_options import AnimateOptions
 from embviz.film.explore import _b64, explore, quantise, render_page
@@ -67,8 +66,10 @@ def test_labels_never_overlap_and_more_appear_as_you_zoom_in(browser, crowded) -
     for b in words:  # each word's label is its own text, just right of its point
         np.testing.assert_allclose([b["x"] - 4, b["y"] + b["h"] / 2], pts[b["index"]], atol=0.01)
         assert b["text"] == js(browser, "embviz.words()")[b["index"]]
+    zoom = js(browser, "embviz.view().zoom")
     ActionChains(browser).scroll_from_origin(ScrollOrigin.from_element(browser.find_element("id", "map")), 0, -700).perform()
-    time.sleep(0.3)
+    assert settled_js(browser, "embviz.view().zoom", lambda z: z != zoom) > zoom
+    next_frame(browser)  # the labels of the zoomed view
     after, pts = shown()
     assert overlapping(after) == []
     inside = set(np.flatnonzero((pts[:, 0] > 0) & (pts[:, 1] > 0) & (pts[:, 0] < rect["width"]) & (pts[:, 1] < rect["height"])))
@@ -82,6 +83,7 @@ def test_cluster_labels_sit_at_each_category_centre_and_clear_as_it_gathers(brow
     run, result = crowded
     load(browser, result)
     Select(browser.find_element("id", "level")).select_by_visible_text("pos")
+    assert settled_js(browser, "embviz.level()", "pos") == "pos"
     rows = page_rows(run, browser)
     pos = [(p or "").split("/")[0] for p in (run.vocab()[2][i] for i in rows)]
     rect = js(browser, "document.getElementById('map').getBoundingClientRect().toJSON()")
@@ -93,7 +95,7 @@ def test_cluster_labels_sit_at_each_category_centre_and_clear_as_it_gathers(brow
     start = clusters()
     move_slider(browser, 4)
     end = clusters()
-    assert js(browser, "embviz.level()") == "pos" and set(end) == {"p0", "p1", "p2"}
+    assert set(end) == {"p0", "p1", "p2"}
     pts = np.array(js(browser, "Array.from({length: embviz.n}, (_, j) => embviz.screenPosition(j))"))
     for name, box in end.items():
         members = [j for j, p in enumerate(pos) if p == name]
@@ -113,9 +115,9 @@ def test_colour_by_settle_step(browser, toy, tmp_path) -> None:  # noqa: F811
     load(browser, Page(tmp_path / "settle.html", data))
     by_level = js(browser, "embviz.colours()")
     browser.find_element("id", "settle").click()
-    time.sleep(0.2)
-    colours = js(browser, "embviz.colours()")
+    colours = settled_js(browser, "embviz.colours()", lambda c: c != by_level)
     assert colours != by_level
+    next_frame(browser)  # the points drawn in those colours
     assert {colours[j] for j in range(n) if data["settle"][j] is None} == {"#c7c7c7"}  # never settles: grey
     first = [colours[j] for j in range(n) if data["settle"][j] == steps[0]]
     last = [colours[j] for j in range(n) if data["settle"][j] == steps[-1]]
@@ -154,24 +156,22 @@ def test_served_page_asks_the_server_for_neighbours(browser, toy) -> None:  # no
     assert "connect-src 'self'" in html and "connect-src 'none'" in result.path.read_text()
     with Server(Routes(pages={"/": lambda r: Response.html(html), "/neighbours": neighbours})) as server:
         browser.get(f"http://127.0.0.1:{server.port}/")
-        for _ in range(100):
-            if js(browser, "!!(window.embviz && embviz.firstPaint())"):
-                break
-            time.sleep(0.05)
+        assert settled_js(browser, PAINTED, True), "the page never painted"
         move_slider(browser, 2)
         js(browser, "document.getElementById('search').value = arguments[0]", data["words"][5])
         browser.find_element("id", "search").send_keys("\n")
-        time.sleep(0.5)
+        assert settled_js(browser, "embviz.selected()", 5) == 5
+        state = settled_js(browser, "embviz.neighbours()", lambda st: not st["pending"])  # both answers came
+        assert not state["pending"] and {(5, 2), (5, 1)} <= set(asked)
+        next_frame(browser)  # the panel drawn from them
         want = knn_graph(mats[2], 11)[0][5, 1:]
         items = browser.find_elements("css selector", "#neighbours li")
         assert [int(li.get_attribute("data-index")) for li in items] == list(want)
-        assert {(5, 2), (5, 1)} <= set(asked)
-        state = js(browser, "embviz.neighbours()")
-        assert set(state["gained"]) == set(want) - set(knn_graph(mats[1], 11)[0][5, 1:]) and not state["pending"]
+        assert set(state["gained"]) == set(want) - set(knn_graph(mats[1], 11)[0][5, 1:])
         js(browser, "document.getElementById('search').value = arguments[0]", data["words"][0])
         browser.find_element("id", "search").send_keys("\n")
-        time.sleep(0.5)
-        assert browser.find_element("id", "nbr-error").text == "neighbours: no neighbours for this word"
+        error = "neighbours: no neighbours for this word"
+        assert settled_js(browser, "document.getElementById('nbr-error').textContent", error) == error
         assert browser.find_elements("css selector", "#neighbours li") == []
 
 

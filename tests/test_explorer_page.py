@@ -53,24 +53,34 @@ def w2v(tmp_path_factory):
 
 def load(driver, result):
     driver.get(result.path.resolve().as_uri())
-    for _ in range(100):
-        if driver.execute_script("return !!(window.embviz && embviz.firstPaint())"):
-            return
-        time.sleep(0.05)
-    raise AssertionError("the page never painted")
+    assert settled_js(driver, PAINTED, True), "the page never painted"
 
 
 def js(driver, expr: str, *args):
     return driver.execute_script(f"return {expr}", *args)
 
 
-def settled_js(driver, expr: str, expected, timeout: float = 10.0):
-    """``expr``'s value once it equals ``expected`` or ``timeout`` s have passed: what the page draws in its next
-    animation frame (a selection's panel) is read after that frame, however loaded the machine."""
+PAINTED = "!!(window.embviz && embviz.firstPaint())"
+"""True once the explorer page (its hook) has painted its first frame."""
+
+
+def settled_js(driver, expr: str, expected, timeout: float = 60.0):
+    """``expr``'s value once it equals ``expected`` (or, ``expected`` a function, once ``expected(value)`` is true),
+    read every 50 ms for up to ``timeout`` s, and the last value read if it never did (the caller asserts on it).
+    What the page makes after an action (in its next animation frame, from a fetch, a timer or an event stream)
+    is read once it is there, however loaded the machine; the deadline only bounds a failing test."""
+    done = expected if callable(expected) else lambda value: value == expected
     deadline = time.monotonic() + timeout
-    while (value := js(driver, expr)) != expected and time.monotonic() < deadline:
+    while not done(value := js(driver, expr)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return value
+
+
+def next_frame(driver) -> None:
+    """Return once the page has drawn the animation frame that an action already handled asked for (its handlers
+    ran: a script's dispatchEvent, or a state read back with :func:`settled_js`): a callback queued now runs in
+    that frame, after the page's own, so what that frame draws (labels, panels, the follow view) is there."""
+    driver.execute_async_script("requestAnimationFrame(() => arguments[0]())")
 
 
 def page_rows(run: Run, driver) -> np.ndarray:
@@ -84,9 +94,10 @@ def quantum(trajectory: np.ndarray, i: int) -> float:
 
 
 def move_slider(driver, value: float) -> None:
+    """Move the slider to ``value`` and return once the page has drawn that time."""
     driver.execute_script("const s = document.getElementById('slider'); s.value = arguments[0];"
                           "s.dispatchEvent(new Event('input'));", value)
-    time.sleep(0.1)
+    next_frame(driver)
 
 
 def isolated_word(driver) -> int:
@@ -103,7 +114,6 @@ def click_at(driver, x: float, y: float) -> None:
     actions = ActionBuilder(driver)
     actions.pointer_action.move_to_location(int(round(x)), int(round(y))).click()
     actions.perform()
-    time.sleep(0.1)
 
 
 def test_page_loads_without_errors_and_draws_every_word(browser, toy) -> None:
@@ -131,44 +141,41 @@ def test_slider_and_keys_put_words_on_the_trajectory(browser, toy) -> None:
     from selenium.webdriver.common.keys import Keys
 
     browser.find_element("tag name", "body").send_keys(Keys.ARROW_RIGHT)
-    time.sleep(0.1)
-    assert js(browser, "embviz.time()") == 3
+    assert settled_js(browser, "embviz.time()", 3) == 3
     browser.find_element("tag name", "body").send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT)
-    time.sleep(0.1)
-    assert js(browser, "embviz.time()") == 1
+    assert settled_js(browser, "embviz.time()", 1) == 1
     np.testing.assert_allclose(js(browser, "embviz.dataPosition(4)"), trajectory[1, 4], atol=quantum(trajectory, 1))
 
 
 def test_play_moves_time_forward(browser, toy) -> None:
+    from selenium.webdriver.support.ui import Select
+
     load(browser, toy[1])
+    Select(browser.find_element("id", "speed")).select_by_visible_text("0.5×")  # 10 s to the end, however slow a frame
     browser.find_element("id", "play").click()
-    time.sleep(0.6)
-    t1 = js(browser, "embviz.time()")
-    time.sleep(0.3)
-    assert 0 < t1 < js(browser, "embviz.time()")
+    t1 = settled_js(browser, "embviz.time()", lambda t: t > 0)
+    assert 0 < t1 < settled_js(browser, "embviz.time()", lambda t: t > t1)
 
 
 def test_search_finds_and_centres_a_word(browser, toy) -> None:
     load(browser, toy[1])
     box = browser.find_element("id", "search")
     box.send_keys("w1")
-    time.sleep(0.1)
     words = js(browser, "embviz.words()")
-    assert js(browser, "Array.from(document.querySelectorAll('#wordlist option'), o => o.value)") \
-        == [w for w in words if w.startswith("w1")][:20]  # the completions, from the whole vocabulary
+    completions = [w for w in words if w.startswith("w1")][:20]  # the completions, from the whole vocabulary
+    assert settled_js(browser, "Array.from(document.querySelectorAll('#wordlist option'), o => o.value)",
+                      completions) == completions
     box.clear()
     box.send_keys("w17\n")
-    time.sleep(0.2)
     j = js(browser, "embviz.words().indexOf('w17')")
-    assert js(browser, "embviz.found()") == j == js(browser, "embviz.selected()")
+    assert settled_js(browser, "embviz.found()", j) == j == js(browser, "embviz.selected()")
     x, y = js(browser, "embviz.screenPosition(arguments[0])", j)
     rect = js(browser, "document.getElementById('map').getBoundingClientRect().toJSON()")
     assert abs(x - (rect["left"] + rect["width"] / 2)) < 1 and abs(y - (rect["top"] + rect["height"] / 2)) < 1
     assert settled_js(browser, "document.getElementById('word-title').textContent", "w17") == "w17"
     box.clear()
     box.send_keys("nosuchword\n")
-    time.sleep(0.1)
-    assert js(browser, "embviz.found()") == -1 and "notfound" in box.get_attribute("class")
+    assert settled_js(browser, "embviz.found()", -1) == -1 and "notfound" in box.get_attribute("class")
 
 
 def test_clicking_a_word_lists_the_neighbours_python_computes(browser, toy) -> None:
@@ -179,7 +186,8 @@ def test_clicking_a_word_lists_the_neighbours_python_computes(browser, toy) -> N
     move_slider(browser, 4)
     j = isolated_word(browser)
     click_at(browser, *js(browser, "embviz.screenPosition(arguments[0])", j))
-    assert js(browser, "embviz.selected()") == j
+    assert settled_js(browser, "embviz.selected()", j) == j
+    next_frame(browser)  # the panel it fills
     words = js(browser, "embviz.words()")
     want, dist = knn_graph(mats[4], 11)
     items = browser.find_elements("css selector", "#neighbours li")
@@ -217,9 +225,9 @@ def test_level_switch_and_legend(browser, toy) -> None:
     paths = [run.vocab()[2][i] for i in rows]
     by_field = js(browser, "embviz.colours()")
     Select(browser.find_element("id", "level")).select_by_visible_text("pos")
-    time.sleep(0.1)
+    assert settled_js(browser, "embviz.level()", "pos") == "pos"
     by_pos = js(browser, "embviz.colours()")
-    assert js(browser, "embviz.level()") == "pos" and by_pos != by_field
+    assert by_pos != by_field
     for colours, depth in ((by_pos, 1), (by_field, 2)):  # one colour per category at that level
         cats = {}
         for path, colour in zip(paths, colours):
@@ -229,21 +237,20 @@ def test_level_switch_and_legend(browser, toy) -> None:
     entry = browser.find_elements("css selector", "#legend li")[0]
     hidden = int(entry.text.rsplit("(", 1)[1].rstrip(")"))
     entry.click()
-    time.sleep(0.1)
-    assert js(browser, "embviz.drawnPoints()") == len(rows) - hidden > 0
+    assert settled_js(browser, "embviz.drawnPoints()", len(rows) - hidden) == len(rows) - hidden > 0
     entry.click()
-    time.sleep(0.1)
-    assert js(browser, "embviz.drawnPoints()") == len(rows)
+    assert settled_js(browser, "embviz.drawnPoints()", len(rows)) == len(rows)
 
 
 def test_curve_click_jumps_to_a_snapshot(browser, toy) -> None:
     load(browser, toy[1])
     curves = browser.find_element("id", "curves")
     rect = js(browser, "arguments[0].getBoundingClientRect().toJSON()", curves)
-    click_at(browser, rect["left"] + 7, rect["top"] + rect["height"] / 2)
-    assert js(browser, "embviz.time()") == 0
+    last = js(browser, "embviz.T") - 1
     click_at(browser, rect["right"] - 7, rect["top"] + rect["height"] / 2)
-    assert js(browser, "embviz.time()") == js(browser, "embviz.T") - 1
+    assert settled_js(browser, "embviz.time()", last) == last
+    click_at(browser, rect["left"] + 7, rect["top"] + rect["height"] / 2)
+    assert settled_js(browser, "embviz.time()", 0) == 0
 
 
 def test_hostile_token_is_text_and_nothing_runs(browser, toy) -> None:
@@ -253,15 +260,14 @@ def test_hostile_token_is_text_and_nothing_runs(browser, toy) -> None:
     assert js(browser, "embviz.words()[0]") == HOSTILE
     box = browser.find_element("id", "search")
     box.send_keys(HOSTILE + "\n")
-    time.sleep(0.2)
-    assert js(browser, "embviz.selected()") == 0
+    assert settled_js(browser, "embviz.selected()", 0) == 0
     assert settled_js(browser, "document.getElementById('word-title').textContent", HOSTILE) == HOSTILE
     x, y = js(browser, "embviz.screenPosition(0)")
     from selenium.webdriver.common.action_chains import ActionChains
 
     ActionChains(browser).move_by_offset(0, 0).perform()
     click_at(browser, x, y)  # hover and click show it too
-    assert HOSTILE in browser.find_element("id", "tooltip").get_attribute("textContent")
+    assert HOSTILE in settled_js(browser, "document.getElementById('tooltip').textContent", lambda t: HOSTILE in t)
     assert js(browser, "document.querySelectorAll('img').length") == 0
     assert js(browser, "document.scripts.length") == 2
     with pytest.raises(NoAlertPresentException):
@@ -288,17 +294,12 @@ def test_word2vec_space_and_neighbours(browser, w2v) -> None:
     j = int(present[0])
     js(browser, "document.getElementById('search').value = arguments[0]", js(browser, "embviz.words()")[j])
     browser.find_element("id", "search").send_keys("\n")
-    time.sleep(0.2)
-    want = present[knn_graph(vectors[present], 11)[0][list(present).index(j), 1:]]
-    items = browser.find_elements("css selector", "#w2v-neighbours li")
-    assert [int(li.get_attribute("data-index")) for li in items] == list(want)
+    want = [int(i) for i in present[knn_graph(vectors[present], 11)[0][list(present).index(j), 1:]]]
+    assert settled_js(browser, "Array.from(document.querySelectorAll('#w2v-neighbours li'), li => Number(li.dataset.index))",
+                      want) == want
     final = js(browser, "embviz.dataPosition(arguments[0])", j)
     browser.find_element("id", "w2v").click()
-    for _ in range(40):
-        if js(browser, "embviz.word2vecShown()"):
-            break
-        time.sleep(0.05)
-    assert js(browser, "embviz.word2vecShown()")
+    assert settled_js(browser, "embviz.word2vecShown()", True)  # the blend's frames
     assert js(browser, "embviz.drawnPoints()") == present.size
     assert js(browser, "embviz.dataPosition(arguments[0])", j) != final
 
@@ -310,15 +311,16 @@ def test_pan_and_zoom_move_the_view_not_the_data(browser, toy) -> None:
     load(browser, toy[1])
     canvas = browser.find_element("id", "map")
     data = js(browser, "[embviz.dataPosition(1), embviz.dataPosition(2)]")
-    a, b = np.array(js(browser, "[embviz.screenPosition(1), embviz.screenPosition(2)]"))
+    screen = "[embviz.screenPosition(1), embviz.screenPosition(2)]"
+    a, b = np.array(js(browser, screen))
     ActionChains(browser).move_to_element(canvas).click_and_hold().move_by_offset(40, 25).release().perform()
-    time.sleep(0.1)
-    a2, b2 = np.array(js(browser, "[embviz.screenPosition(1), embviz.screenPosition(2)]"))
+    a2, b2 = np.array(settled_js(browser, screen, lambda p: np.abs(np.subtract(p[0], a) - [40, 25]).max() <= 1))
     np.testing.assert_allclose(a2 - a, [40, 25], atol=1)
     assert js(browser, "embviz.selected()") == -1  # a drag is not a click
+    zoom = js(browser, "embviz.view().zoom")
     ActionChains(browser).scroll_from_origin(ScrollOrigin.from_element(canvas), 0, -300).perform()
-    time.sleep(0.2)
-    a3, b3 = np.array(js(browser, "[embviz.screenPosition(1), embviz.screenPosition(2)]"))
+    assert settled_js(browser, "embviz.view().zoom", lambda z: z != zoom) > zoom
+    a3, b3 = np.array(js(browser, screen))
     assert np.linalg.norm(a3 - b3) > 1.3 * np.linalg.norm(a2 - b2)
     assert js(browser, "[embviz.dataPosition(1), embviz.dataPosition(2)]") == data
 
@@ -336,8 +338,8 @@ def test_follow_toggle_fits_each_snapshot_and_the_page_says_which_scale(browser,
     assert browser.find_element("id", "scale").text == "scale: fixed for the whole run"
     fixed = extent()
     toggle.click()
-    time.sleep(0.2)
-    assert toggle.is_selected() and js(browser, "embviz.view().follow") is True
+    assert settled_js(browser, "embviz.view().follow", True) is True and toggle.is_selected()
+    next_frame(browser)  # the frame that fits the view to the snapshot
     followed = extent()
     zoom = js(browser, "embviz.view().zoom")
     assert browser.find_element("id", "scale").text == f"scale: follows the points (zoom ×{zoom:.1f})"
@@ -346,6 +348,7 @@ def test_follow_toggle_fits_each_snapshot_and_the_page_says_which_scale(browser,
     assert np.isclose(followed, [rect["width"] - 60, rect["height"] - 60], atol=1).any()  # the snapshot fills it
     assert zoom >= 1
     toggle.click()
-    time.sleep(0.2)
+    assert settled_js(browser, "embviz.view().follow", False) is False
+    next_frame(browser)
     assert browser.find_element("id", "scale").text == "scale: fixed for the whole run"
     np.testing.assert_allclose(extent(), fixed, atol=1e-6)

@@ -58,6 +58,12 @@ def get(url: str, path: str) -> tuple[int, bytes]:
     return int(head.split()[1]), body
 
 
+FINISHED = "!!(window.embvizLive && embvizLive.finished())"
+"""True once the live page has had the stream's last event."""
+SHOWN_STEPS = "embvizLive.shown().map((s) => s.step)"
+"""The steps of the snapshots the live page has drawn (each noted two frames after its event)."""
+
+
 @pytest.fixture
 def hostile_run(tmp_path: Path) -> Run:
     tokens = [HOSTILE] + [f"w{i}" for i in range(1, 60)]
@@ -131,10 +137,7 @@ def test_watch_on_a_run_that_never_writes_a_snapshot(tmp_path: Path, hostile_run
 def test_hostile_tokens_stay_text_on_the_live_page(browser, hostile_run: Run) -> None:  # noqa: F811
     with LiveService(hostile_run.path) as service:
         browser.get(service.url)
-        deadline = time.monotonic() + 120
-        while not js(browser, "!!(window.embvizLive && embvizLive.finished())") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert js(browser, "embvizLive.finished()")
+        assert settled_js(browser, FINISHED, True, timeout=120)
         assert js(browser, "embviz.snapshotCount()") == len(hostile_run.snapshots())
         assert js(browser, "embviz.words()[0]") == HOSTILE
         assert js(browser, "document.querySelectorAll('img').length") == 0
@@ -162,12 +165,10 @@ def test_a_page_opened_before_the_first_snapshot_waits_then_fills(browser, tmp_p
         assert js(browser, "!!document.getElementById('waiting') && !window.embviz")
         shutil.copytree(source.snapshot_dir, run_dir / source.snapshot_dir.name)
         Run.open(run_dir).set_status("complete")
-        deadline = time.monotonic() + 120
-        while not js(browser, "!!(window.embvizLive && embvizLive.finished())") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert js(browser, "embvizLive.finished()")
+        assert settled_js(browser, FINISHED, True, timeout=120)
         assert js(browser, "embviz.snapshotCount()") == js(browser, "embvizLive.settled()") == 4
-        assert [s["step"] for s in js(browser, "embvizLive.shown()")] == [s.step for s in source.snapshots()]
+        steps = [s.step for s in source.snapshots()]  # each noted two frames after it was drawn
+        assert settled_js(browser, SHOWN_STEPS, steps) == steps
         assert js(browser, "embviz.drawnPoints()") == js(browser, "embviz.n")
 
 
@@ -192,7 +193,7 @@ def test_train_live_page_grows_and_ends_as_the_finished_run(browser, tmp_path: P
         counts, reloaded = [], False
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            if js(browser, "!!(window.embvizLive && embvizLive.finished())"):
+            if js(browser, FINISHED):
                 break
             if js(browser, "!!window.embviz"):
                 counts.append((js(browser, "embviz.snapshotCount()"), js(browser, "embvizLive.settled()")))
@@ -200,16 +201,17 @@ def test_train_live_page_grows_and_ends_as_the_finished_run(browser, tmp_path: P
                     browser.refresh()  # a reloaded tab starts again from the server's frames
                     reloaded = True
             time.sleep(0.2)
+        assert js(browser, FINISHED), "the page did not finish in 300 s"
         run = Run.open(tmp_path / "live")
         steps = [s.step for s in run.snapshots()]
         assert run.manifest().status == "complete"
         assert len(set(counts)) >= 3 and reloaded, counts  # it grew (snapshots, then their final layouts)
         assert js(browser, "embviz.snapshotCount()") == len(steps) > 10  # log-spaced by default under --live
         assert js(browser, "embvizLive.settled()") == len(steps)  # every snapshot in its final layout
-        info = js(browser, "document.getElementById('info').textContent")
-        assert f"step {steps[-1]:,}" in info
-        shown = js(browser, "embvizLive.shown()")
-        assert [s["step"] for s in shown] == [s for s in steps if s >= shown[0]["step"]]
+        info = settled_js(browser, "document.getElementById('info').textContent", lambda t: f"step {steps[-1]:,}" in t)
+        assert f"step {steps[-1]:,}" in info  # drawn in the frame after the last snapshot came
+        shown = settled_js(browser, SHOWN_STEPS, lambda s: s[-1:] == steps[-1:])
+        assert shown == [s for s in steps if s >= shown[0]]  # since the reload, each drawn
         proc.send_signal(signal.SIGINT)  # after training the page stays until Ctrl-C
         assert proc.wait(30) == 0
     finally:

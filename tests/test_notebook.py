@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from test_explorer_page import settled_js
 
 from embviz.film.selection import choose_words
 from embviz.notebook.explorer import explore_options
@@ -153,14 +154,10 @@ def test_tour_exported_to_html_draws_every_word(tour, browser, tmp_path) -> None
         browser.execute_script("arguments[0].scrollIntoView()", frame)  # chromium paints no frame out of view
         browser.switch_to.frame(frame)
         try:
-            words, drawn = shown_words(runs / name), None
-            for _ in range(600):
-                drawn = browser.execute_script("return window.embviz && embviz.firstPaint() ? embviz.drawnPoints() : null")
-                if drawn == len(words):
-                    break
-                time.sleep(0.05)
-            assert browser.execute_script("return embviz.words()") == words
+            words = shown_words(runs / name)
+            drawn = settled_js(browser, "window.embviz && embviz.firstPaint() ? embviz.drawnPoints() : null", len(words))
             assert drawn == len(words)
+            assert browser.execute_script("return embviz.words()") == words
         finally:
             browser.switch_to.default_content()
 
@@ -187,12 +184,13 @@ def jupyterlab(tmp_path):
         env=kernel_env(tmp_path / "home"), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        deadline = time.monotonic() + 180
+        while True:
             try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=10)
                 break
             except OSError:
-                if server.poll() is not None:
+                if server.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError((tmp_path / "lab.log").read_text(errors="replace")) from None
                 time.sleep(0.2)
         yield url, token, root
@@ -220,39 +218,22 @@ def test_jupyterlab_renders_the_live_map_as_the_run_grows(jupyterlab, browser) -
     nbformat.write(nb, root / "live.ipynb")
     browser.get(f"{url}/lab/tree/live.ipynb?token={token}")
 
-    def map_state(timeout: float) -> dict:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            data = browser.execute_script("const el = document.querySelector('.embviz-live');"
-                                          "return el ? Object.assign({}, el.dataset) : null;")
-            if data:
-                return data
-            time.sleep(0.25)
-        raise AssertionError("no live map in the page")
-
-    for _ in range(240):  # JupyterLab loads, then the kernel starts
-        if browser.execute_script("return !!(window.jupyterapp && jupyterapp.shell.currentWidget "
-                                  "&& jupyterapp.shell.currentWidget.sessionContext "
-                                  "&& jupyterapp.shell.currentWidget.sessionContext.session "
-                                  "&& jupyterapp.shell.currentWidget.sessionContext.session.kernel)"):
-            break
-        time.sleep(0.25)
+    # the map's data attributes, set when a redraw settles (null until the cell's output holds the map)
+    map_state = "(el => el && Object.assign({}, el.dataset))(document.querySelector('.embviz-live'))"
+    kernel = ("!!(window.jupyterapp && jupyterapp.shell.currentWidget && jupyterapp.shell.currentWidget.sessionContext "
+              "&& jupyterapp.shell.currentWidget.sessionContext.session "
+              "&& jupyterapp.shell.currentWidget.sessionContext.session.kernel)")
+    assert settled_js(browser, kernel, True, timeout=180), "JupyterLab started no kernel"
     browser.execute_script("jupyterapp.commands.execute('notebook:run-all-cells')")
     words = choose_words(run, explore_options()).words
-    state = map_state(120)
-    end = time.monotonic() + 60
-    while state.get("snapshots") != "3" and time.monotonic() < end:
-        time.sleep(0.25)
-        state = map_state(5)
+    state = settled_js(browser, map_state, lambda st: bool(st) and st.get("snapshots") == "3", timeout=300)
+    assert state, "no live map in the page"
     assert state["drawnPoints"] == str(len(words)) and state["snapshots"] == "3" and state["state"] == "training"
     assert browser.execute_script("return document.querySelector('.embviz-live canvas').width") > 0
     matrix = np.random.default_rng(1).normal(size=(50, 32)).astype(np.float32)
     run.add_snapshot(matrix, Snapshot(snapshot_name(2000), 2000, 3.0, 64_000, 1.0, 1.2))
     run.set_status("complete")
-    end = time.monotonic() + 60
-    while state.get("state") != "complete" and time.monotonic() < end:
-        time.sleep(0.25)
-        state = map_state(5)
+    state = settled_js(browser, map_state, lambda st: st.get("state") == "complete", timeout=120)
     assert state["snapshots"] == "4" and state["step"] == "2000" and state["state"] == "complete"
     assert state["drawnPoints"] == str(len(words))
     legend = browser.execute_script("return Array.from(document.querySelectorAll('.embviz-live-legend li'), "

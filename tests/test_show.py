@@ -4,11 +4,11 @@ by chromium (a token that is markup stays text), what it writes into the run, an
 from __future__ import annotations
 
 import inspect
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from test_explorer_page import PAINTED, settled_js
 
 import embviz
 from embviz.cli import film as cli_film
@@ -99,10 +99,7 @@ def test_hostile_tokens_stay_text_inside_the_frame(browser, toy, tmp_path) -> No
     assert len(frames) == 1 and frames[0].size["height"] == nbx.HEIGHT
     browser.switch_to.frame(frames[0])
     try:
-        for _ in range(100):
-            if browser.execute_script("return !!(window.embviz && embviz.firstPaint())"):
-                break
-            time.sleep(0.05)
+        assert settled_js(browser, PAINTED, True), "the page in the frame never painted"
         assert browser.execute_script("return embviz.drawnPoints()") == len(TOKENS)
         assert browser.execute_script("return embviz.words()") == TOKENS  # the markup arrived as text
         assert browser.execute_script("return document.querySelectorAll('img, iframe').length") == 0
